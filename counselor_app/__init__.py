@@ -1,0 +1,69 @@
+"""counselor_app: a couples-therapy plugin for Flask.
+
+``create_app`` builds a standalone application; ``init_app`` mounts the package into a host
+Flask practice-management app (optionally under a URL prefix) without a global app object.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from counselor_app import config, errors
+from counselor_app.extensions import csrf, db, login_manager, migrate
+from counselor_app.sessions import HttpsAwareSessionInterface
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# templates/ sits beside the package, both in a checkout and once installed into site-packages.
+TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+
+# Carries the package's templates and static files, so a host app gets them by registering it.
+assets = Blueprint(
+    "counselor",
+    __name__,
+    static_folder=str(PACKAGE_DIR / "static"),
+    static_url_path="/counselor-static",
+    template_folder=str(TEMPLATES_DIR),
+)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the standalone application; ``test_config`` overrides every other setting."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    os.makedirs(app.instance_path, exist_ok=True)
+    config.load(app, test_config)
+    if app.config["PROXY_FIX"]:
+        # Behind nginx or a load balancer: trust one hop for the client address and scheme.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    init_app(app)
+    errors.register(app)
+    return app
+
+
+def init_app(app: Flask, url_prefix: str = "") -> None:
+    """Bind the extensions and register every blueprint and command on ``app``."""
+    from counselor_app import cli
+    from counselor_app.admin.views import bp as admin_bp
+    from counselor_app.auth.views import bp as auth_bp
+    from counselor_app.auth.views import load_therapist
+    from counselor_app.couples.views import bp as couples_bp
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_therapist)
+    app.session_interface = HttpsAwareSessionInterface()
+
+    for blueprint in (assets, auth_bp, couples_bp, admin_bp):
+        app.register_blueprint(blueprint, url_prefix=url_prefix + (blueprint.url_prefix or ""))
+    cli.register(app)

@@ -1,0 +1,28 @@
+"""The practice owner's work: adding, deactivating and reactivating therapists."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from counselor_app.auth.services import AccountError, create_therapist, generate_password
+from counselor_app.extensions import db
+from counselor_app.models import Therapist
+
+
+def list_therapists() -> list[Therapist]:
+    return list(db.session.scalars(select(Therapist).order_by(Therapist.name, Therapist.id)))
+
+
+def add_therapist(name: str, email: str, *, is_admin: bool) -> tuple[Therapist, str]:
+    """Create an account with a generated password, returned once for the admin to pass on."""
+    password = generate_password()
+    return create_therapist(name, email, password, is_admin=is_admin), password
+
+
+def set_active(therapist: Therapist, active: bool, *, acting: Therapist) -> None:
+    if therapist.id == acting.id and not active:
+        raise AccountError("You cannot deactivate your own account.")
+    therapist.active = active
+    if not active:
+        # Ends any session the therapist still has open.
+        therapist.rotate_login_token()

@@ -1,0 +1,92 @@
+"""The practice owner's pages: therapists of the practice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from counselor_app.admin import services
+from counselor_app.auth.services import AccountError
+from counselor_app.extensions import db
+from counselor_app.models import Therapist
+from forms.admin import TherapistForm
+from forms.base import ActionForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    @login_required
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.route("/therapists")
+@admin_required
+def therapists() -> str:
+    """Every therapist of the practice, with their status."""
+    return render_template(
+        "admin/therapists.html", therapists=services.list_therapists(), action_form=ActionForm()
+    )
+
+
+@bp.route("/therapists/new", methods=["GET", "POST"])
+@admin_required
+def add_therapist() -> str | Response:
+    """Add a therapist; the generated password is shown once, on this response only."""
+    form = TherapistForm()
+    if form.validate_on_submit():
+        try:
+            therapist, password = services.add_therapist(
+                form.name.data, form.email.data, is_admin=form.is_admin.data
+            )
+        except AccountError as error:
+            form.email.errors.append(str(error))
+        else:
+            db.session.commit()
+            page = render_template("admin/therapist_added.html", therapist=therapist, password=password)
+            response = make_response(page)
+            # A one-time password must not linger in the browser's cache or history.
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    return render_template("admin/therapist_form.html", form=form)
+
+
+def _set_active(therapist_id: int, active: bool) -> Response:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    therapist = db.get_or_404(Therapist, therapist_id)
+    try:
+        services.set_active(therapist, active, acting=current_user)
+    except AccountError as error:
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        state = "reactivated" if active else "deactivated"
+        flash(f"{therapist.name}'s account has been {state}.", "success")
+    return redirect(url_for("admin.therapists"))
+
+
+@bp.route("/therapists/<int:therapist_id>/deactivate", methods=["POST"])
+@admin_required
+def deactivate_therapist(therapist_id: int) -> Response:
+    """Deactivate an account: it can no longer sign in, and open sessions end."""
+    return _set_active(therapist_id, active=False)
+
+
+@bp.route("/therapists/<int:therapist_id>/activate", methods=["POST"])
+@admin_required
+def activate_therapist(therapist_id: int) -> Response:
+    """Let a deactivated therapist sign in again."""
+    return _set_active(therapist_id, active=True)

@@ -1,0 +1,87 @@
+"""Signing in and out, and changing one's own password."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from counselor_app.auth import services
+from counselor_app.extensions import db
+from counselor_app.models import Therapist
+from forms.auth import ChangePasswordForm, LoginForm
+from forms.base import ActionForm
+
+bp = Blueprint("auth", __name__)
+
+
+def load_therapist(token: str) -> Therapist | None:
+    """Flask-Login's loader: the cookie holds a login token that logout and deactivation rotate."""
+    return services.load_by_login_token(token)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths: an open redirect would let a phishing link borrow our login page."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    """Sign in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("couples.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        therapist = services.authenticate(form.email.data, form.password.data)
+        if therapist is None:
+            form.password.errors.append("The email or password is not correct.")
+        elif not therapist.active:
+            form.email.errors.append(
+                "This account has been deactivated. Ask your practice administrator."
+            )
+        else:
+            login_user(therapist)
+            flash(f"Signed in as {therapist.name}.", "success")
+            return redirect(safe_next(request.args.get("next")) or url_for("couples.index"))
+    status = 401 if form.errors and request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout() -> Response:
+    """Sign out, and make the old session cookie worthless should anyone replay it."""
+    form = ActionForm()
+    if form.validate_on_submit():
+        current_user.rotate_login_token()
+        db.session.commit()
+        logout_user()
+        flash("You have been signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> str | Response:
+    """Change one's own password (every other session of the account is signed out)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, form.current_password.data, form.new_password.data
+            )
+        except services.AccountError as error:
+            form.current_password.errors.append(str(error))
+        else:
+            db.session.commit()
+            login_user(current_user)  # the cookie must carry the new login token
+            flash("Your password has been changed.", "success")
+            return redirect(url_for("couples.index"))
+    return render_template("auth/password.html", form=form)

@@ -1,0 +1,70 @@
+"""Command-line commands: ``flask --app counselor_app therapist create`` and ``setup``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from counselor_app.auth import services
+from counselor_app.extensions import db
+
+therapist_cli = AppGroup("therapist", help="Manage therapist accounts.")
+
+FIRST_ACCOUNT_EMAIL = "owner@example.org"
+
+
+@therapist_cli.command("create")
+@click.option("--email", required=True, help="Sign-in email address.")
+@click.option("--name", required=True, help="Full name, as shown on documents.")
+@click.option("--admin", is_flag=True, help="Make the account a practice administrator.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input instead of generating one.",
+)
+def create_command(email: str, name: str, admin: bool, password_stdin: bool) -> None:
+    """Create a therapist account; without --password-stdin a password is generated and printed."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else services.generate_password()
+    try:
+        services.create_therapist(name, email, password, is_admin=admin)
+    except services.AccountError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"Created therapist {services.normalise_email(email)}.")
+    if not password_stdin:
+        click.echo(f"Password (shown once): {password}")
+
+
+def ensure_first_therapist() -> tuple[str, str] | None:
+    """Create the first (admin) account when the database has none; return its credentials."""
+    if services.count_therapists():
+        return None
+    email = os.environ.get("FIRST_THERAPIST_EMAIL", FIRST_ACCOUNT_EMAIL)
+    password = services.generate_password()
+    services.create_therapist("Practice owner", email, password, is_admin=True)
+    db.session.commit()
+    return email, password
+
+
+@click.command("setup")
+def setup_command() -> None:
+    """Apply the migrations and make the first account if there is none (never prompts)."""
+    upgrade()
+    created = ensure_first_therapist()
+    if created:
+        email, password = created
+        click.echo("First therapist account created. It is shown once; keep it safe:")
+        click.echo(f"  email:    {email}")
+        click.echo(f"  password: {password}")
+    else:
+        click.echo("Database is up to date; therapist accounts already exist.")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(therapist_cli)
+    app.cli.add_command(setup_command)

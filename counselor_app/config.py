@@ -1,0 +1,87 @@
+"""Configuration: defaults, then instance/config.py, then the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+SECRET_KEY_FILE = "secret_key"
+
+
+def defaults(instance_path: str) -> dict[str, Any]:
+    """Settings that hold until instance/config.py or the environment says otherwise."""
+    database = Path(instance_path) / "counselor_app.sqlite3"
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # False means "Secure whenever the request came over HTTPS" (see sessions.py);
+        # True forces the flag even behind a proxy that does not say it terminated TLS.
+        "SESSION_COOKIE_SECURE": False,
+        "SESSION_COOKIE_NAME": "counselor_session",
+        "REMEMBER_COOKIE_DURATION": 0,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "COUPLES_PER_PAGE": 20,
+        "PROXY_FIX": False,
+    }
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain PostgreSQL URLs at psycopg 3, the driver the project ships with.
+
+    Hosting platforms hand out ``postgres://`` or ``postgresql://``; SQLAlchemy would pick
+    psycopg2 for those, which is not installed.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def from_environment() -> dict[str, Any]:
+    """The two settings a deployment most often gives through the environment."""
+    settings: dict[str, Any] = {}
+    if url := os.environ.get("DATABASE_URL"):
+        settings["SQLALCHEMY_DATABASE_URI"] = url
+    if key := os.environ.get("SECRET_KEY"):
+        settings["SECRET_KEY"] = key
+    return settings
+
+
+def ensure_secret_key(app: Flask) -> None:
+    """Use the configured key, else the one in instance/, else make and keep a new one.
+
+    There is deliberately no built-in default: a known key would let anyone forge a session.
+    """
+    if app.config.get("SECRET_KEY"):
+        return
+    path = Path(app.instance_path) / SECRET_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two workers starting at once must not each write a different key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    app.config["SECRET_KEY"] = path.read_text().strip()
+
+
+def load(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Apply every configuration layer in order; the test mapping wins over all of them."""
+    app.config.from_mapping(defaults(app.instance_path))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(from_environment())
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    ensure_secret_key(app)

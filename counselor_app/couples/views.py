@@ -1,0 +1,144 @@
+"""The dashboard and the couple pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from counselor_app.couples import services
+from counselor_app.extensions import db
+from counselor_app.models import Couple, CoupleStatus, RelationshipStage
+from forms.base import ActionForm
+from forms.couples import CoupleForm
+
+bp = Blueprint("couples", __name__)
+
+STATUS_FILTERS = {"active": CoupleStatus.ACTIVE, "closed": CoupleStatus.CLOSED, "all": None}
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Every page of this blueprint is for signed-in therapists only."""
+
+
+@bp.route("/")
+def index() -> str:
+    """Dashboard: the therapist's couples, searchable by partner name, active ones first."""
+    search = request.args.get("q", "").strip()[:80]
+    status_key = request.args.get("status", "active")
+    if status_key not in STATUS_FILTERS:
+        status_key = "active"
+    page = request.args.get("page", 1, type=int)
+    pagination = services.search_couples(
+        current_user,
+        search=search,
+        status=STATUS_FILTERS[status_key],
+        page=max(page, 1),
+        per_page=current_app.config["COUPLES_PER_PAGE"],
+    )
+    return render_template(
+        "couples/index.html", pagination=pagination, search=search, status=status_key
+    )
+
+
+def _details(form: CoupleForm) -> services.CoupleDetails:
+    def partner(sub: CoupleForm) -> services.PartnerDetails:
+        return services.PartnerDetails(
+            display_name=sub.display_name.data,
+            pronouns=sub.pronouns.data or "",
+            email=sub.email.data or None,
+        )
+
+    return services.CoupleDetails(
+        partner_a=partner(form.partner_a.form),
+        partner_b=partner(form.partner_b.form),
+        relationship_stage=RelationshipStage(form.relationship_stage.data),
+        relationship_length_months=form.relationship_length_months(),
+        presenting_concerns=form.presenting_concerns.data or "",
+    )
+
+
+@bp.route("/couples/new", methods=["GET", "POST"])
+def create() -> str | Response:
+    """Create a couple with both partners in one form."""
+    form = CoupleForm()
+    if form.validate_on_submit():
+        couple = services.create_couple(current_user, _details(form))
+        db.session.commit()
+        flash(f"{couple.display_name} added.", "success")
+        return redirect(url_for("couples.detail", couple_id=couple.id))
+    return render_template("couples/form.html", form=form, couple=None), _status(form)
+
+
+@bp.route("/couples/<int:couple_id>")
+def detail(couple_id: int) -> str:
+    """One couple: partners, relationship details and status."""
+    couple = services.get_owned_couple(current_user, couple_id)
+    return render_template("couples/detail.html", couple=couple, action_form=ActionForm())
+
+
+def _fill(form: CoupleForm, couple: Couple) -> None:
+    for sub, partner in ((form.partner_a.form, couple.partner_a), (form.partner_b.form, couple.partner_b)):
+        sub.display_name.data = partner.display_name
+        sub.pronouns.data = partner.pronouns
+        sub.email.data = partner.email
+    form.relationship_stage.data = couple.relationship_stage.value
+    if couple.relationship_length_months is not None:
+        form.length_years.data, form.length_months.data = divmod(couple.relationship_length_months, 12)
+    form.presenting_concerns.data = couple.presenting_concerns
+    form.version.data = str(couple.version)
+
+
+@bp.route("/couples/<int:couple_id>/edit", methods=["GET", "POST"])
+def edit(couple_id: int) -> str | Response:
+    """Edit a couple; a save made from an out-of-date page is refused, with its text kept."""
+    couple = services.get_owned_couple(current_user, couple_id)
+    form = CoupleForm()
+    if request.method == "GET":
+        _fill(form, couple)
+    elif form.validate_on_submit():
+        try:
+            expected = int(form.version.data or 0)
+            services.update_couple(couple, _details(form), expected_version=expected)
+        except (ValueError, services.StaleEdit):
+            db.session.rollback()
+            form.form_errors.append(
+                "Someone saved changes to this couple after you opened this page. Your edits are "
+                "still below: compare them with the current record (open it in another tab), "
+                "then save again to keep yours."
+            )
+            form.version.data = str(db.session.get(Couple, couple_id).version)
+            return render_template("couples/form.html", form=form, couple=couple), 409
+        db.session.commit()
+        flash(f"Changes to {couple.display_name} saved.", "success")
+        return redirect(url_for("couples.detail", couple_id=couple.id))
+    return render_template("couples/form.html", form=form, couple=couple), _status(form)
+
+
+def _status(form: CoupleForm) -> int:
+    """422 for a submitted form with errors: the page still shows everything typed."""
+    return 422 if request.method == "POST" and form.errors else 200
+
+
+def _change_status(couple_id: int, status: CoupleStatus, done: str) -> Response:
+    couple = services.get_owned_couple(current_user, couple_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if services.set_status(couple, status):
+        db.session.commit()
+        flash(f"{couple.display_name}: {done}.", "success")
+    return redirect(url_for("couples.detail", couple_id=couple.id))
+
+
+@bp.route("/couples/<int:couple_id>/close", methods=["POST"])
+def close(couple_id: int) -> Response:
+    """Close a couple's file (ending therapy); it stays readable and can be reopened."""
+    return _change_status(couple_id, CoupleStatus.CLOSED, "file closed")
+
+
+@bp.route("/couples/<int:couple_id>/reopen", methods=["POST"])
+def reopen(couple_id: int) -> Response:
+    """Reopen a closed couple's file."""
+    return _change_status(couple_id, CoupleStatus.ACTIVE, "file reopened")

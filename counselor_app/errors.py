@@ -1,0 +1,46 @@
+"""Error pages in the base layout; a failed request never leaves a half-done transaction."""
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from counselor_app.extensions import db
+
+PAGES = {
+    400: ("Bad request", "The request could not be understood. Nothing was saved."),
+    403: ("Not allowed", "Your account does not have access to this page."),
+    404: ("Not found", "There is nothing here, or it belongs to another account."),
+    405: ("Not allowed", "That action is not available here."),
+    429: ("Too many attempts", "Please wait a little before trying again."),
+    500: ("Something went wrong", "Nothing was saved. Please try again."),
+}
+CSRF_MESSAGE = (
+    "This form had expired or was not sent from this application, so nothing was saved. "
+    "Go back, reload the page and submit it again."
+)
+
+
+def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
+    title, message = PAGES.get(code, (f"Error {code}", "The request could not be completed."))
+    return render_template("errors/error.html", code=code, title=title, message=detail or message), code
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
+        return render_error(400, CSRF_MESSAGE)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        # A 400 raised by our own code with abort(400, "...") carries a message worth showing.
+        own_message = (
+            isinstance(error, BadRequest)
+            and error.description != BadRequest.description
+            and error.description
+        )
+        return render_error(error.code or 500, own_message or None)
+
+    @app.errorhandler(500)
+    def server_error(error: Exception) -> tuple[str, int]:
+        db.session.rollback()
+        return render_error(500)

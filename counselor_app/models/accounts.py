@@ -1,0 +1,57 @@
+"""Therapist accounts."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from flask_login import UserMixin
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from counselor_app.models.base import Base, utcnow
+
+if TYPE_CHECKING:
+    from counselor_app.models.couples import Couple
+
+
+def new_login_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Therapist(UserMixin, Base):
+    __tablename__ = "therapist"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    # The session cookie names this token, not the primary key: rotating it on logout or
+    # deactivation makes every copy of an old cookie worthless.
+    login_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_login_token)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    couples: Mapped[list[Couple]] = relationship(back_populates="therapist")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def rotate_login_token(self) -> None:
+        self.login_token = new_login_token()
+
+    def get_id(self) -> str:
+        return self.login_token
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def __repr__(self) -> str:
+        return f"<Therapist {self.id}>"

@@ -1,0 +1,1 @@
+"""WTForms (Flask-WTF) form classes, one module per area, on the shared BaseForm."""

@@ -1,0 +1,38 @@
+"""Sign-in and password forms."""
+
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+from counselor_app.auth.services import MAX_PASSWORD_LENGTH, password_problem
+from forms.base import BaseForm
+
+
+def acceptable_password(form: BaseForm, field: PasswordField) -> None:
+    if problem := password_problem(field.data or ""):
+        raise ValidationError(problem)
+
+
+class LoginForm(BaseForm):
+    email = EmailField("Email", validators=[DataRequired("Enter your email address.")])
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Enter your password."), Length(max=MAX_PASSWORD_LENGTH)],
+    )
+
+
+class ChangePasswordForm(BaseForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired("Choose a new password."), acceptable_password],
+        description="At least 12 characters. A passphrase of several words works well.",
+    )
+    confirm_password = PasswordField(
+        "Repeat the new password",
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("new_password", "The two passwords do not match."),
+        ],
+    )

@@ -1,0 +1,60 @@
+"""The couple form: relationship details and both partners in one page."""
+
+from wtforms import (
+    EmailField,
+    FormField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+
+from counselor_app.models import RelationshipStage
+from forms.base import BaseForm, SubForm
+
+STAGE_CHOICES = [(stage.value, stage.label) for stage in RelationshipStage]
+
+
+class PartnerForm(SubForm):
+    display_name = StringField(
+        "Name",
+        validators=[DataRequired("Enter a name for this partner."), Length(max=80)],
+        description="The name used in session and on handouts.",
+    )
+    pronouns = StringField("Pronouns", validators=[Optional(), Length(max=40)])
+    email = EmailField(
+        "Email (optional)",
+        validators=[Optional(), Email("Enter a valid email address."), Length(max=254)],
+    )
+
+
+class CoupleForm(BaseForm):
+    partner_a = FormField(PartnerForm, label="Partner A")
+    partner_b = FormField(PartnerForm, label="Partner B")
+    relationship_stage = RadioField(
+        "Relationship stage",
+        choices=STAGE_CHOICES,
+        validators=[InputRequired("Choose the relationship stage.")],
+    )
+    length_years = IntegerField(
+        "Years together",
+        validators=[Optional(), NumberRange(0, 80, "Enter a number of years from 0 to 80.")],
+    )
+    length_months = IntegerField(
+        "and months",
+        validators=[Optional(), NumberRange(0, 11, "Enter a number of months from 0 to 11.")],
+    )
+    presenting_concerns = TextAreaField(
+        "Presenting concerns",
+        validators=[Optional(), Length(max=5000)],
+        description="In the couple's words where possible. Visible to you only.",
+    )
+    # The version the page was built from; a save against a newer version is a conflict.
+    version = HiddenField()
+
+    def relationship_length_months(self) -> int | None:
+        if self.length_years.data is None and self.length_months.data is None:
+            return None
+        return (self.length_years.data or 0) * 12 + (self.length_months.data or 0)

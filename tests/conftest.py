@@ -1,0 +1,228 @@
+"""Fixtures: an app per test on its own database (SQLite and PostgreSQL), clients, accounts."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import event
+
+import pgcluster
+from counselor_app import create_app
+from counselor_app.auth.services import create_therapist
+from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple
+from counselor_app.extensions import db
+from counselor_app.models import RelationshipStage, Therapist
+
+BACKENDS = ("sqlite", "postgresql")
+PASSWORD = "a calm harbour at dawn"
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        default=",".join(BACKENDS),
+        help="Comma-separated database backends to run the suite on (sqlite, postgresql).",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        chosen = [name for name in metafunc.config.getoption("--db").split(",") if name]
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            chosen = [name for name in chosen if name == "sqlite"]
+        metafunc.parametrize("backend", chosen, scope="session")
+
+
+def base_config(url: str, instance: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        "COUPLES_PER_PAGE": 20,
+    }
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pgcluster.Cluster]:
+    cluster = pgcluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def migrate_to_head(url: str, instance: Path) -> None:
+    app = create_app(base_config(url, instance))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> str:
+    """A database migrated to head once per run; every test gets a fresh copy of it."""
+    folder = tmp_path_factory.mktemp(f"template-{backend}")
+    if backend == "sqlite":
+        path = folder / "template.sqlite3"
+        migrate_to_head(f"sqlite:///{path}", folder)
+        return str(path)
+    cluster: pgcluster.Cluster = request.getfixturevalue("pg_cluster")
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE counselor_template")
+    migrate_to_head(cluster.url("counselor_template"), folder)
+    return "counselor_template"
+
+
+_database_numbers = itertools.count(1)
+
+
+@contextmanager
+def fresh_database(backend: str, template: str, folder: Path, request: pytest.FixtureRequest):
+    """Yield the URL of a database of our own, copied from the migrated template."""
+    if backend == "sqlite":
+        path = folder / "test.sqlite3"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    cluster: pgcluster.Cluster = request.getfixturevalue("pg_cluster")
+    name = f"counselor_test_{next(_database_numbers)}"
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    try:
+        yield cluster.url(name)
+    finally:
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+class Client(FlaskClient):
+    """A test client that sends forms the way a browser does: with the page's CSRF token."""
+
+    def csrf_token(self) -> str:
+        page = self.get("/login", follow_redirects=True).get_data(as_text=True)
+        match = CSRF_META.search(page)
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    def post_form(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        payload = {"csrf_token": self.csrf_token(), **(data or {})}
+        return self.post(url, data=payload, **kwargs)
+
+
+@pytest.fixture
+def app(
+    backend: str, database_template: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
+    with fresh_database(backend, database_template, tmp_path, request) as url:
+        app = create_app(base_config(url, tmp_path))
+        app.test_client_class = Client
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> Client:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_therapist(app: Flask) -> Callable[..., Therapist]:
+    numbers = itertools.count(1)
+
+    def make(name: str | None = None, *, admin: bool = False, active: bool = True) -> Therapist:
+        number = next(numbers)
+        with app.app_context():
+            therapist = create_therapist(
+                name or f"Therapist {number}",
+                f"therapist{number}@example.org",
+                PASSWORD,
+                is_admin=admin,
+            )
+            therapist.active = active
+            db.session.commit()
+            db.session.refresh(therapist)
+            db.session.expunge(therapist)
+            return therapist
+
+    return make
+
+
+@pytest.fixture
+def make_couple(app: Flask) -> Callable[..., int]:
+    def make(
+        therapist: Therapist,
+        names: tuple[str, str] = ("Alex", "Sam"),
+        *,
+        concerns: str = "Arguing about time apart.",
+    ) -> int:
+        with app.app_context():
+            owner = db.session.get(Therapist, therapist.id)
+            couple = create_couple(
+                owner,
+                CoupleDetails(
+                    partner_a=PartnerDetails(names[0], "they/them"),
+                    partner_b=PartnerDetails(names[1], "she/her"),
+                    relationship_stage=RelationshipStage.MARRIED,
+                    relationship_length_months=50,
+                    presenting_concerns=concerns,
+                ),
+            )
+            db.session.commit()
+            return couple.id
+
+    return make
+
+
+def login(client: Client, therapist: Therapist, password: str = PASSWORD) -> Any:
+    return client.post_form("/login", {"email": therapist.email, "password": password})
+
+
+@pytest.fixture
+def therapist(make_therapist: Callable[..., Therapist]) -> Therapist:
+    return make_therapist("Dana Whitfield")
+
+
+@pytest.fixture
+def logged_in(client: Client, therapist: Therapist) -> Client:
+    response = login(client, therapist)
+    assert response.status_code == 302
+    return client
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Callable[[], Any]:
+    """Count the SQL statements a block of code sends: ``with count_queries() as n: ...``."""
+
+    @contextmanager
+    def counting() -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return counting

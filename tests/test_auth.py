@@ -1,0 +1,125 @@
+"""Signing in and out, deactivated accounts, CSRF, passwords."""
+
+from __future__ import annotations
+
+from conftest import PASSWORD, login
+from counselor_app.extensions import db
+from counselor_app.models import Therapist
+
+
+def test_login_page_is_served(client):
+    response = client.get("/login")
+    assert response.status_code == 200
+    assert "Sign in" in response.get_data(as_text=True)
+
+
+def test_anonymous_visitor_is_sent_to_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_login_success_lands_on_dashboard(client, therapist):
+    response = login(client, therapist)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    page = client.get("/").get_data(as_text=True)
+    assert "Your couples" in page
+    assert f"Signed in as {therapist.name}" in page
+
+
+def test_login_failure_keeps_email_and_says_why(client, therapist):
+    response = login(client, therapist, password="not the password at all")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 401
+    assert "The email or password is not correct." in page
+    assert f'value="{therapist.email}"' in page
+    assert "not the password at all" not in page  # passwords are never echoed back
+    assert client.get("/").status_code == 302
+
+
+def test_unknown_email_is_refused_with_the_same_message(client):
+    response = client.post_form("/login", {"email": "nobody@example.org", "password": PASSWORD})
+    assert response.status_code == 401
+    assert "The email or password is not correct." in response.get_data(as_text=True)
+
+
+def test_email_is_matched_without_regard_to_case(client, therapist):
+    response = client.post_form(
+        "/login", {"email": therapist.email.upper(), "password": PASSWORD}
+    )
+    assert response.status_code == 302
+
+
+def test_login_redirects_only_to_local_pages(client, therapist):
+    payload = {"email": therapist.email, "password": PASSWORD}
+    response = client.post_form("/login?next=https://evil.example.com/", payload)
+    assert response.headers["Location"] == "/"
+    client.post_form("/logout")
+    response = client.post_form("/login?next=/couples/new", payload)
+    assert response.headers["Location"] == "/couples/new"
+
+
+def test_logout_ends_the_session_and_a_replayed_cookie_is_refused(client, therapist):
+    login(client, therapist)
+    cookie = client.get_cookie("counselor_session").value
+    response = client.post_form("/logout")
+    assert response.status_code == 302
+    assert client.get("/").status_code == 302
+    client.set_cookie("counselor_session", cookie)
+    assert client.get("/").status_code == 302
+
+
+def test_logout_by_get_is_not_allowed(logged_in):
+    assert logged_in.get("/logout").status_code == 405
+    assert logged_in.get("/").status_code == 200
+
+
+def test_deactivated_account_cannot_sign_in(client, make_therapist):
+    retired = make_therapist("Retired Therapist", active=False)
+    response = login(client, retired)
+    assert response.status_code == 401
+    assert "deactivated" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_login_without_csrf_token_is_refused(client, therapist):
+    response = client.post("/login", data={"email": therapist.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "nothing was saved" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_change_password(app, logged_in, therapist):
+    new = "a new and longer passphrase"
+    response = logged_in.post_form(
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": new, "confirm_password": new},
+    )
+    assert response.status_code == 302
+    assert logged_in.get("/").status_code == 200  # still signed in on this device
+    logged_in.post_form("/logout")
+    assert login(logged_in, therapist, password=new).status_code == 302
+
+
+def test_change_password_refuses_a_short_one_and_a_wrong_current(app, logged_in, therapist):
+    response = logged_in.post_form(
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": "short", "confirm_password": "short"},
+    )
+    assert "Use at least 12 characters." in response.get_data(as_text=True)
+    new = "a perfectly long passphrase"
+    response = logged_in.post_form(
+        "/account/password",
+        {"current_password": "wrong current one", "new_password": new, "confirm_password": new},
+    )
+    assert "The current password is not correct." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Therapist, therapist.id).check_password(PASSWORD)
+
+
+def test_passwords_are_stored_as_scrypt_hashes(app, therapist):
+    with app.app_context():
+        stored = db.session.get(Therapist, therapist.id).password_hash
+    assert stored.startswith("scrypt:")
+    assert PASSWORD not in stored
