@@ -32,9 +32,17 @@ assets = Blueprint(
 )
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the standalone application; ``test_config`` overrides every other setting."""
-    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+def create_app(
+    test_config: dict[str, Any] | None = None, *, instance_path: str | None = None
+) -> Flask:
+    """Build the standalone application; ``test_config`` overrides every other setting.
+
+    ``instance_path`` defaults to Flask's ``instance/`` beside the package (the checkout's
+    top level); deployments and tests may point it elsewhere.
+    """
+    app = Flask(
+        __name__, instance_relative_config=True, instance_path=instance_path, static_folder=None
+    )
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
     if app.config["PROXY_FIX"]:

@@ -7,7 +7,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
 from counselor_app.auth import services
@@ -52,6 +52,7 @@ def ensure_first_therapist() -> tuple[str, str] | None:
 
 
 @click.command("setup")
+@with_appcontext
 def setup_command() -> None:
     """Apply the migrations and make the first account if there is none (never prompts)."""
     upgrade()

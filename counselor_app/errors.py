@@ -22,7 +22,9 @@ CSRF_MESSAGE = (
 
 def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
     title, message = PAGES.get(code, (f"Error {code}", "The request could not be completed."))
-    return render_template("errors/error.html", code=code, title=title, message=detail or message), code
+    return render_template(
+        "errors/error.html", code=code, title=title, message=detail or message
+    ), code
 
 
 def register(app: Flask) -> None:

@@ -3,7 +3,7 @@
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Form
+from wtforms import Form, PasswordField, StringField
 
 
 def strip_whitespace(value: Any) -> Any:
@@ -14,8 +14,11 @@ class StrippingMeta:
     """Trim surrounding spaces from every text field, so ' Sam ' and 'Sam' are one name."""
 
     def bind_field(self, form: Form, unbound_field: Any, options: dict[str, Any]) -> Any:
-        filters = unbound_field.kwargs.get("filters", [])
-        unbound_field.kwargs["filters"] = [strip_whitespace, *filters]
+        field_class = unbound_field.field_class
+        # Spaces at either end of a password are part of it, so passwords are left alone.
+        if issubclass(field_class, StringField) and not issubclass(field_class, PasswordField):
+            filters = unbound_field.kwargs.get("filters", [])
+            unbound_field.kwargs["filters"] = [strip_whitespace, *filters]
         return unbound_field.bind(form=form, **options)
 
 

@@ -6,6 +6,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SelectChoice,
     StringField,
     TextAreaField,
 )
@@ -14,7 +15,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 from counselor_app.models import RelationshipStage
 from forms.base import BaseForm, SubForm
 
-STAGE_CHOICES = [(stage.value, stage.label) for stage in RelationshipStage]
+STAGE_CHOICES = [SelectChoice(stage.value, stage.label) for stage in RelationshipStage]
 
 
 class PartnerForm(SubForm):

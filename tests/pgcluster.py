@@ -76,8 +76,19 @@ def start() -> Cluster:
     data = root / "data"
     subprocess.run(
         _as_server_user(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-             "-E", "UTF8", "--locale=C", "--no-sync"]
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]
         ),
         check=True,
         capture_output=True,
@@ -89,8 +100,19 @@ def start() -> Cluster:
     )
     subprocess.run(
         _as_server_user(
-            [str(bindir / "pg_ctl"), "start", "-D", str(data), "-w", "-t", "60",
-             "-l", str(root / "server.log"), "-o", options]
+            [
+                str(bindir / "pg_ctl"),
+                "start",
+                "-D",
+                str(data),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(root / "server.log"),
+                "-o",
+                options,
+            ]
         ),
         check=True,
         capture_output=True,

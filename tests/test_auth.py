@@ -45,9 +45,7 @@ def test_unknown_email_is_refused_with_the_same_message(client):
 
 
 def test_email_is_matched_without_regard_to_case(client, therapist):
-    response = client.post_form(
-        "/login", {"email": therapist.email.upper(), "password": PASSWORD}
-    )
+    response = client.post_form("/login", {"email": therapist.email.upper(), "password": PASSWORD})
     assert response.status_code == 302
 
 

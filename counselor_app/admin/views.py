@@ -54,7 +54,9 @@ def add_therapist() -> str | Response:
             form.email.errors.append(str(error))
         else:
             db.session.commit()
-            page = render_template("admin/therapist_added.html", therapist=therapist, password=password)
+            page = render_template(
+                "admin/therapist_added.html", therapist=therapist, password=password
+            )
             response = make_response(page)
             # A one-time password must not linger in the browser's cache or history.
             response.headers["Cache-Control"] = "no-store"

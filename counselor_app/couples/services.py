@@ -10,8 +10,8 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from counselor_app.extensions import db
-from counselor_app.models.base import utcnow
 from counselor_app.models import Couple, CoupleStatus, Partner, RelationshipStage, Therapist
+from counselor_app.models.base import utcnow
 
 
 class StaleEdit(Exception):

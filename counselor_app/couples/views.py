@@ -80,13 +80,18 @@ def detail(couple_id: int) -> str:
 
 
 def _fill(form: CoupleForm, couple: Couple) -> None:
-    for sub, partner in ((form.partner_a.form, couple.partner_a), (form.partner_b.form, couple.partner_b)):
+    for sub, partner in (
+        (form.partner_a.form, couple.partner_a),
+        (form.partner_b.form, couple.partner_b),
+    ):
         sub.display_name.data = partner.display_name
         sub.pronouns.data = partner.pronouns
         sub.email.data = partner.email
     form.relationship_stage.data = couple.relationship_stage.value
     if couple.relationship_length_months is not None:
-        form.length_years.data, form.length_months.data = divmod(couple.relationship_length_months, 12)
+        form.length_years.data, form.length_months.data = divmod(
+            couple.relationship_length_months, 12
+        )
     form.presenting_concerns.data = couple.presenting_concerns
     form.version.data = str(couple.version)
 

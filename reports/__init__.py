@@ -1,0 +1,1 @@
+"""PDF builders (session plan, handout, progress report) and their print CSS."""

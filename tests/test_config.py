@@ -1,0 +1,82 @@
+"""Configuration layers, the instance secret key, and session cookie flags."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from counselor_app import create_app
+from counselor_app.config import normalise_database_url
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    return monkeypatch
+
+
+def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path, clean_env):
+    first = create_app(instance_path=str(tmp_path))
+    key_file = tmp_path / "secret_key"
+    assert key_file.exists()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(first.config["SECRET_KEY"]) == 64
+    second = create_app(instance_path=str(tmp_path))
+    assert second.config["SECRET_KEY"] == first.config["SECRET_KEY"]
+    assert (
+        create_app(instance_path=str(tmp_path / "other")).config["SECRET_KEY"]
+        != first.config["SECRET_KEY"]
+    )
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(tmp_path, clean_env):
+    app = create_app(instance_path=str(tmp_path))
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/counselor_app.sqlite3"
+
+
+def test_layers_apply_in_order(tmp_path, clean_env):
+    (tmp_path / "config.py").write_text(
+        "SQLALCHEMY_DATABASE_URI = 'sqlite:///from-instance.db'\nCOUPLES_PER_PAGE = 7\n"
+    )
+    app = create_app(instance_path=str(tmp_path))
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:///from-instance.db"
+    assert app.config["COUPLES_PER_PAGE"] == 7
+
+    clean_env.setenv("DATABASE_URL", "postgres://user:pw@db.internal/counselor")
+    clean_env.setenv("SECRET_KEY", "from-the-environment")
+    app = create_app(instance_path=str(tmp_path))
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == (
+        "postgresql+psycopg://user:pw@db.internal/counselor"
+    )
+    assert app.config["SECRET_KEY"] == "from-the-environment"
+
+    app = create_app({"COUPLES_PER_PAGE": 3}, instance_path=str(tmp_path))
+    assert app.config["COUPLES_PER_PAGE"] == 3
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_database_urls_use_psycopg3(given, expected):
+    assert normalise_database_url(given) == expected
+
+
+def cookie_header(response) -> str:
+    return next(v for v in response.headers.getlist("Set-Cookie") if "counselor_session" in v)
+
+
+def test_session_cookie_is_httponly_lax_and_secure_only_over_https(client):
+    plain = cookie_header(client.get("/login"))
+    assert "HttpOnly" in plain
+    assert "SameSite=Lax" in plain
+    assert "Secure" not in plain
+    secure = cookie_header(client.get("/login", base_url="https://localhost"))
+    assert "Secure" in secure
