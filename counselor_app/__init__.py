@@ -57,9 +57,11 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     """Bind the extensions and register every blueprint and command on ``app``."""
     from counselor_app import cli
     from counselor_app.admin.views import bp as admin_bp
+    from counselor_app.assessment.views import bp as assessment_bp
     from counselor_app.auth.views import bp as auth_bp
     from counselor_app.auth.views import load_therapist
     from counselor_app.couples.views import bp as couples_bp
+    from counselor_app.intake.views import bp as intake_bp
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
@@ -72,6 +74,6 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     login_manager.user_loader(load_therapist)
     app.session_interface = HttpsAwareSessionInterface()
 
-    for blueprint in (assets, auth_bp, couples_bp, admin_bp):
+    for blueprint in (assets, auth_bp, couples_bp, intake_bp, assessment_bp, admin_bp):
         app.register_blueprint(blueprint, url_prefix=url_prefix + (blueprint.url_prefix or ""))
     cli.register(app)

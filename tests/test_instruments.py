@@ -429,3 +429,9 @@ def test_instruments_package_imports_only_the_standard_library() -> None:
                 top = name.split(".")[0]
                 own = name.startswith("counselor_app.instruments")
                 assert own or top in sys.stdlib_module_names or top == "__future__", (path, name)
+
+
+def test_every_intake_domain_has_a_title_for_therapists():
+    intake = load(INTAKE_ID)
+    assert set(intake.domain_titles) == set(intake.domains)
+    assert intake.domain_title("finances") == "Money matters"

@@ -6,8 +6,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from counselor_app.assessment import services as assessment_services
 from counselor_app.couples import services
 from counselor_app.extensions import db
+from counselor_app.intake import services as intake_services
 from counselor_app.models import Couple, CoupleStatus, RelationshipStage
 from forms.base import ActionForm
 from forms.couples import CoupleForm
@@ -76,7 +78,13 @@ def create() -> str | Response:
 def detail(couple_id: int) -> str:
     """One couple: partners, relationship details and status."""
     couple = services.get_owned_couple(current_user, couple_id)
-    return render_template("couples/detail.html", couple=couple, action_form=ActionForm())
+    return render_template(
+        "couples/detail.html",
+        couple=couple,
+        action_form=ActionForm(),
+        intake=intake_services.progress_by_partner(couple),
+        safety_alert=assessment_services.safety_alert_of(couple),
+    )
 
 
 def _fill(form: CoupleForm, couple: Couple) -> None:

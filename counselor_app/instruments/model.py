@@ -8,7 +8,7 @@ validation runs in a form, a service, an import script or a test.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
@@ -106,6 +106,7 @@ class Instrument:
     sections: tuple[Section, ...]
     scoring: Scoring
     estimated_minutes: int | None = None
+    domain_titles: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     # Lookups are cached on the (immutable) instance: the flag engine asks for items by id
     # hundreds of times per couple. cached_property writes to __dict__, which frozen allows.
@@ -142,6 +143,9 @@ class Instrument:
 
     def domain_items(self, domain: str) -> tuple[Item, ...]:
         return self._by_domain.get(domain, ())
+
+    def domain_title(self, domain: str) -> str:
+        return self.domain_titles.get(domain) or domain.replace("_", " ").capitalize()
 
 
 def validate_answer(item: Item, raw: object) -> AnswerValue | None:

@@ -85,6 +85,7 @@ def parse_instrument(data: dict[str, Any]) -> Instrument:
             sections=sections,
             scoring=Scoring(**data["scoring"]),
             estimated_minutes=data.get("estimated_minutes"),
+            domain_titles=dict(data.get("domains", {})),
         )
     except KeyError as exc:
         raise InstrumentError(f"instrument {data.get('id')!r} is missing {exc}") from None

@@ -1,8 +1,9 @@
 """The declarative base every model shares."""
 
+import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase, registry
 
 # Named constraints let Alembic alter and drop them on SQLite (batch mode) and PostgreSQL alike.
@@ -25,3 +26,15 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """Timestamps are stored in UTC and converted for display only."""
     return datetime.now(UTC)
+
+
+def portable_enum(enum_class: type[enum.Enum], name: str) -> Enum:
+    """Store an enum's lower-case values as VARCHAR + CHECK, the same on SQLite and PostgreSQL."""
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [member.value for member in members],
+    )

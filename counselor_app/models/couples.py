@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from counselor_app.models.base import Base, utcnow
+from counselor_app.models.base import Base, portable_enum, utcnow
 
 if TYPE_CHECKING:
     from counselor_app.models.accounts import Therapist
@@ -36,30 +36,18 @@ class CoupleStatus(enum.StrEnum):
         return self.value.capitalize()
 
 
-def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    # Store the lower-case values (not the member names) as a portable VARCHAR + CHECK.
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=20,
-        values_callable=lambda members: [member.value for member in members],
-    )
-
-
 class Couple(Base):
     __tablename__ = "couple"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     therapist_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"), index=True)
     relationship_stage: Mapped[RelationshipStage] = mapped_column(
-        _enum(RelationshipStage, "relationship_stage")
+        portable_enum(RelationshipStage, "relationship_stage")
     )
     relationship_length_months: Mapped[int | None]
     presenting_concerns: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[CoupleStatus] = mapped_column(
-        _enum(CoupleStatus, "couple_status"), default=CoupleStatus.ACTIVE, index=True
+        portable_enum(CoupleStatus, "couple_status"), default=CoupleStatus.ACTIVE, index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

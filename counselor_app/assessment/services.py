@@ -1,0 +1,427 @@
+"""The assessment: scores side by side, flags with their evidence, decisions, safety, export.
+
+Suggested flags are refreshed whenever answers change; the therapist's decisions (confirm,
+dismiss with a reason, flags added by hand, notes) are never overwritten by a re-score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from counselor_app.extensions import db
+from counselor_app.flags import CHALLENGES, Evaluation, SuggestedFlag, evaluate, evaluate_safety
+from counselor_app.instruments import (
+    CSI4_ID,
+    INTAKE_ID,
+    SAFETY_ID,
+    Csi4Score,
+    DomainComparison,
+    Instrument,
+    compare_partners,
+    load,
+    score_csi4,
+)
+from counselor_app.intake.services import responses_of_couple
+from counselor_app.models import (
+    Couple,
+    Flag,
+    FlagOrigin,
+    FlagStatus,
+    Response,
+    SafetyAlert,
+    SafetyDecision,
+    Severity,
+    Therapist,
+)
+from counselor_app.models.base import utcnow
+
+LABELS = ("A", "B")
+
+
+class StaleEdit(Exception):
+    """The flag or alert changed since the page was loaded."""
+
+
+class DecisionError(ValueError):
+    """A decision that cannot be recorded; the message is for the therapist."""
+
+
+# ------------------------------------------------------------------------------ re-scoring
+def complete_answers(
+    responses: dict[str, dict[str, Response]], instrument_id: str
+) -> dict[str, dict[str, Any] | None]:
+    """Each partner's answers to an instrument, or None until that response is complete."""
+    result: dict[str, dict[str, Any] | None] = {}
+    for label in LABELS:
+        response = responses[label].get(instrument_id)
+        result[label] = dict(response.answers) if response and response.is_complete else None
+    return result
+
+
+def evaluate_couple(responses: dict[str, dict[str, Response]]) -> Evaluation:
+    intake = complete_answers(responses, INTAKE_ID)
+    return evaluate(intake["A"], intake["B"])
+
+
+def rescore(couple: Couple) -> None:
+    """Bring the couple's suggested flags and safety alert in line with the current answers."""
+    responses = responses_of_couple(couple)
+    _sync_flags(couple, evaluate_couple(responses))
+    _sync_safety(couple, responses)
+    db.session.flush()
+
+
+def _sync_flags(couple: Couple, evaluation: Evaluation) -> None:
+    existing = {
+        flag.challenge_key: flag
+        for flag in db.session.scalars(select(Flag).where(Flag.couple_id == couple.id))
+    }
+    suggested = {flag.challenge_key: flag for flag in evaluation.flags}
+    for key, suggestion in suggested.items():
+        flag = existing.get(key)
+        if flag is None:
+            flag = Flag(couple_id=couple.id, challenge_key=key, origin=FlagOrigin.RULES)
+            db.session.add(flag)
+        _apply_suggestion(flag, suggestion, evaluation.ruleset_version)
+    for key, flag in existing.items():
+        if key not in suggested and flag.origin == FlagOrigin.RULES and flag.currently_suggested:
+            flag.currently_suggested = False
+
+
+def _apply_suggestion(flag: Flag, suggestion: SuggestedFlag, ruleset_version: int) -> None:
+    flag.severity = Severity(suggestion.severity)
+    flag.partners = "".join(suggestion.partners)
+    flag.evidence = [asdict(evidence) for evidence in suggestion.evidence]
+    flag.hits = [asdict(hit) for hit in suggestion.hits]
+    flag.strategies = list(suggestion.strategies)
+    flag.ruleset_version = ruleset_version
+    if not flag.currently_suggested:
+        flag.suggested_at = utcnow()
+    flag.currently_suggested = True
+
+
+def _sync_safety(couple: Couple, responses: dict[str, dict[str, Response]]) -> None:
+    """Any positive safety answer raises the alert at once, even from a draft."""
+    answers = {
+        label: dict(responses[label][SAFETY_ID].answers) if SAFETY_ID in responses[label] else None
+        for label in LABELS
+    }
+    found = evaluate_safety(answers["A"], answers["B"])
+    alert = safety_alert_of(couple)
+    if found is None:
+        return  # an alert, once raised, stays on record; the therapist's decision closes it
+    positive = {"A": list(found.positive_items_a), "B": list(found.positive_items_b)}
+    if alert is None:
+        db.session.add(
+            SafetyAlert(
+                couple_id=couple.id, partners="".join(found.partners), positive_items=positive
+            )
+        )
+        return
+    new_items = any(set(positive[p]) - set(alert.positive_items.get(p, [])) for p in LABELS)
+    alert.partners = "".join(sorted(set(alert.partners) | set(found.partners)))
+    alert.positive_items = {
+        p: sorted(set(alert.positive_items.get(p, [])) | set(positive[p])) for p in LABELS
+    }
+    if new_items and alert.decision is not None:
+        # Something new was disclosed after the decision: it needs a fresh look.
+        alert.decision = None
+        alert.decided_at = None
+        alert.raised_at = utcnow()
+
+
+# ------------------------------------------------------------------------------ the page
+@dataclass(frozen=True)
+class PartnerSummary:
+    label: str
+    name: str
+    intake_complete: bool
+    csi4: Csi4Score | None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    partners: tuple[PartnerSummary, ...]
+    comparisons: tuple[DomainComparison, ...]
+    flags: tuple[Flag, ...]
+    notes: tuple[str, ...]
+    safety_alert: SafetyAlert | None
+    safety_evidence: tuple[dict[str, Any], ...]
+    changes: tuple[tuple[str, Any], ...]  # (partner label, ResponseChange)
+    intake: Instrument
+
+    @property
+    def strengths(self) -> list[DomainComparison]:
+        return [c for c in self.comparisons if c.strength]
+
+    @property
+    def growth_areas(self) -> list[DomainComparison]:
+        return [c for c in self.comparisons if c.growth]
+
+    @property
+    def any_complete(self) -> bool:
+        return any(p.intake_complete for p in self.partners)
+
+    def flags_with(self, status: FlagStatus) -> list[Flag]:
+        return [f for f in self.flags if f.status == status]
+
+
+def _flag_order(flag: Flag) -> tuple[int, str]:
+    return (-flag.severity.rank, flag.challenge_key)
+
+
+def build_assessment(couple: Couple) -> Assessment:
+    responses = responses_of_couple(couple)
+    evaluation = evaluate_couple(responses)
+    csi = complete_answers(responses, CSI4_ID)
+    intake = complete_answers(responses, INTAKE_ID)
+    partners = tuple(
+        PartnerSummary(
+            label=p.label,
+            name=p.display_name,
+            intake_complete=intake[p.label] is not None,
+            csi4=score_csi4(csi[p.label]) if csi[p.label] is not None else None,
+        )
+        for p in couple.partners
+    )
+    scores = evaluation.scores
+    comparisons = tuple(compare_partners(dict(scores.get("A", {})), dict(scores.get("B", {}))))
+    flags = db.session.scalars(
+        select(Flag).where(Flag.couple_id == couple.id).options(selectinload(Flag.decided_by))
+    ).all()
+    alert = safety_alert_of(couple)
+    return Assessment(
+        partners=partners,
+        comparisons=comparisons if any(scores.values()) else (),
+        flags=tuple(sorted(flags, key=_flag_order)),
+        notes=evaluation.notes,
+        safety_alert=alert,
+        safety_evidence=_safety_evidence(responses) if alert else (),
+        intake=load(INTAKE_ID),
+        changes=tuple(
+            (label, change)
+            for label in LABELS
+            for response in responses[label].values()
+            for change in response.changes
+        ),
+    )
+
+
+def _safety_evidence(responses: dict[str, dict[str, Response]]) -> tuple[dict[str, Any], ...]:
+    answers = {
+        label: dict(responses[label][SAFETY_ID].answers) if SAFETY_ID in responses[label] else None
+        for label in LABELS
+    }
+    found = evaluate_safety(answers["A"], answers["B"])
+    return tuple(asdict(e) for e in found.evidence) if found else ()
+
+
+# ------------------------------------------------------------------------------ decisions
+def _check_version(record: Flag | SafetyAlert, expected_version: int) -> None:
+    if record.version != expected_version:
+        raise StaleEdit
+
+
+def _flush() -> None:
+    try:
+        db.session.flush()
+    except StaleDataError as error:
+        raise StaleEdit from error
+
+
+def confirm_flag(flag: Flag, therapist: Therapist, note: str, *, expected_version: int) -> None:
+    _check_version(flag, expected_version)
+    _decide(flag, therapist, FlagStatus.CONFIRMED)
+    flag.note = note
+    flag.dismiss_reason = ""
+    _flush()
+
+
+def dismiss_flag(flag: Flag, therapist: Therapist, reason: str, *, expected_version: int) -> None:
+    if not reason.strip():
+        raise DecisionError("Give a reason for dismissing this flag.")
+    _check_version(flag, expected_version)
+    _decide(flag, therapist, FlagStatus.DISMISSED)
+    flag.dismiss_reason = reason
+    _flush()
+
+
+def reset_flag(flag: Flag, *, expected_version: int) -> None:
+    """Undo a decision: the flag is back to awaiting review (a hand-added flag cannot be)."""
+    _check_version(flag, expected_version)
+    if flag.origin == FlagOrigin.THERAPIST:
+        raise DecisionError("A flag you added yourself can be dismissed, not reset.")
+    flag.status = FlagStatus.SUGGESTED
+    flag.decided_at = None
+    flag.decided_by_id = None
+    flag.decided_severity = None
+    _flush()
+
+
+def _decide(flag: Flag, therapist: Therapist, status: FlagStatus) -> None:
+    flag.status = status
+    flag.decided_at = utcnow()
+    flag.decided_by_id = therapist.id
+    flag.decided_severity = flag.severity
+
+
+def add_flag(
+    couple: Couple,
+    therapist: Therapist,
+    *,
+    challenge_key: str,
+    severity: Severity,
+    partners: str,
+    note: str,
+) -> Flag:
+    """A flag the therapist raises from their own judgement; it starts confirmed."""
+    if challenge_key not in CHALLENGES:
+        raise DecisionError("Choose one of the listed challenges.")
+    existing = db.session.scalar(
+        select(Flag.id).where(Flag.couple_id == couple.id, Flag.challenge_key == challenge_key)
+    )
+    if existing is not None:
+        raise DecisionError(
+            "This challenge is already on the couple's list: confirm, dismiss or reset it there."
+        )
+    flag = Flag(
+        couple_id=couple.id,
+        challenge_key=challenge_key,
+        origin=FlagOrigin.THERAPIST,
+        currently_suggested=False,
+    )
+    db.session.add(flag)
+    flag.severity = severity
+    flag.partners = partners
+    flag.note = note
+    flag.dismiss_reason = ""
+    _decide(flag, therapist, FlagStatus.CONFIRMED)
+    _flush()
+    return flag
+
+
+def decide_safety(
+    alert: SafetyAlert,
+    therapist: Therapist,
+    decision: SafetyDecision,
+    note: str,
+    *,
+    expected_version: int,
+) -> None:
+    _check_version(alert, expected_version)
+    alert.decision = decision
+    alert.decision_note = note
+    alert.decided_at = utcnow()
+    alert.decided_by_id = therapist.id
+    _flush()
+
+
+def owned_flag(couple: Couple, flag_id: int) -> Flag:
+    return db.first_or_404(select(Flag).where(Flag.id == flag_id, Flag.couple_id == couple.id))
+
+
+def safety_alert_of(couple: Couple) -> SafetyAlert | None:
+    return db.session.scalar(select(SafetyAlert).where(SafetyAlert.couple_id == couple.id))
+
+
+def owned_alert(couple: Couple) -> SafetyAlert:
+    return db.first_or_404(select(SafetyAlert).where(SafetyAlert.couple_id == couple.id))
+
+
+# ------------------------------------------------------------------------------ export
+def _response_export(response: Response | None) -> dict[str, Any] | None:
+    if response is None:
+        return None
+    instrument = load(response.instrument_id, response.instrument_version)
+    return {
+        "instrument": {"id": instrument.id, "version": instrument.version},
+        "status": response.status.value,
+        "completed_at": response.completed_at.isoformat() if response.completed_at else None,
+        "answers": [
+            {
+                "item_id": item.id,
+                "text": item.text,
+                "value": response.answers[item.id],
+                "label": item.label_for(response.answers[item.id]),
+            }
+            for item in instrument.items
+            if item.id in response.answers
+        ],
+        "changes_after_completion": [
+            {
+                "item_id": change.item_id,
+                "old_value": change.old_value,
+                "new_value": change.new_value,
+                "changed_at": change.changed_at.isoformat(),
+            }
+            for change in response.changes
+        ],
+    }
+
+
+def _flag_export(flag: Flag) -> dict[str, Any]:
+    return {
+        "challenge_key": flag.challenge_key,
+        "title": CHALLENGES[flag.challenge_key][0],
+        "origin": flag.origin.value,
+        "status": flag.status.value,
+        "severity": flag.severity.value,
+        "partners": list(flag.partners),
+        "currently_suggested": flag.currently_suggested,
+        "rules": flag.hits,
+        "ruleset_version": flag.ruleset_version,
+        "evidence": flag.evidence,
+        "strategies": flag.strategies,
+        "note": flag.note,
+        "dismiss_reason": flag.dismiss_reason,
+        "decided_at": flag.decided_at.isoformat() if flag.decided_at else None,
+        "decided_by": flag.decided_by.name if flag.decided_by else None,
+    }
+
+
+def export_intake(couple: Couple) -> dict[str, Any]:
+    """Everything the intake produced for the therapist's records, as plain JSON values."""
+    responses = responses_of_couple(couple)
+    assessment = build_assessment(couple)
+    alert = assessment.safety_alert
+    return {
+        "format": "counselor_app.intake-export",
+        "format_version": 1,
+        "exported_at": utcnow().isoformat(),
+        "couple": {
+            "id": couple.id,
+            "relationship_stage": couple.relationship_stage.value,
+            "relationship_length_months": couple.relationship_length_months,
+        },
+        "partners": [
+            {
+                "label": p.label,
+                "display_name": p.display_name,
+                "pronouns": p.pronouns,
+                "responses": {
+                    instrument_id: _response_export(responses[p.label].get(instrument_id))
+                    for instrument_id in (INTAKE_ID, CSI4_ID, SAFETY_ID)
+                },
+                "csi4": asdict(summary.csi4) if summary.csi4 else None,
+            }
+            for p, summary in zip(couple.partners, assessment.partners, strict=True)
+        ],
+        "domains": [asdict(c) for c in assessment.comparisons],
+        "notes": list(assessment.notes),
+        "flags": [_flag_export(flag) for flag in assessment.flags],
+        "safety_alert": None
+        if alert is None
+        else {
+            "partners": list(alert.partners),
+            "positive_items": alert.positive_items,
+            "raised_at": alert.raised_at.isoformat(),
+            "decision": alert.decision.value if alert.decision else None,
+            "decision_note": alert.decision_note,
+            "decided_at": alert.decided_at.isoformat() if alert.decided_at else None,
+        },
+    }

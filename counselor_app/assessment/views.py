@@ -1,0 +1,217 @@
+"""The therapist's review of a couple's intake: scores, flags, decisions, safety."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from counselor_app.assessment import services
+from counselor_app.couples.services import get_owned_couple
+from counselor_app.extensions import db
+from counselor_app.flags import CHALLENGES
+from counselor_app.models import Couple, Flag, SafetyDecision, Severity
+from forms.assessment import (
+    AddFlagForm,
+    ConfirmFlagForm,
+    DismissFlagForm,
+    ResetFlagForm,
+    SafetyDecisionForm,
+)
+
+bp = Blueprint("assessment", __name__, url_prefix="/couples/<int:couple_id>")
+
+STALE_MESSAGE = (
+    "This was changed in another tab or by a re-score after you opened the page. "
+    "Nothing was saved; here is the current state. What you typed is kept below."
+)
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Assessment pages are for signed-in therapists only."""
+
+
+def render_page(
+    couple: Couple,
+    *,
+    status: int = 200,
+    add_form: AddFlagForm | None = None,
+    safety_form: SafetyDecisionForm | None = None,
+    failed: tuple[int, str, object] | None = None,
+) -> tuple[str, int]:
+    """The assessment page; ``failed`` (flag id, action, form) re-shows a rejected form."""
+    report = services.build_assessment(couple)
+
+    def forms_for(flag: Flag) -> dict[str, object]:
+        forms = _flag_forms(flag)
+        if failed and failed[0] == flag.id:
+            forms[failed[1]] = failed[2]
+        return forms
+
+    return render_template(
+        "assessment/index.html",
+        couple=couple,
+        report=report,
+        challenges=CHALLENGES,
+        add_form=add_form or AddFlagForm(formdata=None, prefix="add"),
+        safety_form=safety_form or _safety_form(report.safety_alert),
+        forms_for=forms_for,
+    ), status
+
+
+def flag_prefix(flag_id: int) -> str:
+    """Each flag's forms get their own field names and ids: many flags share one page."""
+    return f"flag{flag_id}"
+
+
+def _flag_forms(flag: Flag) -> dict[str, object]:
+    common = {"formdata": None, "prefix": flag_prefix(flag.id), "version": str(flag.version)}
+    return {
+        "confirm": ConfirmFlagForm(note=flag.note, **common),
+        "dismiss": DismissFlagForm(reason=flag.dismiss_reason, **common),
+        "reset": ResetFlagForm(**common),
+    }
+
+
+def _safety_form(alert) -> SafetyDecisionForm:
+    if alert is None:
+        return SafetyDecisionForm(formdata=None, prefix="safety")
+    return SafetyDecisionForm(
+        formdata=None,
+        prefix="safety",
+        decision=alert.decision.value if alert.decision else None,
+        note=alert.decision_note,
+        version=str(alert.version),
+    )
+
+
+@bp.route("/assessment")
+def index(couple_id: int) -> tuple[str, int]:
+    """Both partners' profiles side by side, agreement, strengths, growth areas and flags."""
+    return render_page(get_owned_couple(current_user, couple_id))
+
+
+def _flag_action(
+    couple_id: int,
+    flag_id: int,
+    kind: str,
+    form_class: type,
+    act: Callable[[Flag, object], None],
+    done: str,
+) -> Response | tuple[str, int]:
+    couple = get_owned_couple(current_user, couple_id)
+    flag = services.owned_flag(couple, flag_id)
+    form = form_class(prefix=flag_prefix(flag.id))
+    if not form.validate_on_submit():
+        return render_page(couple, status=422, failed=(flag.id, kind, form))
+    try:
+        act(flag, form)
+    except (ValueError, services.StaleEdit) as error:
+        db.session.rollback()
+        message = str(error) if isinstance(error, services.DecisionError) else STALE_MESSAGE
+        form.form_errors.append(message)
+        return render_page(couple, status=409, failed=(flag_id, kind, form))
+    db.session.commit()
+    flash(f"{CHALLENGES[flag.challenge_key][0]}: {done}.", "success")
+    return redirect(url_for("assessment.index", couple_id=couple.id) + f"#flag-{flag.id}")
+
+
+def _version(form) -> int:
+    return int(form.version.data or 0)
+
+
+@bp.route("/flags/<int:flag_id>/confirm", methods=["POST"])
+def confirm_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
+    """Confirm a flag, with an optional note; it then feeds the session plan."""
+    return _flag_action(
+        couple_id,
+        flag_id,
+        "confirm",
+        ConfirmFlagForm,
+        lambda flag, form: services.confirm_flag(
+            flag, current_user, form.note.data or "", expected_version=_version(form)
+        ),
+        "confirmed",
+    )
+
+
+@bp.route("/flags/<int:flag_id>/dismiss", methods=["POST"])
+def dismiss_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
+    """Dismiss a flag; a reason is required and kept with the flag."""
+    return _flag_action(
+        couple_id,
+        flag_id,
+        "dismiss",
+        DismissFlagForm,
+        lambda flag, form: services.dismiss_flag(
+            flag, current_user, form.reason.data, expected_version=_version(form)
+        ),
+        "dismissed",
+    )
+
+
+@bp.route("/flags/<int:flag_id>/reset", methods=["POST"])
+def reset_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
+    """Undo a decision, so the flag awaits review again."""
+    return _flag_action(
+        couple_id,
+        flag_id,
+        "reset",
+        ResetFlagForm,
+        lambda flag, form: services.reset_flag(flag, expected_version=_version(form)),
+        "back to awaiting review",
+    )
+
+
+@bp.route("/flags/new", methods=["POST"])
+def add_flag(couple_id: int) -> Response | tuple[str, int]:
+    """Add a flag from clinical judgement (it starts confirmed)."""
+    couple = get_owned_couple(current_user, couple_id)
+    form = AddFlagForm(prefix="add")
+    if form.validate_on_submit():
+        try:
+            flag = services.add_flag(
+                couple,
+                current_user,
+                challenge_key=form.challenge_key.data,
+                severity=Severity(form.severity.data),
+                partners=form.partners.data,
+                note=form.note.data,
+            )
+        except services.DecisionError as error:
+            db.session.rollback()
+            form.challenge_key.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(f"{CHALLENGES[flag.challenge_key][0]}: flag added.", "success")
+            return redirect(url_for("assessment.index", couple_id=couple.id) + f"#flag-{flag.id}")
+    return render_page(couple, status=422, add_form=form)
+
+
+@bp.route("/safety/decision", methods=["POST"])
+def safety_decision(couple_id: int) -> Response | tuple[str, int]:
+    """Record the therapist's decision on an open safety alert."""
+    couple = get_owned_couple(current_user, couple_id)
+    alert = services.owned_alert(couple)
+    form = SafetyDecisionForm(prefix="safety")
+    if form.validate_on_submit():
+        try:
+            services.decide_safety(
+                alert,
+                current_user,
+                SafetyDecision(form.decision.data),
+                form.note.data,
+                expected_version=_version(form),
+            )
+        except (ValueError, services.StaleEdit):
+            db.session.rollback()
+            form.form_errors.append(STALE_MESSAGE)
+            return render_page(couple, status=409, safety_form=form)
+        db.session.commit()
+        flash("Safety decision recorded.", "success")
+        return redirect(url_for("assessment.index", couple_id=couple.id) + "#safety")
+    return render_page(couple, status=422, safety_form=form)

@@ -1,0 +1,255 @@
+"""Entering a partner's intake: the steps, drafts, completion, and changes after completion.
+
+A partner's intake is three instruments answered in one sitting: the couple intake
+questionnaire, the CSI-4 and the safety screen. Each is stored as its own Response recording the
+instrument id and version it answered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from counselor_app.extensions import db
+from counselor_app.instruments import (
+    CSI4_ID,
+    INTAKE_ID,
+    SAFETY_ID,
+    Instrument,
+    Section,
+    load,
+    missing_required,
+)
+from counselor_app.models import (
+    Couple,
+    Partner,
+    Response,
+    ResponseChange,
+    ResponseStatus,
+    Therapist,
+)
+from counselor_app.models.base import utcnow
+
+INSTRUMENT_ORDER = (INTAKE_ID, CSI4_ID, SAFETY_ID)
+
+
+class StaleEdit(Exception):
+    """The response changed since the page was loaded (another tab or device saved first)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One page of the entry form: a section of one instrument."""
+
+    slug: str
+    instrument: Instrument
+    section: Section
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    step: Step
+    answered: int
+    required_missing: int
+
+    @property
+    def state(self) -> str:
+        if self.answered == 0:
+            return "Not started"
+        if self.required_missing:
+            return f"{self.required_missing} required to go"
+        return "Done"
+
+
+@dataclass(frozen=True)
+class Progress:
+    steps: tuple[StepProgress, ...]
+    complete: bool
+    completed_at: Any
+
+    @property
+    def required_total(self) -> int:
+        return sum(sum(1 for item in p.step.section.items if item.required) for p in self.steps)
+
+    @property
+    def required_answered(self) -> int:
+        return self.required_total - sum(p.required_missing for p in self.steps)
+
+    @property
+    def started(self) -> bool:
+        return any(p.answered for p in self.steps)
+
+
+@cache
+def steps() -> tuple[Step, ...]:
+    """The pages of the entry form, in order: intake sections, then CSI-4, then safety."""
+    return tuple(
+        Step(slug=section.key, instrument=instrument, section=section)
+        for instrument in (load(instrument_id) for instrument_id in INSTRUMENT_ORDER)
+        for section in instrument.sections
+    )
+
+
+def step_by_slug(slug: str) -> Step | None:
+    return next((step for step in steps() if step.slug == slug), None)
+
+
+def neighbours(step: Step) -> tuple[Step | None, Step | None]:
+    ordered = steps()
+    index = ordered.index(step)
+    previous = ordered[index - 1] if index else None
+    following = ordered[index + 1] if index + 1 < len(ordered) else None
+    return previous, following
+
+
+def partner_by_label(couple: Couple, label: str) -> Partner | None:
+    return next((p for p in couple.partners if p.label == label.upper()), None)
+
+
+def responses_of(partner: Partner) -> dict[str, Response]:
+    """This partner's responses by instrument id (one query; never the other partner's)."""
+    rows = db.session.scalars(select(Response).where(Response.partner_id == partner.id))
+    return {row.instrument_id: row for row in rows}
+
+
+def responses_of_couple(couple: Couple) -> dict[str, dict[str, Response]]:
+    """Both partners' responses: label -> instrument id -> response, in one query."""
+    labels = {partner.id: partner.label for partner in couple.partners}
+    found: dict[str, dict[str, Response]] = {"A": {}, "B": {}}
+    for row in db.session.scalars(select(Response).where(Response.couple_id == couple.id)):
+        found[labels[row.partner_id]][row.instrument_id] = row
+    return found
+
+
+def progress_by_partner(couple: Couple) -> dict[str, Progress]:
+    """Each partner's intake progress (counts only), for the couple page."""
+    responses = responses_of_couple(couple)
+    return {label: progress(found) for label, found in responses.items()}
+
+
+def section_values(response: Response | None, step: Step) -> dict[str, Any]:
+    if response is None:
+        return {}
+    return {item.id: response.answers.get(item.id) for item in step.section.items}
+
+
+def progress(responses: dict[str, Response]) -> Progress:
+    results = []
+    for step in steps():
+        answers = responses[step.instrument.id].answers if step.instrument.id in responses else {}
+        items = step.section.items
+        answered = sum(1 for item in items if answers.get(item.id) not in (None, ""))
+        missing = sum(1 for item in items if item.required and answers.get(item.id) in (None, ""))
+        results.append(StepProgress(step, answered, missing))
+    complete = all(
+        responses.get(i) is not None and responses[i].is_complete for i in INSTRUMENT_ORDER
+    )
+    completed = [r.completed_at for r in responses.values() if r.completed_at]
+    return Progress(tuple(results), complete, max(completed) if complete and completed else None)
+
+
+def version_token(responses: dict[str, Response], step: Step) -> str:
+    """The version the page was built from: '0' when nothing has been saved yet."""
+    response = responses.get(step.instrument.id)
+    return str(response.version) if response else "0"
+
+
+def save_section(
+    partner: Partner,
+    step: Step,
+    values: dict[str, Any],
+    *,
+    expected_version: int,
+    therapist: Therapist,
+) -> bool:
+    """Store one page's answers in the partner's draft (or complete) response.
+
+    Returns whether any answer changed. Raises StaleEdit when another save came first.
+    """
+    response = responses_of(partner).get(step.instrument.id)
+    current = response.version if response else 0
+    if current != expected_version:
+        raise StaleEdit
+    if response is None:
+        response = Response(
+            couple_id=partner.couple_id,
+            partner_id=partner.id,
+            instrument_id=step.instrument.id,
+            instrument_version=step.instrument.version,
+            answers={},
+        )
+        db.session.add(response)
+    changed = _merge(response, values)
+    if response.is_complete and changed:
+        _record_changes(response, changed, therapist)
+        if missing_required(step.instrument, response.answers):
+            # A required answer was cleared: the response is a draft again until re-completed.
+            response.status = ResponseStatus.DRAFT
+            response.completed_at = None
+    response.updated_at = utcnow()
+    try:
+        db.session.flush()
+    except StaleDataError as error:
+        raise StaleEdit from error
+    return bool(changed)
+
+
+def _merge(response: Response, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Apply the page's values; return item id -> (old, new) for what actually changed."""
+    answers = dict(response.answers)
+    changed: dict[str, tuple[Any, Any]] = {}
+    for item_id, value in values.items():
+        old = answers.get(item_id)
+        if value is None:
+            answers.pop(item_id, None)
+        else:
+            answers[item_id] = value
+        if old != value:
+            changed[item_id] = (old, value)
+    # A new dict, so SQLAlchemy sees the JSON column change.
+    response.answers = answers
+    return changed
+
+
+def _record_changes(
+    response: Response, changed: dict[str, tuple[Any, Any]], therapist: Therapist
+) -> None:
+    for item_id, (old, new) in changed.items():
+        response.changes.append(
+            ResponseChange(
+                item_id=item_id, old_value=old, new_value=new, changed_by_id=therapist.id
+            )
+        )
+
+
+def missing_for_completion(responses: dict[str, Response]) -> list[tuple[Step, list[str]]]:
+    """Required items still unanswered, grouped by page, for the review page's links."""
+    result = []
+    for step in steps():
+        response = responses.get(step.instrument.id)
+        answers = response.answers if response else {}
+        section_ids = {item.id for item in step.section.items}
+        missing = [i for i in missing_required(step.instrument, answers) if i in section_ids]
+        if missing:
+            result.append((step, missing))
+    return result
+
+
+def complete(partner: Partner) -> list[tuple[Step, list[str]]]:
+    """Mark the partner's intake complete; returns what is missing instead when not possible."""
+    responses = responses_of(partner)
+    missing = missing_for_completion(responses)
+    if missing:
+        return missing
+    now = utcnow()
+    for instrument_id in INSTRUMENT_ORDER:
+        response = responses[instrument_id]
+        if not response.is_complete:
+            response.status = ResponseStatus.COMPLETE
+            response.completed_at = now
+    db.session.flush()
+    return []

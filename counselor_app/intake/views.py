@@ -1,0 +1,169 @@
+"""Entering each partner's intake, page by page, and exporting the couple's intake."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from counselor_app.assessment import services as assessment
+from counselor_app.couples.services import get_owned_couple
+from counselor_app.extensions import db
+from counselor_app.intake import services
+from counselor_app.models import Couple, Partner
+from forms.base import ActionForm
+from forms.intake import section_form_class
+
+bp = Blueprint("intake", __name__, url_prefix="/couples/<int:couple_id>/intake")
+
+CONFLICT_MESSAGE = (
+    "These answers were saved from another tab or device after you opened this page. Your "
+    "answers below have not been saved: check them against the other copy, then save again."
+)
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Intake pages are for signed-in therapists only."""
+
+
+def _partner(couple_id: int, label: str) -> tuple[Couple, Partner]:
+    couple = get_owned_couple(current_user, couple_id)
+    partner = services.partner_by_label(couple, label) if label in ("a", "b") else None
+    if partner is None:
+        abort(404)
+    return couple, partner
+
+
+def _step(slug: str) -> services.Step:
+    step = services.step_by_slug(slug)
+    if step is None:
+        abort(404)
+    return step
+
+
+@bp.route("/<label>")
+def start(couple_id: int, label: str) -> Response:
+    """Resume a partner's intake at the first page with required answers still missing."""
+    _, partner = _partner(couple_id, label)
+    progress = services.progress(services.responses_of(partner))
+    target = next((p.step for p in progress.steps if p.required_missing), None)
+    if target is None:
+        return redirect(url_for("intake.review", couple_id=couple_id, label=label))
+    return redirect(url_for("intake.section", couple_id=couple_id, label=label, slug=target.slug))
+
+
+@bp.route("/<label>/<slug>", methods=["GET", "POST"])
+def section(couple_id: int, label: str, slug: str) -> str | Response | tuple[str, int]:
+    """One page of a partner's intake; every save keeps a draft, errors keep what was typed."""
+    couple, partner = _partner(couple_id, label)
+    step = _step(slug)
+    responses = services.responses_of(partner)
+    form = section_form_class(step.instrument.id, step.instrument.version, step.section)()
+    status = 200
+    if request.method == "GET":
+        form.fill(services.section_values(responses.get(step.instrument.id), step))
+        form.version.data = services.version_token(responses, step)
+    else:
+        if unexpected := form.unexpected_keys(request.form.keys()):
+            abort(
+                400,
+                f"The form sent answers this questionnaire does not have "
+                f"({', '.join(unexpected[:5])}). Nothing was saved.",
+            )
+        if form.validate_on_submit():
+            saved = _save(couple, partner, step, form)
+            if saved is not None:
+                return saved
+            status = 409
+        else:
+            status = 422
+    previous, following = services.neighbours(step)
+    return render_template(
+        "intake/section.html",
+        couple=couple,
+        partner=partner,
+        step=step,
+        form=form,
+        progress=services.progress(responses),
+        previous=previous,
+        following=following,
+    ), status
+
+
+def _save(couple: Couple, partner: Partner, step: services.Step, form) -> Response | None:
+    try:
+        changed = services.save_section(
+            partner,
+            step,
+            form.answers(),
+            expected_version=int(form.version.data or 0),
+            therapist=current_user,
+        )
+        if changed:
+            assessment.rescore(couple)
+    except (ValueError, services.StaleEdit):
+        db.session.rollback()
+        form.form_errors.append(CONFLICT_MESSAGE)
+        form.version.data = services.version_token(services.responses_of(partner), step)
+        return None
+    db.session.commit()
+    previous, following = services.neighbours(step)
+    action = request.form.get("action", "next")
+    if action == "prev" and previous:
+        target = url_for(
+            "intake.section", couple_id=couple.id, label=partner.label.lower(), slug=previous.slug
+        )
+    elif action == "next" and following:
+        target = url_for(
+            "intake.section", couple_id=couple.id, label=partner.label.lower(), slug=following.slug
+        )
+    elif action == "next":
+        target = url_for("intake.review", couple_id=couple.id, label=partner.label.lower())
+    else:
+        target = url_for(
+            "intake.section", couple_id=couple.id, label=partner.label.lower(), slug=step.slug
+        )
+    flash(f"{step.section.title}: answers saved for {partner.display_name}.", "success")
+    return redirect(target)
+
+
+@bp.route("/<label>/review", methods=["GET", "POST"])
+def review(couple_id: int, label: str) -> str | Response | tuple[str, int]:
+    """What is still missing, and marking the partner's intake complete."""
+    couple, partner = _partner(couple_id, label)
+    form = ActionForm()
+    missing = None
+    if form.validate_on_submit():
+        missing = services.complete(partner)
+        if not missing:
+            assessment.rescore(couple)
+            db.session.commit()
+            flash(f"{partner.display_name}'s intake is complete.", "success")
+            return redirect(url_for("couples.detail", couple_id=couple.id))
+    responses = services.responses_of(partner)
+    return render_template(
+        "intake/review.html",
+        couple=couple,
+        partner=partner,
+        form=form,
+        progress=services.progress(responses),
+        missing=missing if missing is not None else services.missing_for_completion(responses),
+        tried=missing is not None,
+    ), (422 if missing else 200)
+
+
+@bp.route("/export.json")
+def export(couple_id: int) -> Response:
+    """The couple's intake (answers, scores, flags, decisions) as a JSON download."""
+    couple = get_owned_couple(current_user, couple_id)
+    body = json.dumps(assessment.export_intake(couple), indent=2, ensure_ascii=False)
+    response = Response(body, mimetype="application/json")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="couple-{couple.id}-intake.json"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,79 @@
+"""Forms of the assessment page: flag decisions, flags added by hand, the safety decision."""
+
+from __future__ import annotations
+
+from wtforms import HiddenField, RadioField, SelectChoice, SelectField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from counselor_app.flags import CHALLENGES
+from counselor_app.models import SafetyDecision, Severity
+from forms.base import BaseForm
+
+SEVERITY_CHOICES = [SelectChoice(s.value, s.value.capitalize()) for s in Severity]
+PARTNER_CHOICES = [
+    SelectChoice("AB", "Both partners"),
+    SelectChoice("A", "Partner A"),
+    SelectChoice("B", "Partner B"),
+]
+
+
+class ConfirmFlagForm(BaseForm):
+    note = TextAreaField(
+        "Note (optional)",
+        validators=[Optional(), Length(max=4000)],
+        render_kw={"rows": 2},
+    )
+    version = HiddenField()
+
+
+class DismissFlagForm(BaseForm):
+    reason = TextAreaField(
+        "Reason for dismissing",
+        validators=[DataRequired("Give a reason for dismissing this flag."), Length(max=4000)],
+        render_kw={"rows": 2},
+    )
+    version = HiddenField()
+
+
+class ResetFlagForm(BaseForm):
+    version = HiddenField()
+
+
+class AddFlagForm(BaseForm):
+    challenge_key = SelectField(
+        "Challenge",
+        choices=[SelectChoice("", "Choose a challenge")]
+        + [SelectChoice(key, title) for key, (title, _) in CHALLENGES.items()],
+        validators=[DataRequired("Choose a challenge.")],
+    )
+    severity = RadioField(
+        "Severity", choices=SEVERITY_CHOICES, validators=[InputRequired("Choose a severity.")]
+    )
+    partners = RadioField(
+        "Who it concerns",
+        choices=PARTNER_CHOICES,
+        default="AB",
+        validators=[InputRequired("Choose who it concerns.")],
+    )
+    note = TextAreaField(
+        "What you observed",
+        validators=[DataRequired("Say briefly what you observed."), Length(max=4000)],
+        render_kw={"rows": 3},
+    )
+
+
+class SafetyDecisionForm(BaseForm):
+    decision = RadioField(
+        "Your decision",
+        choices=[SelectChoice(d.value, d.label) for d in SafetyDecision],
+        validators=[InputRequired("Choose a decision.")],
+    )
+    note = TextAreaField(
+        "Safety plan or reasoning",
+        validators=[
+            DataRequired("Record the plan or reasoning behind the decision."),
+            Length(max=4000),
+        ],
+        render_kw={"rows": 3},
+    )
+    version = HiddenField()
