@@ -63,17 +63,23 @@ def render_page(
     ), status
 
 
-def flag_prefix(flag_id: int) -> str:
-    """Each flag's forms get their own field names and ids: many flags share one page."""
-    return f"flag{flag_id}"
+def flag_prefix(flag_id: int, kind: str) -> str:
+    """Each form of each flag gets its own field names and ids: many flags share one page."""
+    return f"flag{flag_id}-{kind}"
 
 
 def _flag_forms(flag: Flag) -> dict[str, object]:
-    common = {"formdata": None, "prefix": flag_prefix(flag.id), "version": str(flag.version)}
+    def common(kind: str) -> dict[str, object]:
+        return {
+            "formdata": None,
+            "prefix": flag_prefix(flag.id, kind),
+            "version": str(flag.version),
+        }
+
     return {
-        "confirm": ConfirmFlagForm(note=flag.note, **common),
-        "dismiss": DismissFlagForm(reason=flag.dismiss_reason, **common),
-        "reset": ResetFlagForm(**common),
+        "confirm": ConfirmFlagForm(note=flag.note, **common("confirm")),
+        "dismiss": DismissFlagForm(reason=flag.dismiss_reason, **common("dismiss")),
+        "reset": ResetFlagForm(**common("reset")),
     }
 
 
@@ -105,7 +111,7 @@ def _flag_action(
 ) -> Response | tuple[str, int]:
     couple = get_owned_couple(current_user, couple_id)
     flag = services.owned_flag(couple, flag_id)
-    form = form_class(prefix=flag_prefix(flag.id))
+    form = form_class(prefix=flag_prefix(flag.id, kind))
     if not form.validate_on_submit():
         return render_page(couple, status=422, failed=(flag.id, kind, form))
     try:
