@@ -22,7 +22,6 @@ from counselor_app.flags import (
     load_ruleset,
     parse_ruleset,
 )
-from counselor_app.flags.bench import bench_evaluate
 from counselor_app.flags.challenges import SEVERITY_RANK
 from counselor_app.flags.rules import DYADIC_KINDS
 from counselor_app.instruments import AnswerError, load, validate_answers
@@ -260,10 +259,6 @@ def test_evaluation_records_what_it_used() -> None:
     assert (evaluation.ruleset_id, evaluation.ruleset_version) == ("challenge-rules", 1)
     assert (evaluation.intake_id, evaluation.intake_version) == ("intake", 1)
     assert evaluation.scores["A"]["independence"] == 50.0
-
-
-def test_bench_reports_a_median_in_milliseconds() -> None:
-    assert bench_evaluate(n=3) > 0
 
 
 # -------------------------------------------------------------------------------------- safety
