@@ -8,6 +8,7 @@ Measures, on SQLite and on a throwaway PostgreSQL cluster:
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import sys
@@ -140,10 +141,8 @@ def bench_backend(name: str, url: str, instance: Path) -> None:
 
 
 def main() -> None:
-    print(
-        f"Machine: {platform.processor() or platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}, {__import__('os').cpu_count()} cores"
-    )
+    machine = platform.processor() or platform.machine()
+    print(f"Machine: {machine}, Python {platform.python_version()}, {os.cpu_count()} cores")
     bench_engine()
     with tempfile.TemporaryDirectory() as folder:
         bench_backend("SQLite", f"sqlite:///{folder}/bench.sqlite3", Path(folder))
