@@ -1,0 +1,73 @@
+"""Mounting into a host practice-management app, and the error pages."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from conftest import login
+from counselor_app import init_app
+from counselor_app.extensions import db
+from counselor_app.models import Therapist
+
+
+def test_mounts_under_a_prefix_in_a_host_app(tmp_path, app):
+    host = Flask("host_practice", instance_path=str(tmp_path))
+    host.config.update(
+        SECRET_KEY="host-secret",
+        SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+    )
+
+    @host.route("/")
+    def host_home() -> str:
+        return "host home"
+
+    init_app(host, url_prefix="/therapy")
+    with host.app_context():
+        upgrade()
+    client = host.test_client()
+    assert client.get("/").get_data(as_text=True) == "host home"
+    page = client.get("/therapy/login")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    links = re.findall(r'(?:href|action)="(/[^"]*)"', html)
+    assert links and all(link.startswith("/therapy/") for link in links), links
+    stylesheet = client.get("/therapy/counselor-static/css/app.css")
+    assert stylesheet.status_code == 200
+    stylesheet.close()
+    assert client.get("/therapy/").headers["Location"].startswith("/therapy/login")
+
+
+def test_unexpected_error_shows_the_500_page_without_details(app, client, therapist):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.route("/boom")
+    def boom() -> str:
+        # A failed statement leaves a PostgreSQL transaction aborted: the handler must roll it
+        # back before anything else touches the session.
+        db.session.execute(text("SELECT * FROM no_such_table"))
+        return "unreachable"
+
+    @app.route("/after")
+    def after() -> str:
+        return db.session.get(Therapist, therapist.id).name
+
+    login(client, therapist)
+    response = client.get("/boom")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Something went wrong" in page
+    assert "simulated failure" not in page  # no stack trace or message shown to the user
+    assert "no_such_table" not in page  # no SQL or stack trace shown to the user
+    assert 'class="site-header"' in page  # rendered in the base layout
+    assert client.get("/after").get_data(as_text=True) == "Dana Whitfield"
+
+
+def test_404_page_is_in_the_base_layout(logged_in):
+    response = logged_in.get("/no/such/page")
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "Not found" in page and 'class="site-header"' in page
