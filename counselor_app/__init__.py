@@ -10,8 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, Response, request
+from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from counselor_app import config, errors
 from counselor_app.extensions import csrf, db, login_manager, migrate
@@ -21,6 +23,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # templates/ sits beside the package, both in a checkout and once installed into site-packages.
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+# The blueprints whose pages show client data (every one but the static files).
+PAGE_BLUEPRINTS = frozenset({"auth", "couples", "intake", "assessment", "admin"})
 
 # Carries the package's templates and static files, so a host app gets them by registering it.
 assets = Blueprint(
@@ -30,6 +34,21 @@ assets = Blueprint(
     static_url_path="/counselor-static",
     template_folder=str(TEMPLATES_DIR),
 )
+
+
+class IdConverter(IntegerConverter):
+    """Database ids in URLs: a number beyond what a key column holds is a 404, not a 500."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, *args, **{"max": 2**31 - 1, **kwargs})
+
+
+def no_store(response: Response) -> Response:
+    """Our pages for a signed-in therapist hold client data: no browser or proxy keeps a copy."""
+    ours = (request.blueprint or "").split(".")[0] in PAGE_BLUEPRINTS
+    if ours and current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def create_app(
@@ -73,7 +92,9 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_therapist)
     app.session_interface = HttpsAwareSessionInterface()
+    app.url_map.converters["id"] = IdConverter
 
     for blueprint in (assets, auth_bp, couples_bp, intake_bp, assessment_bp, admin_bp):
         app.register_blueprint(blueprint, url_prefix=url_prefix + (blueprint.url_prefix or ""))
+    app.after_request(no_store)
     cli.register(app)

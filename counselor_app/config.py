@@ -17,7 +17,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
     database = Path(instance_path) / "counselor_app.sqlite3"
     return {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Bound values (names, answers) stay out of error messages and so out of the logs.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # False means "Secure whenever the request came over HTTPS" (see sessions.py);

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from wtforms import HiddenField, RadioField, SelectChoice, SelectField, TextAreaField
+from wtforms import RadioField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from counselor_app.flags import CHALLENGES
 from counselor_app.models import SafetyDecision, Severity
-from forms.base import BaseForm
+from forms.base import BaseForm, VersionField
 
 SEVERITY_CHOICES = [SelectChoice(s.value, s.value.capitalize()) for s in Severity]
 PARTNER_CHOICES = [
@@ -23,7 +23,7 @@ class ConfirmFlagForm(BaseForm):
         validators=[Optional(), Length(max=4000)],
         render_kw={"rows": 2},
     )
-    version = HiddenField()
+    version = VersionField()
 
 
 class DismissFlagForm(BaseForm):
@@ -32,11 +32,11 @@ class DismissFlagForm(BaseForm):
         validators=[DataRequired("Give a reason for dismissing this flag."), Length(max=4000)],
         render_kw={"rows": 2},
     )
-    version = HiddenField()
+    version = VersionField()
 
 
 class ResetFlagForm(BaseForm):
-    version = HiddenField()
+    version = VersionField()
 
 
 class AddFlagForm(BaseForm):
@@ -76,4 +76,4 @@ class SafetyDecisionForm(BaseForm):
         ],
         render_kw={"rows": 3},
     )
-    version = HiddenField()
+    version = VersionField()

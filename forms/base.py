@@ -3,11 +3,14 @@
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Form, PasswordField, StringField
+from wtforms import Form, IntegerField, PasswordField, StringField
+from wtforms.validators import InputRequired, NumberRange
+from wtforms.widgets import HiddenInput
 
 
 def strip_whitespace(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+    """Trim, and drop NUL characters, which no one types and PostgreSQL cannot store."""
+    return value.replace("\x00", "").strip() if isinstance(value, str) else value
 
 
 class StrippingMeta:
@@ -38,3 +41,27 @@ class SubForm(Form):
 
 class ActionForm(BaseForm):
     """A button-only form (close, reopen, deactivate, sign out): just the CSRF token."""
+
+
+STALE_PAGE = "This page is out of date or incomplete. Reload it, then make your change again."
+
+
+class VersionField(IntegerField):
+    """The version of the record the page was built from, for optimistic concurrency."""
+
+    widget = HiddenInput()
+
+    def __init__(self, label: str = "", **kwargs: Any) -> None:
+        validators = [InputRequired(STALE_PAGE), NumberRange(0, 2**31 - 1, STALE_PAGE)]
+        super().__init__(label, validators=validators, **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(STALE_PAGE) from None
+
+    def refresh(self, version: int) -> None:
+        """After a conflict, let the next save be made against the version now on record."""
+        self.data = version
+        self.raw_data = [str(version)]

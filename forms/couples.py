@@ -3,7 +3,6 @@
 from wtforms import (
     EmailField,
     FormField,
-    HiddenField,
     IntegerField,
     RadioField,
     SelectChoice,
@@ -13,7 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
 from counselor_app.models import RelationshipStage
-from forms.base import BaseForm, SubForm
+from forms.base import BaseForm, SubForm, VersionField
 
 STAGE_CHOICES = [SelectChoice(stage.value, stage.label) for stage in RelationshipStage]
 
@@ -52,10 +51,13 @@ class CoupleForm(BaseForm):
         validators=[Optional(), Length(max=5000)],
         description="In the couple's words where possible. Visible to you only.",
     )
-    # The version the page was built from; a save against a newer version is a conflict.
-    version = HiddenField()
 
     def relationship_length_months(self) -> int | None:
         if self.length_years.data is None and self.length_months.data is None:
             return None
         return (self.length_years.data or 0) * 12 + (self.length_months.data or 0)
+
+
+class CoupleEditForm(CoupleForm):
+    # The version the page was built from; a save against a newer version is a conflict.
+    version = VersionField()

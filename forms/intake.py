@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from wtforms import Field, HiddenField, IntegerField, RadioField, SelectChoice, TextAreaField
+from wtforms import Field, IntegerField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import Optional, ValidationError
 
 from counselor_app.instruments import AnswerError, Item, Section, validate_answer
-from forms.base import BaseForm
+from forms.base import BaseForm, VersionField
 
 # Submit buttons and bookkeeping fields that are not answers.
 CONTROL_FIELDS = frozenset({"csrf_token", "version", "action"})
@@ -71,16 +71,18 @@ class SectionForm(BaseForm):
 
     item_ids: tuple[str, ...] = ()
     items: tuple[Item, ...] = ()
-    version = HiddenField()
+    version = VersionField()
 
     def answers(self) -> dict[str, Any]:
-        """item id -> clean value (None when left blank), ready to store."""
-        items = {item.id: item for item in self.items}
+        """item id -> clean value (None: cleared) for the questions the page sent.
+
+        A question missing from the post is left as it was: browsers omit a radio group with
+        nothing chosen, and a partial post must not wipe answers it never showed.
+        """
         return {
-            item_id: validate_answer(
-                items[item_id], self[item_id].raw_data[0] if self[item_id].raw_data else None
-            )
-            for item_id in self.item_ids
+            item.id: validate_answer(item, self[item.id].raw_data[0])
+            for item in self.items
+            if self[item.id].raw_data
         }
 
     def unexpected_keys(self, keys: Iterable[str]) -> list[str]:

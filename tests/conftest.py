@@ -50,7 +50,6 @@ def base_config(url: str, instance: Path) -> dict[str, Any]:
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "COUPLES_PER_PAGE": 20,
     }
 

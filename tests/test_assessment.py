@@ -74,8 +74,16 @@ def test_both_intakes_through_the_web_raise_transparent_flags(app, logged_in, co
     assert "fin_fair_decisions" in section and fair["text"] in section
     assert "R-FIN-0" in section
     # CSI-4 against the cut-off, per partner.
-    assert "16" in page and "▲ Above the cut-off" in page
-    assert "8" in page and "▼ In the distressed range" in page
+    rows = re.findall(
+        r"<tr>\s*<th scope=\"row\">(.*?)</th>.*?<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>",
+        page,
+        re.S,
+    )
+    csi = {
+        name: (total, reading) for name, _, total, reading in rows if "(A)" in name or "(B)" in name
+    }
+    assert csi["Avery (A)"] == ("16", "▲ Above the cut-off")
+    assert csi["Blake (B)"] == ("8", "▼ In the distressed range")
     # Domains side by side with a reading; money is a growth area for this couple.
     assert "Domain profiles side by side" in page
     assert "Money matters" in page and "Growth area" in page
@@ -231,7 +239,11 @@ def test_positive_safety_screen_raises_a_therapist_only_alert(app, logged_in, co
     response = post_step(logged_in, couple_id, "b", "safety", {**SAFE, "saf_fear": "yes"})
     assert response.status_code == 302  # acted on at once, even though the intake is a draft
     couple_page = logged_in.get(f"/couples/{couple_id}").get_data(as_text=True)
-    assert "Safety alert" in couple_page
+    # The couple page may be on screen with both partners present: it says only that
+    # something needs review, never what.
+    assert "An item needs your review before joint work continues." in couple_page
+    for word in ("Safety alert", "safety screen", "afraid", "fear"):
+        assert word not in couple_page
     page = assessment_page(logged_in, couple_id)
     assert "Safety alert: decision needed" in page
     assert "No joint handout can be produced" in page
@@ -258,7 +270,8 @@ def test_positive_safety_screen_raises_a_therapist_only_alert(app, logged_in, co
     page = assessment_page(logged_in, couple_id)
     assert "Safety alert: decision recorded" in page
     assert "Individual sessions before any joint work" in page
-    assert "Safety alert" not in logged_in.get(f"/couples/{couple_id}").get_data(as_text=True)
+    couple_page = logged_in.get(f"/couples/{couple_id}").get_data(as_text=True)
+    assert "needs your review" not in couple_page
 
     # Something new disclosed after the decision reopens the alert.
     post_step(
@@ -340,3 +353,126 @@ def test_assessment_html_has_unique_ids(app, logged_in, couple_id):
     ids = re.findall(r'\sid="([^"]+)"', page)
     duplicates = {i for i in ids if ids.count(i) > 1}
     assert not duplicates
+
+
+def test_a_note_on_the_safety_screen_raises_the_alert_and_is_shown(app, logged_in, couple_id):
+    from intake_support import post_step
+
+    post_step(logged_in, couple_id, "a", "safety", {**SAFE, "saf_notes": "Pushed me last month"})
+    page = assessment_page(logged_in, couple_id)
+    assert "Safety alert: decision needed" in page
+    assert "Pushed me last month" in page
+
+
+def test_a_retracted_disclosure_stays_on_the_alert(app, logged_in, couple_id):
+    from intake_support import post_step
+
+    post_step(logged_in, couple_id, "a", "safety", {**SAFE, "saf_threats": "yes"})
+    post_step(logged_in, couple_id, "a", "safety", {**SAFE, "saf_threats": "no"})
+    page = assessment_page(logged_in, couple_id)
+    assert "Safety alert: decision needed" in page
+    start = page.index("Safety screen items disclosed")
+    table = page[start : page.index("</table>", start)]
+    assert "saf_threats" in table and "<td>No</td>" in table
+
+
+def test_an_unanswered_safety_screen_is_pointed_out(app, logged_in, couple_id):
+    seed_intake(app, couple_id, "A")
+    page = assessment_page(logged_in, couple_id)
+    assert "Partner B's safety screen is not complete" in page
+    assert "Partner A's safety screen is not complete" not in page
+
+
+def test_rules_never_overwrite_a_flag_the_therapist_added(app, logged_in, couple_id):
+    seed_intake(app, couple_id, "A")
+    seed_intake(app, couple_id, "B")
+    logged_in.post_form(
+        f"/couples/{couple_id}/flags/new",
+        {
+            "add-challenge_key": "financial_tension",
+            "add-severity": "high",
+            "add-partners": "B",
+            "add-note": "Raised money in the first call.",
+        },
+    )
+    # Later answers make the rules raise the same challenge, at their own severity and partners.
+    from counselor_app.models import Couple, Response
+
+    with app.app_context():
+        for response in db.session.scalars(
+            select(Response).where(Response.instrument_id == "intake")
+        ):
+            response.answers = dict(MONEY.a if response.partner.label == "A" else MONEY.b)
+        db.session.commit()
+    rescore_now(app, couple_id)
+    flag = flags(app, couple_id)["financial_tension"]
+    assert (flag.origin, flag.status, flag.severity.value, flag.partners) == (
+        FlagOrigin.THERAPIST,
+        FlagStatus.CONFIRMED,
+        "high",
+        "B",
+    )
+    assert flag.note == "Raised money in the first call."
+    assert flag.currently_suggested and flag.evidence  # the rules' evidence is shown alongside
+    with app.app_context():
+        assert db.session.get(Couple, couple_id) is not None
+
+
+def test_rescoring_unchanged_answers_leaves_open_pages_valid(app, logged_in, couple_id):
+    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
+    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
+    before = flags(app, couple_id)["financial_tension"].version
+    rescore_now(app, couple_id)
+    rescore_now(app, couple_id)
+    assert flags(app, couple_id)["financial_tension"].version == before
+
+
+def test_after_a_conflict_the_kept_text_can_be_saved(app, logged_in, couple_id):
+    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
+    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
+    flag = flags(app, couple_id)["financial_tension"]
+    decide(logged_in, couple_id, flag, "confirm", note="first tab")
+    response = decide(logged_in, couple_id, flag, "dismiss", reason="second tab reason")
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    field = f"flag{flag.id}-dismiss-version"
+    version = re.search(rf'id="{field}" name="{field}" type="hidden" value="(\d+)"', page).group(1)
+    again = decide(
+        logged_in, couple_id, flag, "dismiss", version=version, reason="second tab reason"
+    )
+    assert again.status_code == 302
+    assert flags(app, couple_id)["financial_tension"].dismiss_reason == "second tab reason"
+
+
+def test_a_conflicting_confirm_keeps_its_note_and_says_why(app, logged_in, couple_id):
+    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
+    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
+    flag = flags(app, couple_id)["financial_tension"]
+    decide(logged_in, couple_id, flag, "confirm", note="from the first tab")
+    response = decide(logged_in, couple_id, flag, "confirm", note="from the second tab")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409
+    section = flag_section(page, flag.id)
+    assert "from the second tab" in section and "changed in another tab" in section
+    assert flags(app, couple_id)["financial_tension"].note == "from the first tab"
+
+
+@pytest.mark.parametrize("version", ["abc", "", "-1", "99999999999999999999"])
+def test_a_tampered_version_is_a_clear_4xx(app, logged_in, couple_id, version):
+    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
+    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
+    flag = flags(app, couple_id)["financial_tension"]
+    response = decide(logged_in, couple_id, flag, "confirm", version=version, note="x")
+    assert response.status_code == 422
+    assert "out of date" in response.get_data(as_text=True)
+    assert flags(app, couple_id)["financial_tension"].status == FlagStatus.SUGGESTED
+
+
+def test_pages_with_client_data_are_not_cached(logged_in, couple_id):
+    for url in [
+        "/",
+        f"/couples/{couple_id}",
+        f"/couples/{couple_id}/assessment",
+        f"/couples/{couple_id}/intake/a/background",
+    ]:
+        assert logged_in.get(url).headers["Cache-Control"] == "no-store", url

@@ -226,3 +226,21 @@ def test_dashboard_query_count_does_not_grow_with_couples(
     assert response.status_code == 200
     # Session user, page count, page rows, partners of the page: four, however many couples.
     assert len(statements) == 4, statements
+
+
+def test_hostile_input_is_a_4xx_never_a_500(app, logged_in, therapist, make_couple):
+    couple_id = make_couple(therapist)
+    assert logged_in.get("/couples/99999999999999999999").status_code == 404
+    assert logged_in.get("/couples/2147483648/edit").status_code == 404
+    assert logged_in.get("/?page=999999999999999999999999").status_code == 200
+    assert logged_in.get("/?q=%00abc").status_code == 200  # NUL in a search
+    response = logged_in.post_form(
+        "/couples/new", couple_form(**{"partner_a-display_name": "Jo\x00rdan"})
+    )
+    assert response.status_code == 302
+    response = logged_in.post_form(f"/couples/{couple_id}/edit", couple_form(version="abc"))
+    assert response.status_code == 422
+    assert "out of date" in response.get_data(as_text=True)
+    with app.app_context():
+        names = {couple.display_name for couple in db.session.scalars(select(Couple))}
+    assert "Jordan & Riley" in names

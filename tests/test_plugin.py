@@ -39,6 +39,8 @@ def test_mounts_under_a_prefix_in_a_host_app(tmp_path, app):
     assert stylesheet.status_code == 200
     stylesheet.close()
     assert client.get("/therapy/").headers["Location"].startswith("/therapy/login")
+    with host.app_context():
+        db.engine.dispose()
 
 
 def test_unexpected_error_shows_the_500_page_without_details(app, client, therapist):

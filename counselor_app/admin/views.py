@@ -80,14 +80,14 @@ def _set_active(therapist_id: int, active: bool) -> Response:
     return redirect(url_for("admin.therapists"))
 
 
-@bp.route("/therapists/<int:therapist_id>/deactivate", methods=["POST"])
+@bp.route("/therapists/<id:therapist_id>/deactivate", methods=["POST"])
 @admin_required
 def deactivate_therapist(therapist_id: int) -> Response:
     """Deactivate an account: it can no longer sign in, and open sessions end."""
     return _set_active(therapist_id, active=False)
 
 
-@bp.route("/therapists/<int:therapist_id>/activate", methods=["POST"])
+@bp.route("/therapists/<id:therapist_id>/activate", methods=["POST"])
 @admin_required
 def activate_therapist(therapist_id: int) -> Response:
     """Let a deactivated therapist sign in again."""

@@ -6,12 +6,12 @@ dismiss with a reason, flags added by hand, notes) are never overwritten by a re
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES, Evaluation, SuggestedFlag, evaluate, evaluate_safety
@@ -24,6 +24,7 @@ from counselor_app.instruments import (
     Instrument,
     compare_partners,
     load,
+    missing_required,
     score_csi4,
 )
 from counselor_app.intake.services import responses_of_couple
@@ -38,13 +39,9 @@ from counselor_app.models import (
     Severity,
     Therapist,
 )
-from counselor_app.models.base import utcnow
+from counselor_app.models.base import check_version, flush_versioned, utcnow
 
 LABELS = ("A", "B")
-
-
-class StaleEdit(Exception):
-    """The flag or alert changed since the page was loaded."""
 
 
 class DecisionError(ValueError):
@@ -89,46 +86,82 @@ def _sync_flags(couple: Couple, evaluation: Evaluation) -> None:
             db.session.add(flag)
         _apply_suggestion(flag, suggestion, evaluation.ruleset_version)
     for key, flag in existing.items():
-        if key not in suggested and flag.origin == FlagOrigin.RULES and flag.currently_suggested:
+        if key not in suggested and flag.currently_suggested:
             flag.currently_suggested = False
 
 
+def _as_json(value: Any) -> Any:
+    """The value as the JSON column returns it (tuples become lists), to compare like with like."""
+    return json.loads(json.dumps(value))
+
+
+def _set_if_changed(flag: Flag, **values: Any) -> None:
+    # Assigning equal values would still bump the version and make open pages stale.
+    for name, value in values.items():
+        if getattr(flag, name) != value:
+            setattr(flag, name, value)
+
+
 def _apply_suggestion(flag: Flag, suggestion: SuggestedFlag, ruleset_version: int) -> None:
-    flag.severity = Severity(suggestion.severity)
-    flag.partners = "".join(suggestion.partners)
-    flag.evidence = [asdict(evidence) for evidence in suggestion.evidence]
-    flag.hits = [asdict(hit) for hit in suggestion.hits]
-    flag.strategies = list(suggestion.strategies)
-    flag.ruleset_version = ruleset_version
+    """Record the rules' view; on a flag the therapist added, keep their severity and partners."""
+    _set_if_changed(
+        flag,
+        evidence=_as_json([asdict(evidence) for evidence in suggestion.evidence]),
+        hits=_as_json([asdict(hit) for hit in suggestion.hits]),
+        strategies=list(suggestion.strategies),
+        ruleset_version=ruleset_version,
+    )
+    if flag.origin == FlagOrigin.RULES:
+        _set_if_changed(
+            flag, severity=Severity(suggestion.severity), partners="".join(suggestion.partners)
+        )
     if not flag.currently_suggested:
         flag.suggested_at = utcnow()
-    flag.currently_suggested = True
+        flag.currently_suggested = True
 
 
-def _sync_safety(couple: Couple, responses: dict[str, dict[str, Response]]) -> None:
-    """Any positive safety answer raises the alert at once, even from a draft."""
-    answers = {
+def _safety_answers(responses: dict[str, dict[str, Response]]) -> dict[str, dict[str, Any] | None]:
+    """Each partner's safety-screen answers, draft or complete: a disclosure counts at once."""
+    return {
         label: dict(responses[label][SAFETY_ID].answers) if SAFETY_ID in responses[label] else None
         for label in LABELS
     }
-    found = evaluate_safety(answers["A"], answers["B"])
+
+
+def _disclosures(answers: dict[str, dict[str, Any] | None]) -> dict[str, list[str]]:
+    """Per partner, the safety items that need the therapist: positive answers and any note."""
+    instrument = load(SAFETY_ID)
+    found = evaluate_safety(answers["A"], answers["B"], instrument=instrument)
+    positive = {
+        "A": list(found.positive_items_a) if found else [],
+        "B": list(found.positive_items_b) if found else [],
+    }
+    for label in LABELS:
+        for item in instrument.items:
+            if item.kind == "text" and str((answers[label] or {}).get(item.id) or "").strip():
+                positive[label].append(item.id)
+    return positive
+
+
+def _sync_safety(couple: Couple, responses: dict[str, dict[str, Response]]) -> None:
+    """Raise (or reopen) the alert for any disclosure; an alert, once raised, stays on record."""
+    disclosed = _disclosures(_safety_answers(responses))
+    partners = "".join(label for label in LABELS if disclosed[label])
+    if not partners:
+        return
     alert = safety_alert_of(couple)
-    if found is None:
-        return  # an alert, once raised, stays on record; the therapist's decision closes it
-    positive = {"A": list(found.positive_items_a), "B": list(found.positive_items_b)}
     if alert is None:
         db.session.add(
-            SafetyAlert(
-                couple_id=couple.id, partners="".join(found.partners), positive_items=positive
-            )
+            SafetyAlert(couple_id=couple.id, partners=partners, positive_items=disclosed)
         )
         return
-    new_items = any(set(positive[p]) - set(alert.positive_items.get(p, [])) for p in LABELS)
-    alert.partners = "".join(sorted(set(alert.partners) | set(found.partners)))
-    alert.positive_items = {
-        p: sorted(set(alert.positive_items.get(p, [])) | set(positive[p])) for p in LABELS
-    }
-    if new_items and alert.decision is not None:
+    known = alert.positive_items
+    new_items = any(set(disclosed[p]) - set(known.get(p, [])) for p in LABELS)
+    if not new_items:
+        return
+    alert.partners = "".join(sorted(set(alert.partners) | set(partners)))
+    alert.positive_items = {p: sorted(set(known.get(p, [])) | set(disclosed[p])) for p in LABELS}
+    if alert.decision is not None:
         # Something new was disclosed after the decision: it needs a fresh look.
         alert.decision = None
         alert.decided_at = None
@@ -145,6 +178,17 @@ class PartnerSummary:
 
 
 @dataclass(frozen=True)
+class AnswerChange:
+    """An answer changed after completion, in the therapist's words rather than item ids."""
+
+    partner: str
+    question: str
+    old: str | None
+    new: str | None
+    changed_at: Any
+
+
+@dataclass(frozen=True)
 class Assessment:
     partners: tuple[PartnerSummary, ...]
     comparisons: tuple[DomainComparison, ...]
@@ -152,7 +196,8 @@ class Assessment:
     notes: tuple[str, ...]
     safety_alert: SafetyAlert | None
     safety_evidence: tuple[dict[str, Any], ...]
-    changes: tuple[tuple[str, Any], ...]  # (partner label, ResponseChange)
+    safety_pending: tuple[str, ...]  # partner labels whose safety screen is unanswered
+    changes: tuple[AnswerChange, ...]
     intake: Instrument
 
     @property
@@ -169,6 +214,11 @@ class Assessment:
 
     def flags_with(self, status: FlagStatus) -> list[Flag]:
         return [f for f in self.flags if f.status == status]
+
+    @property
+    def changed_since_decision(self) -> list[Flag]:
+        """Decided flags whose severity the rules have since changed: worth a second look."""
+        return [f for f in self.flags if f.decided_severity and f.decided_severity != f.severity]
 
 
 def _flag_order(flag: Flag) -> tuple[int, str]:
@@ -201,66 +251,89 @@ def build_assessment(couple: Couple) -> Assessment:
         flags=tuple(sorted(flags, key=_flag_order)),
         notes=evaluation.notes,
         safety_alert=alert,
-        safety_evidence=_safety_evidence(responses) if alert else (),
+        safety_evidence=_safety_evidence(alert, responses) if alert else (),
+        safety_pending=tuple(safety_pending(responses)),
         intake=load(INTAKE_ID),
-        changes=tuple(
-            (label, change)
-            for label in LABELS
-            for response in responses[label].values()
-            for change in response.changes
-        ),
+        changes=tuple(_changes(responses)),
     )
 
 
-def _safety_evidence(responses: dict[str, dict[str, Response]]) -> tuple[dict[str, Any], ...]:
-    answers = {
-        label: dict(responses[label][SAFETY_ID].answers) if SAFETY_ID in responses[label] else None
-        for label in LABELS
-    }
-    found = evaluate_safety(answers["A"], answers["B"])
-    return tuple(asdict(e) for e in found.evidence) if found else ()
+def _changes(responses: dict[str, dict[str, Response]]) -> list[AnswerChange]:
+    found = []
+    for label in LABELS:
+        for response in responses[label].values():
+            instrument = load(response.instrument_id, response.instrument_version)
+            for change in response.changes:
+                item = instrument.item(change.item_id)
+                found.append(
+                    AnswerChange(
+                        partner=label,
+                        question=item.text,
+                        old=item.label_for(change.old_value),
+                        new=item.label_for(change.new_value),
+                        changed_at=change.changed_at,
+                    )
+                )
+    return sorted(found, key=lambda change: change.changed_at)
+
+
+def _safety_evidence(
+    alert: SafetyAlert, responses: dict[str, dict[str, Response]]
+) -> tuple[dict[str, Any], ...]:
+    """Every item ever disclosed, with each partner's current answer: a later 'No' stays visible."""
+    instrument = load(SAFETY_ID)
+    answers = _safety_answers(responses)
+    disclosed = [item_id for p in LABELS for item_id in alert.positive_items.get(p, [])]
+    rows = []
+    for item_id in dict.fromkeys(disclosed):
+        item = instrument.item(item_id)
+        current = {p: item.label_for((answers[p] or {}).get(item_id)) for p in LABELS}
+        rows.append(
+            {
+                "item_id": item_id,
+                "text": item.text,
+                "answer_a": current["A"],
+                "answer_b": current["B"],
+            }
+        )
+    return tuple(rows)
+
+
+def safety_pending(responses: dict[str, dict[str, Response]]) -> list[str]:
+    """Partners whose safety screen is not fully answered yet (no news is not good news)."""
+    instrument = load(SAFETY_ID)
+    answers = _safety_answers(responses)
+    return [label for label in LABELS if missing_required(instrument, answers[label] or {})]
 
 
 # ------------------------------------------------------------------------------ decisions
-def _check_version(record: Flag | SafetyAlert, expected_version: int) -> None:
-    if record.version != expected_version:
-        raise StaleEdit
-
-
-def _flush() -> None:
-    try:
-        db.session.flush()
-    except StaleDataError as error:
-        raise StaleEdit from error
-
-
 def confirm_flag(flag: Flag, therapist: Therapist, note: str, *, expected_version: int) -> None:
-    _check_version(flag, expected_version)
+    check_version(flag, expected_version)
     _decide(flag, therapist, FlagStatus.CONFIRMED)
     flag.note = note
     flag.dismiss_reason = ""
-    _flush()
+    flush_versioned(db.session)
 
 
 def dismiss_flag(flag: Flag, therapist: Therapist, reason: str, *, expected_version: int) -> None:
     if not reason.strip():
         raise DecisionError("Give a reason for dismissing this flag.")
-    _check_version(flag, expected_version)
+    check_version(flag, expected_version)
     _decide(flag, therapist, FlagStatus.DISMISSED)
     flag.dismiss_reason = reason
-    _flush()
+    flush_versioned(db.session)
 
 
 def reset_flag(flag: Flag, *, expected_version: int) -> None:
     """Undo a decision: the flag is back to awaiting review (a hand-added flag cannot be)."""
-    _check_version(flag, expected_version)
+    check_version(flag, expected_version)
     if flag.origin == FlagOrigin.THERAPIST:
         raise DecisionError("A flag you added yourself can be dismissed, not reset.")
     flag.status = FlagStatus.SUGGESTED
     flag.decided_at = None
     flag.decided_by_id = None
     flag.decided_severity = None
-    _flush()
+    flush_versioned(db.session)
 
 
 def _decide(flag: Flag, therapist: Therapist, status: FlagStatus) -> None:
@@ -301,7 +374,7 @@ def add_flag(
     flag.note = note
     flag.dismiss_reason = ""
     _decide(flag, therapist, FlagStatus.CONFIRMED)
-    _flush()
+    flush_versioned(db.session)
     return flag
 
 
@@ -313,12 +386,12 @@ def decide_safety(
     *,
     expected_version: int,
 ) -> None:
-    _check_version(alert, expected_version)
+    check_version(alert, expected_version)
     alert.decision = decision
     alert.decision_note = note
     alert.decided_at = utcnow()
     alert.decided_by_id = therapist.id
-    _flush()
+    flush_versioned(db.session)
 
 
 def owned_flag(couple: Couple, flag_id: int) -> Flag:

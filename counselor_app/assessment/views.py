@@ -13,6 +13,7 @@ from counselor_app.couples.services import get_owned_couple
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
 from counselor_app.models import Couple, Flag, SafetyDecision, Severity
+from counselor_app.models.base import StaleEdit
 from forms.assessment import (
     AddFlagForm,
     ConfirmFlagForm,
@@ -21,7 +22,7 @@ from forms.assessment import (
     SafetyDecisionForm,
 )
 
-bp = Blueprint("assessment", __name__, url_prefix="/couples/<int:couple_id>")
+bp = Blueprint("assessment", __name__, url_prefix="/couples/<id:couple_id>")
 
 STALE_MESSAGE = (
     "This was changed in another tab or by a re-score after you opened the page. "
@@ -47,9 +48,11 @@ def render_page(
     report = services.build_assessment(couple)
 
     def forms_for(flag: Flag) -> dict[str, object]:
+        """The flag's forms; a rejected one is shown again (even if its button would not be)."""
         forms = _flag_forms(flag)
         if failed and failed[0] == flag.id:
             forms[failed[1]] = failed[2]
+            forms["failed"] = failed[1]
         return forms
 
     return render_template(
@@ -73,7 +76,7 @@ def _flag_forms(flag: Flag) -> dict[str, object]:
         return {
             "formdata": None,
             "prefix": flag_prefix(flag.id, kind),
-            "version": str(flag.version),
+            "version": flag.version,
         }
 
     return {
@@ -91,7 +94,7 @@ def _safety_form(alert) -> SafetyDecisionForm:
         prefix="safety",
         decision=alert.decision.value if alert.decision else None,
         note=alert.decision_note,
-        version=str(alert.version),
+        version=alert.version,
     )
 
 
@@ -116,21 +119,19 @@ def _flag_action(
         return render_page(couple, status=422, failed=(flag.id, kind, form))
     try:
         act(flag, form)
-    except (ValueError, services.StaleEdit) as error:
+    except (services.DecisionError, StaleEdit) as error:
         db.session.rollback()
-        message = str(error) if isinstance(error, services.DecisionError) else STALE_MESSAGE
-        form.form_errors.append(message)
-        return render_page(couple, status=409, failed=(flag_id, kind, form))
+        stale = isinstance(error, StaleEdit)
+        form.form_errors.append(STALE_MESSAGE if stale else str(error))
+        # The next submit of this form is made against what the page now shows.
+        form.version.refresh(services.owned_flag(couple, flag_id).version)
+        return render_page(couple, status=409 if stale else 422, failed=(flag_id, kind, form))
     db.session.commit()
     flash(f"{CHALLENGES[flag.challenge_key][0]}: {done}.", "success")
     return redirect(url_for("assessment.index", couple_id=couple.id) + f"#flag-{flag.id}")
 
 
-def _version(form) -> int:
-    return int(form.version.data or 0)
-
-
-@bp.route("/flags/<int:flag_id>/confirm", methods=["POST"])
+@bp.route("/flags/<id:flag_id>/confirm", methods=["POST"])
 def confirm_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
     """Confirm a flag, with an optional note; it then feeds the session plan."""
     return _flag_action(
@@ -139,13 +140,13 @@ def confirm_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
         "confirm",
         ConfirmFlagForm,
         lambda flag, form: services.confirm_flag(
-            flag, current_user, form.note.data or "", expected_version=_version(form)
+            flag, current_user, form.note.data or "", expected_version=form.version.data
         ),
         "confirmed",
     )
 
 
-@bp.route("/flags/<int:flag_id>/dismiss", methods=["POST"])
+@bp.route("/flags/<id:flag_id>/dismiss", methods=["POST"])
 def dismiss_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
     """Dismiss a flag; a reason is required and kept with the flag."""
     return _flag_action(
@@ -154,13 +155,13 @@ def dismiss_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
         "dismiss",
         DismissFlagForm,
         lambda flag, form: services.dismiss_flag(
-            flag, current_user, form.reason.data, expected_version=_version(form)
+            flag, current_user, form.reason.data, expected_version=form.version.data
         ),
         "dismissed",
     )
 
 
-@bp.route("/flags/<int:flag_id>/reset", methods=["POST"])
+@bp.route("/flags/<id:flag_id>/reset", methods=["POST"])
 def reset_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
     """Undo a decision, so the flag awaits review again."""
     return _flag_action(
@@ -168,7 +169,7 @@ def reset_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
         flag_id,
         "reset",
         ResetFlagForm,
-        lambda flag, form: services.reset_flag(flag, expected_version=_version(form)),
+        lambda flag, form: services.reset_flag(flag, expected_version=form.version.data),
         "back to awaiting review",
     )
 
@@ -211,11 +212,12 @@ def safety_decision(couple_id: int) -> Response | tuple[str, int]:
                 current_user,
                 SafetyDecision(form.decision.data),
                 form.note.data,
-                expected_version=_version(form),
+                expected_version=form.version.data,
             )
-        except (ValueError, services.StaleEdit):
+        except StaleEdit:
             db.session.rollback()
             form.form_errors.append(STALE_MESSAGE)
+            form.version.refresh(services.owned_alert(couple).version)
             return render_page(couple, status=409, safety_form=form)
         db.session.commit()
         flash("Safety decision recorded.", "success")

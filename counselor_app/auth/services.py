@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
@@ -12,13 +13,18 @@ from counselor_app.models import Therapist
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
-# Compared against when the email is unknown, so a wrong email costs as long as a wrong password
-# and response times do not reveal which addresses have accounts.
-_UNKNOWN_USER_HASH = generate_password_hash(secrets.token_hex(16), method="scrypt")
 
 
 class AccountError(ValueError):
     """A request about accounts that cannot be carried out; the message is for the user."""
+
+
+@cache
+def _unknown_user_hash() -> str:
+    """Checked when the email is unknown, so a wrong email costs as long as a wrong password
+    and response times do not reveal which addresses have accounts. Made on first use only,
+    because scrypt is deliberately slow."""
+    return generate_password_hash(secrets.token_hex(16), method="scrypt")
 
 
 def normalise_email(email: str) -> str:
@@ -51,7 +57,7 @@ def authenticate(email: str, password: str) -> Therapist | None:
     """The therapist these credentials belong to (active or not), or None."""
     therapist = find_by_email(email)
     if therapist is None:
-        Therapist(password_hash=_UNKNOWN_USER_HASH).check_password(password)
+        Therapist(password_hash=_unknown_user_hash()).check_password(password)
         return None
     return therapist if therapist.check_password(password) else None
 

@@ -81,7 +81,8 @@ def change_password() -> str | Response:
             form.current_password.errors.append(str(error))
         else:
             db.session.commit()
-            login_user(current_user)  # the cookie must carry the new login token
+            # The cookie must carry the new login token (pass the object, not the proxy).
+            login_user(current_user._get_current_object())
             flash("Your password has been changed.", "success")
             return redirect(url_for("couples.index"))
     return render_template("auth/password.html", form=form)

@@ -7,15 +7,10 @@ from dataclasses import dataclass
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from counselor_app.extensions import db
 from counselor_app.models import Couple, CoupleStatus, Partner, RelationshipStage, Therapist
-from counselor_app.models.base import utcnow
-
-
-class StaleEdit(Exception):
-    """The record changed since the page was loaded; saving would overwrite someone's work."""
+from counselor_app.models.base import check_version, flush_versioned, utcnow
 
 
 @dataclass(frozen=True)
@@ -80,16 +75,11 @@ def create_couple(therapist: Therapist, details: CoupleDetails) -> Couple:
 
 def update_couple(couple: Couple, details: CoupleDetails, *, expected_version: int) -> None:
     """Apply an edit made from the page that showed ``expected_version``."""
-    if couple.version != expected_version:
-        raise StaleEdit
+    check_version(couple, expected_version)
     _apply(couple, details)
     # Touching the couple row makes every edit (partners' details too) bump its version.
     couple.updated_at = utcnow()
-    try:
-        db.session.flush()
-    except StaleDataError as error:
-        # Another request saved between our read and our write.
-        raise StaleEdit from error
+    flush_versioned(db.session)
 
 
 def _apply(couple: Couple, details: CoupleDetails) -> None:

@@ -11,8 +11,9 @@ from counselor_app.couples import services
 from counselor_app.extensions import db
 from counselor_app.intake import services as intake_services
 from counselor_app.models import Couple, CoupleStatus, RelationshipStage
+from counselor_app.models.base import StaleEdit
 from forms.base import ActionForm
-from forms.couples import CoupleForm
+from forms.couples import CoupleEditForm, CoupleForm
 
 bp = Blueprint("couples", __name__)
 
@@ -28,7 +29,7 @@ def require_login() -> None:
 @bp.route("/")
 def index() -> str:
     """Dashboard: the therapist's couples, searchable by partner name, active ones first."""
-    search = request.args.get("q", "").strip()[:80]
+    search = request.args.get("q", "").replace("\x00", "").strip()[:80]
     status_key = request.args.get("status", "active")
     if status_key not in STATUS_FILTERS:
         status_key = "active"
@@ -37,7 +38,7 @@ def index() -> str:
         current_user,
         search=search,
         status=STATUS_FILTERS[status_key],
-        page=max(page, 1),
+        page=min(max(page, 1), 100_000),
         per_page=current_app.config["COUPLES_PER_PAGE"],
     )
     return render_template(
@@ -74,7 +75,7 @@ def create() -> str | Response:
     return render_template("couples/form.html", form=form, couple=None), _status(form)
 
 
-@bp.route("/couples/<int:couple_id>")
+@bp.route("/couples/<id:couple_id>")
 def detail(couple_id: int) -> str:
     """One couple: partners, relationship details and status."""
     couple = services.get_owned_couple(current_user, couple_id)
@@ -87,7 +88,7 @@ def detail(couple_id: int) -> str:
     )
 
 
-def _fill(form: CoupleForm, couple: Couple) -> None:
+def _fill(form: CoupleEditForm, couple: Couple) -> None:
     for sub, partner in (
         (form.partner_a.form, couple.partner_a),
         (form.partner_b.form, couple.partner_b),
@@ -101,28 +102,27 @@ def _fill(form: CoupleForm, couple: Couple) -> None:
             couple.relationship_length_months, 12
         )
     form.presenting_concerns.data = couple.presenting_concerns
-    form.version.data = str(couple.version)
+    form.version.data = couple.version
 
 
-@bp.route("/couples/<int:couple_id>/edit", methods=["GET", "POST"])
+@bp.route("/couples/<id:couple_id>/edit", methods=["GET", "POST"])
 def edit(couple_id: int) -> str | Response:
     """Edit a couple; a save made from an out-of-date page is refused, with its text kept."""
     couple = services.get_owned_couple(current_user, couple_id)
-    form = CoupleForm()
+    form = CoupleEditForm()
     if request.method == "GET":
         _fill(form, couple)
     elif form.validate_on_submit():
         try:
-            expected = int(form.version.data or 0)
-            services.update_couple(couple, _details(form), expected_version=expected)
-        except (ValueError, services.StaleEdit):
+            services.update_couple(couple, _details(form), expected_version=form.version.data)
+        except StaleEdit:
             db.session.rollback()
             form.form_errors.append(
                 "Someone saved changes to this couple after you opened this page. Your edits are "
                 "still below: compare them with the current record (open it in another tab), "
                 "then save again to keep yours."
             )
-            form.version.data = str(db.session.get(Couple, couple_id).version)
+            form.version.refresh(db.session.get(Couple, couple_id).version)
             return render_template("couples/form.html", form=form, couple=couple), 409
         db.session.commit()
         flash(f"Changes to {couple.display_name} saved.", "success")
@@ -145,13 +145,13 @@ def _change_status(couple_id: int, status: CoupleStatus, done: str) -> Response:
     return redirect(url_for("couples.detail", couple_id=couple.id))
 
 
-@bp.route("/couples/<int:couple_id>/close", methods=["POST"])
+@bp.route("/couples/<id:couple_id>/close", methods=["POST"])
 def close(couple_id: int) -> Response:
     """Close a couple's file (ending therapy); it stays readable and can be reopened."""
     return _change_status(couple_id, CoupleStatus.CLOSED, "file closed")
 
 
-@bp.route("/couples/<int:couple_id>/reopen", methods=["POST"])
+@bp.route("/couples/<id:couple_id>/reopen", methods=["POST"])
 def reopen(couple_id: int) -> Response:
     """Reopen a closed couple's file."""
     return _change_status(couple_id, CoupleStatus.ACTIVE, "file reopened")

@@ -76,8 +76,9 @@ class Item:
 class Section:
     key: str
     title: str
-    intro: str
+    intro: str  # read to the partner
     items: tuple[Item, ...]
+    therapist_note: str = ""  # for the therapist only: how to ask this section
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,13 @@ def parse_instrument(data: dict[str, Any]) -> Instrument:
 
 def _section(raw: dict[str, Any], scales: dict[str, tuple[Option, ...]]) -> Section:
     items = tuple(_item(item, scales) for item in raw["items"])
-    return Section(key=raw["key"], title=raw["title"], intro=raw.get("intro", ""), items=items)
+    return Section(
+        key=raw["key"],
+        title=raw["title"],
+        intro=raw.get("intro", ""),
+        items=items,
+        therapist_note=raw.get("therapist_note", ""),
+    )
 
 
 def _item(raw: dict[str, Any], scales: dict[str, tuple[Option, ...]]) -> Item:

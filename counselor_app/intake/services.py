@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm import selectinload
 
 from counselor_app.extensions import db
 from counselor_app.instruments import (
@@ -32,13 +32,9 @@ from counselor_app.models import (
     ResponseStatus,
     Therapist,
 )
-from counselor_app.models.base import utcnow
+from counselor_app.models.base import StaleEdit, flush_versioned, utcnow
 
 INSTRUMENT_ORDER = (INTAKE_ID, CSI4_ID, SAFETY_ID)
-
-
-class StaleEdit(Exception):
-    """The response changed since the page was loaded (another tab or device saved first)."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +54,18 @@ class StepProgress:
 
     @property
     def state(self) -> str:
+        """'todo', 'started' or 'done': drives the step's style and symbol."""
         if self.answered == 0:
-            return "Not started"
-        if self.required_missing:
-            return f"{self.required_missing} required to go"
-        return "Done"
+            return "todo"
+        return "started" if self.required_missing else "done"
+
+    @property
+    def description(self) -> str:
+        return {
+            "todo": "Not started",
+            "started": f"{self.required_missing} required to go",
+            "done": "Done",
+        }[self.state]
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,12 @@ def responses_of_couple(couple: Couple) -> dict[str, dict[str, Response]]:
     """Both partners' responses: label -> instrument id -> response, in one query."""
     labels = {partner.id: partner.label for partner in couple.partners}
     found: dict[str, dict[str, Response]] = {"A": {}, "B": {}}
-    for row in db.session.scalars(select(Response).where(Response.couple_id == couple.id)):
+    query = (
+        select(Response)
+        .where(Response.couple_id == couple.id)
+        .options(selectinload(Response.changes))
+    )
+    for row in db.session.scalars(query):
         found[labels[row.partner_id]][row.instrument_id] = row
     return found
 
@@ -152,10 +160,10 @@ def progress(responses: dict[str, Response]) -> Progress:
     return Progress(tuple(results), complete, max(completed) if complete and completed else None)
 
 
-def version_token(responses: dict[str, Response], step: Step) -> str:
-    """The version the page was built from: '0' when nothing has been saved yet."""
+def version_token(responses: dict[str, Response], step: Step) -> int:
+    """The version the page is built from: 0 while nothing has been saved yet."""
     response = responses.get(step.instrument.id)
-    return str(response.version) if response else "0"
+    return response.version if response else 0
 
 
 def save_section(
@@ -191,10 +199,7 @@ def save_section(
             response.status = ResponseStatus.DRAFT
             response.completed_at = None
     response.updated_at = utcnow()
-    try:
-        db.session.flush()
-    except StaleDataError as error:
-        raise StaleEdit from error
+    flush_versioned(db.session)
     return bool(changed)
 
 

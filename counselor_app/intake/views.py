@@ -13,10 +13,11 @@ from counselor_app.couples.services import get_owned_couple
 from counselor_app.extensions import db
 from counselor_app.intake import services
 from counselor_app.models import Couple, Partner
+from counselor_app.models.base import StaleEdit
 from forms.base import ActionForm
 from forms.intake import section_form_class
 
-bp = Blueprint("intake", __name__, url_prefix="/couples/<int:couple_id>/intake")
+bp = Blueprint("intake", __name__, url_prefix="/couples/<id:couple_id>/intake")
 
 CONFLICT_MESSAGE = (
     "These answers were saved from another tab or device after you opened this page. Your "
@@ -100,33 +101,26 @@ def _save(couple: Couple, partner: Partner, step: services.Step, form) -> Respon
             partner,
             step,
             form.answers(),
-            expected_version=int(form.version.data or 0),
+            expected_version=form.version.data,
             therapist=current_user,
         )
         if changed:
             assessment.rescore(couple)
-    except (ValueError, services.StaleEdit):
+    except StaleEdit:
         db.session.rollback()
         form.form_errors.append(CONFLICT_MESSAGE)
-        form.version.data = services.version_token(services.responses_of(partner), step)
+        form.version.refresh(services.version_token(services.responses_of(partner), step))
         return None
     db.session.commit()
     previous, following = services.neighbours(step)
-    action = request.form.get("action", "next")
-    if action == "prev" and previous:
-        target = url_for(
-            "intake.section", couple_id=couple.id, label=partner.label.lower(), slug=previous.slug
-        )
-    elif action == "next" and following:
-        target = url_for(
-            "intake.section", couple_id=couple.id, label=partner.label.lower(), slug=following.slug
-        )
-    elif action == "next":
-        target = url_for("intake.review", couple_id=couple.id, label=partner.label.lower())
+    destination = {"prev": previous or step, "next": following, "save": step}.get(
+        request.form.get("action", "next"), step
+    )
+    label = partner.label.lower()
+    if destination is None:  # "Save and review" on the last page
+        target = url_for("intake.review", couple_id=couple.id, label=label)
     else:
-        target = url_for(
-            "intake.section", couple_id=couple.id, label=partner.label.lower(), slug=step.slug
-        )
+        target = url_for("intake.section", couple_id=couple.id, label=label, slug=destination.slug)
     flash(f"{step.section.title}: answers saved for {partner.display_name}.", "success")
     return redirect(target)
 

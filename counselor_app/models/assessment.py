@@ -77,6 +77,14 @@ class Flag(Base):
 
     __mapper_args__ = {"version_id_col": version}
 
+    @property
+    def partners_label(self) -> str:
+        return partners_label(self.partners)
+
+
+def partners_label(partners: str) -> str:
+    return "Both partners" if len(partners) == 2 else f"Partner {partners}"
+
 
 class SafetyDecision(enum.StrEnum):
     JOINT_WORK_CAN_CONTINUE = "joint_ok"
@@ -121,3 +129,7 @@ class SafetyAlert(Base):
     @property
     def is_open(self) -> bool:
         return self.decision is None
+
+    @property
+    def partners_label(self) -> str:
+        return partners_label(self.partners)

@@ -4,7 +4,8 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Enum, MetaData
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.orm import DeclarativeBase, Session, registry
+from sqlalchemy.orm.exc import StaleDataError
 
 # Named constraints let Alembic alter and drop them on SQLite (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -38,3 +39,21 @@ def portable_enum(enum_class: type[enum.Enum], name: str) -> Enum:
         length=20,
         values_callable=lambda members: [member.value for member in members],
     )
+
+
+class StaleEdit(Exception):
+    """The record changed since the page was loaded: saving would overwrite someone's work."""
+
+
+def check_version(record: object, expected_version: int) -> None:
+    """Refuse an edit made from a page that showed an older version of ``record``."""
+    if getattr(record, "version") != expected_version:  # noqa: B009 (any versioned model)
+        raise StaleEdit
+
+
+def flush_versioned(session: Session) -> None:
+    """Flush, turning a lost race (another request saved in between) into StaleEdit."""
+    try:
+        session.flush()
+    except StaleDataError as error:
+        raise StaleEdit from error
