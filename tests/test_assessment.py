@@ -35,6 +35,13 @@ def assessment_page(client, couple_id):
     return response.get_data(as_text=True)
 
 
+def seed_money_couple(app, couple_id):
+    """Both partners of the couple who argue over money; returns the flag it raises."""
+    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
+    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
+    return flags(app, couple_id)["financial_tension"]
+
+
 def decide(client, couple_id, flag, kind, version=None, **fields):
     """Post one of a flag's forms the way the page names its fields."""
     prefix = f"flag{flag.id}-{kind}"
@@ -125,9 +132,7 @@ def test_one_partner_missing_gives_a_clear_note_and_no_dyadic_flags(app, logged_
 
 
 def test_confirm_and_dismiss_with_a_required_reason(app, logged_in, couple_id):
-    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
-    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
-    flag = flags(app, couple_id)["financial_tension"]
+    flag = seed_money_couple(app, couple_id)
     response = decide(logged_in, couple_id, flag, "dismiss", reason="  ")
     page = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -151,9 +156,7 @@ def test_confirm_and_dismiss_with_a_required_reason(app, logged_in, couple_id):
 
 
 def test_a_decision_from_a_stale_page_is_refused(app, logged_in, couple_id):
-    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
-    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
-    flag = flags(app, couple_id)["financial_tension"]
+    flag = seed_money_couple(app, couple_id)
     decide(logged_in, couple_id, flag, "confirm", note="first")
     response = decide(logged_in, couple_id, flag, "dismiss", reason="typed in the second tab")
     page = response.get_data(as_text=True)
@@ -163,8 +166,7 @@ def test_a_decision_from_a_stale_page_is_refused(app, logged_in, couple_id):
 
 
 def test_rescoring_refreshes_suggestions_but_keeps_every_decision(app, logged_in, couple_id):
-    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
-    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
+    seed_money_couple(app, couple_id)
     money = flags(app, couple_id)["financial_tension"]
     decide(logged_in, couple_id, money, "dismiss", reason="Already in financial counselling.")
     # B's answers change after completion: money now looks fine for both.
@@ -419,8 +421,7 @@ def test_rules_never_overwrite_a_flag_the_therapist_added(app, logged_in, couple
 
 
 def test_rescoring_unchanged_answers_leaves_open_pages_valid(app, logged_in, couple_id):
-    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
-    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
+    seed_money_couple(app, couple_id)
     before = flags(app, couple_id)["financial_tension"].version
     rescore_now(app, couple_id)
     rescore_now(app, couple_id)
@@ -428,9 +429,7 @@ def test_rescoring_unchanged_answers_leaves_open_pages_valid(app, logged_in, cou
 
 
 def test_after_a_conflict_the_kept_text_can_be_saved(app, logged_in, couple_id):
-    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
-    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
-    flag = flags(app, couple_id)["financial_tension"]
+    flag = seed_money_couple(app, couple_id)
     decide(logged_in, couple_id, flag, "confirm", note="first tab")
     response = decide(logged_in, couple_id, flag, "dismiss", reason="second tab reason")
     assert response.status_code == 409
@@ -445,9 +444,7 @@ def test_after_a_conflict_the_kept_text_can_be_saved(app, logged_in, couple_id):
 
 
 def test_a_conflicting_confirm_keeps_its_note_and_says_why(app, logged_in, couple_id):
-    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
-    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
-    flag = flags(app, couple_id)["financial_tension"]
+    flag = seed_money_couple(app, couple_id)
     decide(logged_in, couple_id, flag, "confirm", note="from the first tab")
     response = decide(logged_in, couple_id, flag, "confirm", note="from the second tab")
     page = response.get_data(as_text=True)
@@ -459,9 +456,7 @@ def test_a_conflicting_confirm_keeps_its_note_and_says_why(app, logged_in, coupl
 
 @pytest.mark.parametrize("version", ["abc", "", "-1", "99999999999999999999"])
 def test_a_tampered_version_is_a_clear_4xx(app, logged_in, couple_id, version):
-    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
-    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
-    flag = flags(app, couple_id)["financial_tension"]
+    flag = seed_money_couple(app, couple_id)
     response = decide(logged_in, couple_id, flag, "confirm", version=version, note="x")
     assert response.status_code == 422
     assert "out of date" in response.get_data(as_text=True)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import copy
-import sys
 import tomllib
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -365,16 +362,3 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_the_shipped_ruleset_parses_cleanly() -> None:
     assert parse_ruleset(raw_rules()) == RULESET
-
-
-def test_flags_package_imports_only_the_standard_library() -> None:
-    package = Path(__file__).resolve().parents[1] / "counselor_app" / "flags"
-    for path in package.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                ours = name.startswith(("counselor_app.flags", "counselor_app.instruments"))
-                assert ours or top in sys.stdlib_module_names or top == "__future__", (path, name)

@@ -418,16 +418,24 @@ def test_compare_partners_keeps_domain_order_and_covers_both_sides() -> None:
 
 
 # -------------------------------------------------------------------------------------- purity
-def test_instruments_package_imports_only_the_standard_library() -> None:
-    package = Path(__file__).resolve().parents[1] / "counselor_app" / "instruments"
-    for path in package.glob("*.py"):
+@pytest.mark.parametrize(
+    ("package", "may_import"),
+    [
+        ("instruments", ("counselor_app.instruments",)),
+        ("flags", ("counselor_app.flags", "counselor_app.instruments")),
+    ],
+)
+def test_domain_packages_import_only_the_standard_library(package, may_import) -> None:
+    """Forms, services, reports and benchmarks all share these: no Flask or database in them."""
+    folder = Path(__file__).resolve().parents[1] / "counselor_app" / package
+    for path in folder.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             for name in names:
                 top = name.split(".")[0]
-                own = name.startswith("counselor_app.instruments")
+                own = name.startswith(may_import)
                 assert own or top in sys.stdlib_module_names or top == "__future__", (path, name)
 
 
