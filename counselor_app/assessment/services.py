@@ -165,6 +165,7 @@ def _sync_safety(couple: Couple, responses: dict[str, dict[str, Response]]) -> N
         # Something new was disclosed after the decision: it needs a fresh look.
         alert.decision = None
         alert.decided_at = None
+        alert.decided_by_id = None
         alert.raised_at = utcnow()
 
 
