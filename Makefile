@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 # Debian packages: WeasyPrint needs Pango and fonts; the suite starts its own PostgreSQL.
-RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fontconfig fonts-dejavu-core
+RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core
 TEST_DEBS := $(RUN_DEBS) postgresql
 
 .PHONY: run test lint format bench system-deps-run system-deps-test clean

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, request, send_from_directory
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -23,8 +23,11 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # templates/ sits beside the package, both in a checkout and once installed into site-packages.
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+REPORTS_DIR = PACKAGE_DIR.parent / "reports"
 # The blueprints whose pages show client data (every one but the static files).
-PAGE_BLUEPRINTS = frozenset({"auth", "couples", "intake", "assessment", "admin"})
+PAGE_BLUEPRINTS = frozenset(
+    {"auth", "couples", "intake", "assessment", "plans", "library", "admin"}
+)
 
 # Carries the package's templates and static files, so a host app gets them by registering it.
 assets = Blueprint(
@@ -49,6 +52,12 @@ def no_store(response: Response) -> Response:
     if ours and current_user.is_authenticated:
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@assets.route("/counselor-static/print.css")
+def print_css() -> Response:
+    """The PDFs' print stylesheet, so a browser preview looks like the PDF it previews."""
+    return send_from_directory(REPORTS_DIR, "print.css", mimetype="text/css")
 
 
 def create_app(
@@ -81,6 +90,8 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     from counselor_app.auth.views import load_therapist
     from counselor_app.couples.views import bp as couples_bp
     from counselor_app.intake.views import bp as intake_bp
+    from counselor_app.library.views import bp as library_bp
+    from counselor_app.plans.views import bp as plans_bp
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
@@ -94,7 +105,16 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     app.session_interface = HttpsAwareSessionInterface()
     app.url_map.converters["id"] = IdConverter
 
-    for blueprint in (assets, auth_bp, couples_bp, intake_bp, assessment_bp, admin_bp):
+    for blueprint in (
+        assets,
+        auth_bp,
+        couples_bp,
+        intake_bp,
+        assessment_bp,
+        plans_bp,
+        library_bp,
+        admin_bp,
+    ):
         app.register_blueprint(blueprint, url_prefix=url_prefix + (blueprint.url_prefix or ""))
     app.after_request(no_store)
     cli.register(app)

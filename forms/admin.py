@@ -1,9 +1,10 @@
 """Forms of the practice owner's pages."""
 
-from wtforms import BooleanField, EmailField, StringField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import BooleanField, EmailField, RadioField, SelectChoice, StringField
+from wtforms.validators import DataRequired, Email, InputRequired, Length
 
-from forms.base import BaseForm
+from counselor_app.models import PaperSize
+from forms.base import BaseForm, VersionField
 
 
 class TherapistForm(BaseForm):
@@ -22,3 +23,17 @@ class TherapistForm(BaseForm):
         "Practice administrator",
         description="Can add and deactivate therapists. Leave unticked for most accounts.",
     )
+
+
+class PracticeForm(BaseForm):
+    name = StringField(
+        "Practice name",
+        validators=[Length(max=120)],
+        description="Shown in the header of every document.",
+    )
+    paper_size = RadioField(
+        "Paper size for documents",
+        choices=[SelectChoice(size.value, size.label) for size in PaperSize],
+        validators=[InputRequired("Choose a paper size.")],
+    )
+    version = VersionField()

@@ -6,12 +6,12 @@ import json
 import re
 
 import pytest
-from intake_support import CSI_DISTRESSED, CSI_SATISFIED, enter_intake_via_web, seed_intake
 from sqlalchemy import select
 
 from conftest import login
 from counselor_app.extensions import db
 from counselor_app.models import Flag, FlagOrigin, FlagStatus, SafetyAlert
+from intake_support import CSI_DISTRESSED, CSI_SATISFIED, enter_intake_via_web, seed_intake
 from vignettes import NEUTRAL, SAFE, VIGNETTES
 
 VIGNETTE = {v.name: v for v in VIGNETTES}

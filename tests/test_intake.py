@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from intake_support import enter_intake_via_web, page_version, post_step, step_url
 from sqlalchemy import select
 
 from conftest import login
 from counselor_app.extensions import db
 from counselor_app.intake.services import steps
 from counselor_app.models import Response, ResponseChange, ResponseStatus
+from intake_support import enter_intake_via_web, page_version, post_step, step_url
 from vignettes import NEUTRAL
 
 MARKER_A = "MARKER-ALPHA-7f3c goals in my own words"

@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from counselor_app.auth.services import AccountError, create_therapist, generate_password
 from counselor_app.extensions import db
-from counselor_app.models import Therapist
+from counselor_app.models import PaperSize, Practice, Therapist
+from counselor_app.models.base import check_version, flush_versioned
 
 
 def list_therapists() -> list[Therapist]:
@@ -26,3 +27,12 @@ def set_active(therapist: Therapist, active: bool, *, acting: Therapist) -> None
     if not active:
         # Ends any session the therapist still has open.
         therapist.rotate_login_token()
+
+
+def update_practice(
+    settings: Practice, *, name: str, paper_size: PaperSize, expected_version: int
+) -> None:
+    check_version(settings, expected_version)
+    settings.name = name
+    settings.paper_size = paper_size
+    flush_versioned(db.session)

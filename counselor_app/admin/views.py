@@ -6,15 +6,26 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from counselor_app.admin import services
 from counselor_app.auth.services import AccountError
 from counselor_app.extensions import db
-from counselor_app.models import Therapist
-from forms.admin import TherapistForm
+from counselor_app.models import PaperSize, Therapist
+from counselor_app.models.base import StaleEdit
+from counselor_app.plans.services import practice as practice_settings
+from forms.admin import PracticeForm, TherapistForm
 from forms.base import ActionForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -62,6 +73,36 @@ def add_therapist() -> str | Response:
             response.headers["Cache-Control"] = "no-store"
             return response
     return render_template("admin/therapist_form.html", form=form)
+
+
+@bp.route("/practice", methods=["GET", "POST"])
+@admin_required
+def practice() -> str | Response | tuple[str, int]:
+    """The practice's name and paper size, used on every document it issues."""
+    settings = practice_settings()
+    form = PracticeForm(obj=settings)
+    if form.validate_on_submit():
+        try:
+            services.update_practice(
+                settings,
+                name=form.name.data or "",
+                paper_size=PaperSize(form.paper_size.data),
+                expected_version=form.version.data,
+            )
+        except StaleEdit:
+            db.session.rollback()
+            form.form_errors.append(
+                "Someone changed these settings meanwhile. Check and save again."
+            )
+            form.version.refresh(practice_settings().version)
+            return render_template("admin/practice.html", form=form), 409
+        db.session.commit()
+        flash("Practice settings saved.", "success")
+        return redirect(url_for("admin.practice"))
+    if request.method == "GET":
+        form.paper_size.data = settings.paper_size.value
+    status = 422 if form.errors else 200
+    return render_template("admin/practice.html", form=form), status
 
 
 def _set_active(therapist_id: int, active: bool) -> Response:

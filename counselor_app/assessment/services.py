@@ -403,6 +403,24 @@ def safety_alert_of(couple: Couple) -> SafetyAlert | None:
     return db.session.scalar(select(SafetyAlert).where(SafetyAlert.couple_id == couple.id))
 
 
+def handout_blocked(couple: Couple) -> str | None:
+    """Why no joint handout may be produced for this couple now, or None when it may."""
+    alert = safety_alert_of(couple)
+    if alert is not None and alert.is_open:
+        return (
+            "A safety alert is open for this couple. Record your decision on the assessment "
+            "page before producing a joint handout."
+        )
+    pending = safety_pending(responses_of_couple(couple))
+    if pending:
+        who = " and ".join(f"Partner {label}" for label in pending)
+        return (
+            f"The safety screen is not complete for {who}. Ask it with each partner on their "
+            "own before producing a joint handout."
+        )
+    return None
+
+
 def owned_alert(couple: Couple) -> SafetyAlert:
     return db.first_or_404(select(SafetyAlert).where(SafetyAlert.couple_id == couple.id))
 

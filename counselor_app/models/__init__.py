@@ -12,21 +12,35 @@ from counselor_app.models.assessment import (
 from counselor_app.models.base import Base
 from counselor_app.models.couples import Couple, CoupleStatus, Partner, RelationshipStage
 from counselor_app.models.intake import Response, ResponseChange, ResponseStatus
+from counselor_app.models.plans import (
+    DocumentKind,
+    IssuedDocument,
+    PaperSize,
+    Practice,
+    SessionPlan,
+    StrategyText,
+)
 
 __all__ = [
     "Base",
     "Couple",
     "CoupleStatus",
+    "DocumentKind",
     "Flag",
     "FlagOrigin",
     "FlagStatus",
+    "IssuedDocument",
+    "PaperSize",
     "Partner",
+    "Practice",
     "RelationshipStage",
     "Response",
     "ResponseChange",
     "ResponseStatus",
     "SafetyAlert",
     "SafetyDecision",
+    "SessionPlan",
     "Severity",
+    "StrategyText",
     "Therapist",
 ]

@@ -22,7 +22,6 @@ sys.path[:0] = [str(HERE.parent), str(HERE.parent.parent)]
 
 import psycopg  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from intake_support import seed_intake  # noqa: E402
 
 import pgcluster  # noqa: E402
 from counselor_app import create_app  # noqa: E402
@@ -32,6 +31,7 @@ from counselor_app.couples.services import CoupleDetails, PartnerDetails, create
 from counselor_app.extensions import db  # noqa: E402
 from counselor_app.flags import evaluate, load_ruleset  # noqa: E402
 from counselor_app.models import Couple, RelationshipStage  # noqa: E402
+from intake_support import seed_intake  # noqa: E402
 from vignettes import VIGNETTES  # noqa: E402
 
 PASSWORD = "benchmark passphrase 1"

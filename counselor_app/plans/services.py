@@ -1,0 +1,186 @@
+"""Session plans: strategies as this therapist has them, prefilling, saving, and issuing PDFs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from counselor_app.extensions import db
+from counselor_app.library import Strategy
+from counselor_app.library.services import strategies_for
+from counselor_app.models import (
+    Couple,
+    DocumentKind,
+    Flag,
+    FlagStatus,
+    IssuedDocument,
+    Practice,
+    SessionPlan,
+    Therapist,
+)
+from counselor_app.models.base import check_version, flush_versioned
+
+# The parts of a session, in order, with the minutes a 60-minute session usually gives them.
+AGENDA_PARTS: tuple[tuple[str, str, int], ...] = (
+    ("check_in", "Check-in", 5),
+    ("homework_review", "Homework review", 10),
+    ("focus_work", "Focus work", 30),
+    ("homework", "Setting homework", 10),
+    ("close", "Close", 5),
+)
+AGENDA_LABELS = {key: label for key, label, _ in AGENDA_PARTS}
+SUGGESTED_STRATEGIES = 3
+
+
+@dataclass(frozen=True)
+class PlanValues:
+    session_date: date
+    goals: str
+    agenda: list[dict[str, Any]]
+    focus_flag_ids: list[int]
+    strategy_keys: list[str]
+    homework: list[dict[str, Any]]
+    private_notes: str
+
+
+# ------------------------------------------------------------------------------ plans
+def confirmed_flags(couple: Couple) -> list[Flag]:
+    """Flags the therapist confirmed, most severe first: the candidates for a session's focus."""
+    flags = db.session.scalars(
+        select(Flag).where(Flag.couple_id == couple.id, Flag.status == FlagStatus.CONFIRMED)
+    ).all()
+    return sorted(flags, key=lambda flag: (-flag.severity.rank, flag.challenge_key))
+
+
+def suggested_strategy_keys(flags: list[Flag], strategies: dict[str, Strategy]) -> list[str]:
+    """Strategies linked to the focus flags, most severe flag first, without repeats."""
+    keys = [key for flag in flags for key in flag.strategies if key in strategies]
+    return list(dict.fromkeys(keys))
+
+
+def prefill(couple: Couple, therapist: Therapist, today: date) -> PlanValues:
+    """A first draft from the confirmed flags: their strategies and those strategies' homework."""
+    strategies = strategies_for(therapist)
+    flags = confirmed_flags(couple)
+    chosen = suggested_strategy_keys(flags, strategies)[:SUGGESTED_STRATEGIES]
+    return PlanValues(
+        session_date=today,
+        goals="",
+        agenda=[{"part": key, "minutes": minutes, "notes": ""} for key, _, minutes in AGENDA_PARTS],
+        focus_flag_ids=[flag.id for flag in flags],
+        strategy_keys=chosen,
+        homework=[{"strategy_key": key, "text": strategies[key].homework} for key in chosen],
+        private_notes="",
+    )
+
+
+def plans_of(couple: Couple) -> list[SessionPlan]:
+    query = (
+        select(SessionPlan)
+        .where(SessionPlan.couple_id == couple.id)
+        .order_by(SessionPlan.session_date.desc(), SessionPlan.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def owned_plan(couple: Couple, plan_id: int) -> SessionPlan:
+    return db.first_or_404(
+        select(SessionPlan).where(SessionPlan.id == plan_id, SessionPlan.couple_id == couple.id)
+    )
+
+
+def _apply(plan: SessionPlan, values: PlanValues) -> None:
+    plan.session_date = values.session_date
+    plan.goals = values.goals
+    plan.agenda = values.agenda
+    plan.focus_flag_ids = values.focus_flag_ids
+    plan.strategy_keys = values.strategy_keys
+    plan.homework = values.homework
+    plan.private_notes = values.private_notes
+
+
+def create_plan(couple: Couple, therapist: Therapist, values: PlanValues) -> SessionPlan:
+    plan = SessionPlan(couple_id=couple.id, created_by_id=therapist.id)
+    _apply(plan, values)
+    db.session.add(plan)
+    db.session.flush()
+    return plan
+
+
+def update_plan(plan: SessionPlan, values: PlanValues, *, expected_version: int) -> None:
+    check_version(plan, expected_version)
+    _apply(plan, values)
+    flush_versioned(db.session)
+
+
+# ------------------------------------------------------------------------------ documents
+def practice() -> Practice:
+    """The practice settings row, made with defaults the first time it is asked for."""
+    settings = db.session.scalar(select(Practice).order_by(Practice.id))
+    if settings is None:
+        settings = Practice()
+        db.session.add(settings)
+        db.session.flush()
+    return settings
+
+
+def documents_of(couple: Couple) -> list[IssuedDocument]:
+    query = (
+        select(IssuedDocument)
+        .where(IssuedDocument.couple_id == couple.id)
+        .options(selectinload(IssuedDocument.issued_by))
+        .order_by(IssuedDocument.issued_at.desc(), IssuedDocument.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def owned_document(couple: Couple, document_id: int) -> IssuedDocument:
+    return db.first_or_404(
+        select(IssuedDocument).where(
+            IssuedDocument.id == document_id, IssuedDocument.couple_id == couple.id
+        )
+    )
+
+
+def latest_issued(plan: SessionPlan, kind: DocumentKind) -> IssuedDocument | None:
+    return db.session.scalar(
+        select(IssuedDocument)
+        .where(IssuedDocument.plan_id == plan.id, IssuedDocument.kind == kind)
+        .order_by(IssuedDocument.number.desc())
+        .limit(1)
+    )
+
+
+def store_issued(
+    plan: SessionPlan, kind: DocumentKind, pdf: bytes, therapist: Therapist
+) -> IssuedDocument:
+    """Keep the PDF exactly as issued. A plan edited since its last issue gets a new number."""
+    number = (
+        db.session.scalar(
+            select(func.max(IssuedDocument.number)).where(
+                IssuedDocument.plan_id == plan.id, IssuedDocument.kind == kind
+            )
+        )
+        or 0
+    ) + 1
+    slug = "session-plan" if kind == DocumentKind.SESSION_PLAN else "handout"
+    document = IssuedDocument(
+        couple_id=plan.couple_id,
+        plan_id=plan.id,
+        kind=kind,
+        number=number,
+        source_version=plan.version,
+        filename=f"{slug}-{plan.session_date.isoformat()}-v{number}.pdf",
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        size=len(pdf),
+        content=pdf,
+        issued_by_id=therapist.id,
+    )
+    db.session.add(document)
+    db.session.flush()
+    return document

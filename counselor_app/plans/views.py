@@ -1,0 +1,265 @@
+"""Session plans for a couple: build, preview, issue as PDF, and download what was issued."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from counselor_app.assessment.services import handout_blocked
+from counselor_app.couples.services import get_owned_couple
+from counselor_app.extensions import db
+from counselor_app.flags import CHALLENGES
+from counselor_app.library.services import strategies_for
+from counselor_app.models import Couple, DocumentKind, SessionPlan
+from counselor_app.models.base import StaleEdit
+from counselor_app.plans import services
+from forms.base import ActionForm
+from forms.plans import PlanEditForm, PlanForm
+from reports import builders
+from reports.documents import render, render_html
+
+bp = Blueprint("plans", __name__, url_prefix="/couples/<id:couple_id>/plans")
+
+KINDS = {"plan": DocumentKind.SESSION_PLAN, "handout": DocumentKind.HANDOUT}
+CONFLICT_MESSAGE = (
+    "This plan was saved from another tab after you opened this page. Nothing was saved: "
+    "your version is below. Compare it with the current plan, then save again."
+)
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Plan pages are for signed-in therapists only."""
+
+
+def _kind(kind: str) -> DocumentKind:
+    if kind not in KINDS:
+        abort(404)
+    return KINDS[kind]
+
+
+def _with_choices(form: PlanForm, couple: Couple) -> PlanForm:
+    flags = services.confirmed_flags(couple)
+    strategies = strategies_for(current_user)
+    suggested = services.suggested_strategy_keys(flags, strategies)
+    ordered = suggested + [key for key in strategies if key not in suggested]
+    form.set_choices(
+        [
+            (
+                flag.id,
+                f"{CHALLENGES[flag.challenge_key][0]} ({flag.severity.value}, "
+                f"{flag.partners_label.lower()})",
+            )
+            for flag in flags
+        ],
+        [
+            (key, strategies[key].title + (" (suggested)" if key in suggested else ""))
+            for key in ordered
+        ],
+    )
+    return form
+
+
+def _fill(form: PlanForm, values: services.PlanValues) -> None:
+    form.session_date.data = values.session_date
+    form.goals.data = values.goals
+    form.focus_flags.data = values.focus_flag_ids
+    form.strategies.data = values.strategy_keys
+    form.private_notes.data = values.private_notes
+    for entry, row in zip(form.agenda.entries, values.agenda, strict=False):
+        entry.form.part.data = row["part"]
+        entry.form.minutes.data = row["minutes"]
+        entry.form.notes.data = row["notes"]
+    while len(form.homework.entries) < len(values.homework):
+        form.homework.append_entry()
+    for entry, item in zip(form.homework.entries, values.homework, strict=False):
+        entry.form.strategy_key.data = item.get("strategy_key") or ""
+        entry.form.text.data = item["text"]
+
+
+def _values(form: PlanForm) -> services.PlanValues:
+    return services.PlanValues(
+        session_date=form.session_date.data,
+        goals=form.goals.data or "",
+        agenda=[
+            {
+                "part": e.form.part.data,
+                "minutes": e.form.minutes.data,
+                "notes": e.form.notes.data or "",
+            }
+            for e in form.agenda.entries
+        ],
+        focus_flag_ids=list(form.focus_flags.data or []),
+        strategy_keys=list(form.strategies.data or []),
+        homework=[
+            {"strategy_key": e.form.strategy_key.data or None, "text": e.form.text.data}
+            for e in form.homework.entries
+            if (e.form.text.data or "").strip()
+        ],
+        private_notes=form.private_notes.data or "",
+    )
+
+
+def _form_page(
+    couple: Couple, form: PlanForm, plan: SessionPlan | None, status: int | None = None
+) -> tuple[str, int]:
+    if status is None:
+        status = 422 if request.method == "POST" and form.errors else 200
+    page = render_template(
+        "plans/form.html",
+        couple=couple,
+        form=form,
+        plan=plan,
+        agenda_label=services.AGENDA_LABELS.get,
+    )
+    return page, status
+
+
+@bp.route("")
+def index(couple_id: int) -> str:
+    """The couple's session plans and every document issued to or about them."""
+    couple = get_owned_couple(current_user, couple_id)
+    return render_template(
+        "plans/index.html",
+        couple=couple,
+        plans=services.plans_of(couple),
+        documents=services.documents_of(couple),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create(couple_id: int) -> str | Response | tuple[str, int]:
+    """A new plan, prefilled from the confirmed flags and their strategies."""
+    couple = get_owned_couple(current_user, couple_id)
+    form = _with_choices(PlanForm(), couple)
+    if request.method == "GET":
+        _fill(form, services.prefill(couple, current_user, date.today()))
+    elif form.validate_on_submit():
+        plan = services.create_plan(couple, current_user, _values(form))
+        db.session.commit()
+        flash("Session plan saved.", "success")
+        return redirect(url_for("plans.detail", couple_id=couple.id, plan_id=plan.id))
+    return _form_page(couple, form, None)
+
+
+@bp.route("/<id:plan_id>/edit", methods=["GET", "POST"])
+def edit(couple_id: int, plan_id: int) -> str | Response | tuple[str, int]:
+    """Edit a plan. Documents already issued from it stay exactly as they were."""
+    couple = get_owned_couple(current_user, couple_id)
+    plan = services.owned_plan(couple, plan_id)
+    form = _with_choices(PlanEditForm(), couple)
+    if request.method == "GET":
+        _fill(form, _stored_values(plan))
+        form.version.data = plan.version
+    elif form.validate_on_submit():
+        try:
+            services.update_plan(plan, _values(form), expected_version=form.version.data)
+        except StaleEdit:
+            db.session.rollback()
+            form.form_errors.append(CONFLICT_MESSAGE)
+            form.version.refresh(services.owned_plan(couple, plan_id).version)
+            return _form_page(couple, form, plan, 409)
+        db.session.commit()
+        flash("Session plan saved.", "success")
+        return redirect(url_for("plans.detail", couple_id=couple.id, plan_id=plan.id))
+    return _form_page(couple, form, plan)
+
+
+def _stored_values(plan: SessionPlan) -> services.PlanValues:
+    return services.PlanValues(
+        session_date=plan.session_date,
+        goals=plan.goals,
+        agenda=plan.agenda,
+        focus_flag_ids=plan.focus_flag_ids,
+        strategy_keys=plan.strategy_keys,
+        homework=plan.homework,
+        private_notes=plan.private_notes,
+    )
+
+
+def _detail_page(
+    couple: Couple, plan: SessionPlan, *, refused: str | None = None
+) -> tuple[str, int]:
+    documents = [d for d in services.documents_of(couple) if d.plan_id == plan.id]
+    page = render_template(
+        "plans/detail.html",
+        couple=couple,
+        plan=plan,
+        documents=documents,
+        handout_blocked=handout_blocked(couple),
+        refused=refused,
+        strategies=strategies_for(current_user),
+        agenda_labels=services.AGENDA_LABELS,
+    )
+    return page, 409 if refused else 200
+
+
+@bp.route("/<id:plan_id>")
+def detail(couple_id: int, plan_id: int) -> tuple[str, int]:
+    """A plan at a glance, with its previews and the documents issued from it."""
+    couple = get_owned_couple(current_user, couple_id)
+    return _detail_page(couple, services.owned_plan(couple, plan_id))
+
+
+def _document(plan: SessionPlan, kind: DocumentKind):
+    practice = services.practice()
+    if kind == DocumentKind.SESSION_PLAN:
+        return builders.plan_document(plan, current_user, practice)
+    return builders.handout_document(plan, current_user, practice)
+
+
+@bp.route("/<id:plan_id>/preview/<kind>")
+def preview(couple_id: int, plan_id: int, kind: str) -> str | tuple[str, int]:
+    """The document in the browser, from the same template (and stylesheet) as its PDF."""
+    couple = get_owned_couple(current_user, couple_id)
+    plan = services.owned_plan(couple, plan_id)
+    document_kind = _kind(kind)
+    if document_kind == DocumentKind.HANDOUT and (reason := handout_blocked(couple)):
+        return _detail_page(couple, plan, refused=reason)
+    return render_html(_document(plan, document_kind), preview=True)
+
+
+@bp.route("/<id:plan_id>/issue/<kind>", methods=["POST"])
+def issue(couple_id: int, plan_id: int, kind: str) -> Response | tuple[str, int]:
+    """Render the PDF and keep it exactly as issued; the download is that stored copy."""
+    couple = get_owned_couple(current_user, couple_id)
+    plan = services.owned_plan(couple, plan_id)
+    document_kind = _kind(kind)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if document_kind == DocumentKind.HANDOUT and (reason := handout_blocked(couple)):
+        return _detail_page(couple, plan, refused=reason)
+    latest = services.latest_issued(plan, document_kind)
+    if latest is not None and latest.source_version == plan.version:
+        flash(f"{document_kind.label} version {latest.number} is already up to date.", "info")
+        document = latest
+    else:
+        rendered = render(_document(plan, document_kind))
+        document = services.store_issued(plan, document_kind, rendered.pdf, current_user)
+        db.session.commit()
+        flash(f"{document_kind.label} issued as version {document.number}.", "success")
+    target = url_for("plans.detail", couple_id=couple.id, plan_id=plan.id)
+    return redirect(f"{target}#document-{document.id}")
+
+
+@bp.route("/documents/<id:document_id>")
+def download(couple_id: int, document_id: int) -> Response:
+    """An issued PDF, byte for byte as it was issued."""
+    couple = get_owned_couple(current_user, couple_id)
+    document = services.owned_document(couple, document_id)
+    response = Response(document.content, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+    response.headers["X-Content-SHA256"] = document.sha256
+    return response

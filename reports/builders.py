@@ -1,0 +1,145 @@
+"""Gather the plain values of each document from the database (in the request, once)."""
+
+from __future__ import annotations
+
+from counselor_app.assessment.services import build_assessment
+from counselor_app.flags import CHALLENGES
+from counselor_app.library import Strategy
+from counselor_app.library.services import strategies_for
+from counselor_app.models import Practice, SessionPlan, Therapist
+from counselor_app.plans.services import AGENDA_LABELS
+from reports.documents import (
+    AgendaRow,
+    DomainRow,
+    EvidenceRow,
+    Exercise,
+    FocusFlag,
+    HandoutDocument,
+    Intervention,
+    PlanDocument,
+    ScoreRow,
+)
+
+CSI_SOURCE = (
+    "CSI-4: Funk, J. L., & Rogge, R. D. (2007). Journal of Family Psychology, 21(4), 572–583. "
+    "Free for clinical and research use without further permission."
+)
+TRACKER_LABEL_LENGTH = 70
+
+
+def _date(plan: SessionPlan) -> str:
+    return f"{plan.session_date:%A} {plan.session_date.day} {plan.session_date:%B %Y}"
+
+
+def _chosen(plan: SessionPlan, strategies: dict[str, Strategy]) -> list[Strategy]:
+    return [strategies[key] for key in plan.strategy_keys if key in strategies]
+
+
+def _homework(plan: SessionPlan) -> tuple[str, ...]:
+    return tuple(item["text"] for item in plan.homework if item.get("text", "").strip())
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else str(round(value))
+
+
+def plan_document(plan: SessionPlan, therapist: Therapist, practice: Practice) -> PlanDocument:
+    couple = plan.couple
+    report = build_assessment(couple)
+    strategies = strategies_for(therapist)
+    flags = {flag.id: flag for flag in report.flags}
+    focus = [flags[flag_id] for flag_id in plan.focus_flag_ids if flag_id in flags]
+    alert = report.safety_alert
+    return PlanDocument(
+        title=f"Session plan: {couple.display_name}",
+        subject=f"Therapist's plan for the session on {plan.session_date.isoformat()}",
+        couple_name=couple.display_name,
+        partner_names=(couple.partner_a.display_name, couple.partner_b.display_name),
+        session_date=_date(plan),
+        therapist_name=therapist.name,
+        practice_name=practice.name,
+        paper=practice.paper_size.value,
+        goals=plan.goals,
+        agenda=tuple(
+            AgendaRow(AGENDA_LABELS.get(row["part"], row["part"]), row["minutes"], row["notes"])
+            for row in plan.agenda
+        ),
+        total_minutes=plan.total_minutes,
+        focus=tuple(
+            FocusFlag(
+                title=CHALLENGES[flag.challenge_key][0],
+                severity=flag.severity.value,
+                partners=flag.partners_label,
+                note=flag.note,
+                evidence=tuple(
+                    EvidenceRow(e["text"], e["answer_a"], e["answer_b"]) for e in flag.evidence
+                ),
+            )
+            for flag in focus
+        ),
+        csi=tuple(
+            ScoreRow(
+                f"{p.name} ({p.label})",
+                str(p.csi4.total),
+                "In the distressed range" if p.csi4.distressed else "Above the cut-off",
+            )
+            for p in report.partners
+            if p.csi4 and p.csi4.total is not None
+        ),
+        csi_source=CSI_SOURCE,
+        domains=tuple(
+            DomainRow(
+                report.intake.domain_title(c.domain),
+                _score(c.a),
+                _score(c.b),
+                "Strength" if c.strength else ("Growth area" if c.growth else ""),
+            )
+            for c in report.comparisons
+        ),
+        safety=None
+        if alert is None
+        else (
+            "open: a partner's safety screen needs your decision before any joint work."
+            if alert.is_open
+            else f"{alert.decision.label}. {alert.decision_note}"
+        ),
+        interventions=tuple(
+            Intervention(s.title, s.minutes, s.therapist_guidance, s.steps)
+            for s in _chosen(plan, strategies)
+        ),
+        homework=_homework(plan),
+        private_notes=plan.private_notes,
+    )
+
+
+def _tracker_label(item: dict, strategies: dict[str, Strategy]) -> str:
+    strategy = strategies.get(item.get("strategy_key") or "")
+    if strategy is not None:
+        return strategy.title
+    text = item["text"].strip()
+    return text if len(text) <= TRACKER_LABEL_LENGTH else text[: TRACKER_LABEL_LENGTH - 1] + "…"
+
+
+def handout_document(
+    plan: SessionPlan, therapist: Therapist, practice: Practice
+) -> HandoutDocument:
+    """Only what the couple may read: no goals, notes, flags, scores or answers are gathered."""
+    couple = plan.couple
+    strategies = strategies_for(therapist)
+    chosen = _chosen(plan, strategies)
+    names = " and ".join(p.display_name for p in couple.partners)
+    return HandoutDocument(
+        title=f"Between sessions: {names}",
+        subject="Exercises, homework and a weekly tracker from your couples session",
+        couple_name=names,
+        session_date=_date(plan),
+        therapist_name=therapist.name,
+        practice_name=practice.name,
+        paper=practice.paper_size.value,
+        exercises=tuple(Exercise(s.title, s.client_explanation, s.steps) for s in chosen),
+        homework=_homework(plan),
+        tracker_rows=tuple(
+            _tracker_label(item, strategies) for item in plan.homework if item["text"].strip()
+        ),
+        reflection_questions=tuple(q for s in chosen for q in s.reflection_questions),
+    )

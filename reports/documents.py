@@ -1,0 +1,129 @@
+"""Plain values for each PDF, gathered once and rendered by a template in templates/reports/.
+
+The handout's value type has no field for a flag, a score, a safety note, a private note or any
+answer: what the couple receives cannot leak what the type cannot hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import render_template
+
+from reports.pdf import Rendered, render_pdf
+
+LANGUAGE = "en"
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class AgendaRow:
+    label: str
+    minutes: int
+    notes: str
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    text: str
+    answer_a: str | None
+    answer_b: str | None
+
+
+@dataclass(frozen=True)
+class FocusFlag:
+    title: str
+    severity: str
+    partners: str
+    note: str
+    evidence: tuple[EvidenceRow, ...]
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    name: str
+    total: str
+    reading: str
+
+
+@dataclass(frozen=True)
+class DomainRow:
+    title: str
+    a: str
+    b: str
+    reading: str
+
+
+@dataclass(frozen=True)
+class Intervention:
+    title: str
+    minutes: int
+    guidance: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlanDocument:
+    """The therapist's session plan: everything, including what the couple never sees."""
+
+    title: str
+    subject: str
+    couple_name: str
+    partner_names: tuple[str, str]
+    session_date: str
+    therapist_name: str
+    practice_name: str
+    paper: str
+    goals: str
+    agenda: tuple[AgendaRow, ...]
+    total_minutes: int
+    focus: tuple[FocusFlag, ...]
+    csi: tuple[ScoreRow, ...]
+    csi_source: str
+    domains: tuple[DomainRow, ...]
+    safety: str | None
+    interventions: tuple[Intervention, ...]
+    homework: tuple[str, ...]
+    private_notes: str
+    language: str = LANGUAGE
+
+
+@dataclass(frozen=True)
+class Exercise:
+    title: str
+    explanation: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HandoutDocument:
+    """The couple's handout: exercises, homework, tracker, questions. Nothing clinical."""
+
+    title: str
+    subject: str
+    couple_name: str
+    session_date: str
+    therapist_name: str
+    practice_name: str
+    paper: str
+    exercises: tuple[Exercise, ...]
+    homework: tuple[str, ...]
+    tracker_rows: tuple[str, ...]
+    reflection_questions: tuple[str, ...]
+    days: tuple[str, ...] = DAYS
+    language: str = LANGUAGE
+
+
+TEMPLATES = {PlanDocument: "reports/session_plan.html", HandoutDocument: "reports/handout.html"}
+# Session plans are kept for years: PDF/A. Handouts are read by clients, some with screen
+# readers: tagged PDF/UA.
+VARIANTS = {PlanDocument: "pdf/a-3u", HandoutDocument: "pdf/ua-1"}
+
+
+def render_html(doc: PlanDocument | HandoutDocument, *, preview: bool = False) -> str:
+    """The document's HTML: the PDF and the browser preview come from this same template."""
+    return render_template(TEMPLATES[type(doc)], doc=doc, preview=preview)
+
+
+def render(doc: PlanDocument | HandoutDocument) -> Rendered:
+    return render_pdf(render_html(doc), paper=doc.paper, variant=VARIANTS[type(doc)])
