@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from counselor_app.assessment.services import build_assessment
 from counselor_app.flags import CHALLENGES
+from counselor_app.instruments import CSI4_ID, load
 from counselor_app.library import Strategy
 from counselor_app.library.services import strategies_for
 from counselor_app.models import Practice, SessionPlan, Therapist
@@ -20,10 +21,6 @@ from reports.documents import (
     ScoreRow,
 )
 
-CSI_SOURCE = (
-    "CSI-4: Funk, J. L., & Rogge, R. D. (2007). Journal of Family Psychology, 21(4), 572–583. "
-    "Free for clinical and research use without further permission."
-)
 TRACKER_LABEL_LENGTH = 70
 
 
@@ -86,7 +83,7 @@ def plan_document(plan: SessionPlan, therapist: Therapist, practice: Practice) -
             for p in report.partners
             if p.csi4 and p.csi4.total is not None
         ),
-        csi_source=CSI_SOURCE,
+        csi_source=load(CSI4_ID).source_note,
         domains=tuple(
             DomainRow(
                 report.intake.domain_title(c.domain),

@@ -12,6 +12,7 @@ from counselor_app.assessment import services
 from counselor_app.couples.services import get_owned_couple
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
+from counselor_app.instruments import CSI4_ID, load
 from counselor_app.models import Couple, Flag, SafetyDecision, Severity
 from counselor_app.models.base import StaleEdit
 from forms.assessment import (
@@ -63,6 +64,7 @@ def render_page(
         add_form=add_form or AddFlagForm(formdata=None, prefix="add"),
         safety_form=safety_form or _safety_form(report.safety_alert),
         forms_for=forms_for,
+        csi_source=load(CSI4_ID).source_note,
     ), status
 
 

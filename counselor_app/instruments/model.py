@@ -145,6 +145,11 @@ class Instrument:
     def domain_items(self, domain: str) -> tuple[Item, ...]:
         return self._by_domain.get(domain, ())
 
+    @property
+    def source_note(self) -> str:
+        """Where the instrument comes from and on what terms: shown wherever it is used."""
+        return f"{self.title}: {self.source} {self.licence}"
+
     def domain_title(self, domain: str) -> str:
         return self.domain_titles.get(domain) or domain.replace("_", " ").capitalize()
 

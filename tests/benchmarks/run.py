@@ -8,6 +8,8 @@ Measures, on SQLite and on a throwaway PostgreSQL cluster:
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import os
 import platform
 import statistics
@@ -15,23 +17,38 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent.parent)]
 
 import psycopg  # noqa: E402
+import pypdf  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+from weasyprint import CSS, HTML  # noqa: E402
 
 import pgcluster  # noqa: E402
+import reports.pdf  # noqa: E402
 from counselor_app import create_app  # noqa: E402
 from counselor_app.assessment.services import rescore  # noqa: E402
 from counselor_app.auth.services import create_therapist  # noqa: E402
 from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple  # noqa: E402
 from counselor_app.extensions import db  # noqa: E402
 from counselor_app.flags import evaluate, load_ruleset  # noqa: E402
-from counselor_app.models import Couple, RelationshipStage  # noqa: E402
-from intake_support import seed_intake  # noqa: E402
+from counselor_app.models import (  # noqa: E402
+    Couple,
+    Flag,
+    FlagStatus,
+    IssuedDocument,
+    RelationshipStage,
+    SessionPlan,
+)
+from counselor_app.plans import services as plan_services  # noqa: E402
+from intake_support import CSI_DISTRESSED, seed_intake  # noqa: E402
+from reports import builders  # noqa: E402
+from reports.documents import VARIANTS, render, render_html  # noqa: E402
 from vignettes import VIGNETTES  # noqa: E402
 
 PASSWORD = "benchmark passphrase 1"
@@ -94,9 +111,90 @@ def seeded_app(url: str, instance: Path):
             )
         db.session.commit()
         couple_id = db.session.scalar(db.select(Couple.id).order_by(Couple.id))
-    seed_intake(app, couple_id, "A", intake=dict(story.a))
-    seed_intake(app, couple_id, "B", intake=dict(story.b))
+    pursue = next(v for v in VIGNETTES if v.name == "pursue_withdraw")
+    seed_intake(app, couple_id, "A", intake={**dict(story.a), **dict(pursue.a)})
+    seed_intake(app, couple_id, "B", intake={**dict(story.b), **dict(pursue.b)}, csi=CSI_DISTRESSED)
     return app, couple_id
+
+
+def seed_plan(app, couple_id: int) -> int:
+    """Confirm the couple's flags and save a prefilled plan with goals and notes."""
+    with app.app_context():
+        couple = db.session.get(Couple, couple_id)
+        for flag in db.session.scalars(select(Flag).where(Flag.couple_id == couple_id)):
+            flag.status = FlagStatus.CONFIRMED
+            flag.note = "Came up in the first session."
+        values = plan_services.prefill(couple, couple.therapist, date(2026, 11, 24))
+        values = dataclasses.replace(
+            values,
+            goals="Name the cycle together.\nAgree one money conversation.",
+            private_notes="Watch for withdrawal when money comes up.",
+        )
+        plan = plan_services.create_plan(couple, couple.therapist, values)
+        db.session.commit()
+        return plan.id
+
+
+def bench_documents(app, couple_id: int, client) -> None:
+    """Warm renders of plan and handout beside plain WeasyPrint on the same HTML."""
+    plan_id = seed_plan(app, couple_id)
+    rows = []
+    with app.test_request_context():
+        plan = db.session.get(SessionPlan, plan_id)
+        therapist = plan.couple.therapist
+        practice = plan_services.practice()
+        for label, gather in (
+            ("session plan", builders.plan_document),
+            ("handout", builders.handout_document),
+        ):
+            doc = gather(plan, therapist, practice)
+            html = render_html(doc)
+            variant = VARIANTS[type(doc)]
+            pages = len(pypdf.PdfReader(io.BytesIO(render(doc).pdf)).pages)
+            css = str(Path(reports.pdf.__file__).with_name("print.css"))
+
+            def plain(html=html, variant=variant, css=css) -> None:
+                HTML(string=html).write_pdf(stylesheets=[CSS(filename=css)], pdf_variant=variant)
+
+            def plain_same_css(html=html, variant=variant, paper=doc.paper) -> None:
+                # WeasyPrint's own time: the same HTML and the same parsed stylesheets.
+                HTML(string=html).write_pdf(
+                    stylesheets=list(reports.pdf._stylesheets(paper)),
+                    font_config=reports.pdf._font_config(),
+                    pdf_variant=variant,
+                )
+
+            def ours(doc=doc) -> None:
+                render(doc)
+
+            def ours_with_gathering(gather=gather) -> None:
+                render(gather(plan, therapist, practice))
+
+            rows += [
+                (f"{label} ({pages} pages): plain, CSS parsed", timed(plain, 30)),
+                (f"{label}: plain, same parsed CSS", timed(plain_same_css, 30)),
+                (f"{label}: ours (template + render)", timed(ours, 30)),
+                (f"{label}: ours + database gather", timed(ours_with_gathering, 30)),
+            ]
+    print_table("PDF rendering, warm process (30 renders each)", rows)
+
+    page = client.get("/").get_data(as_text=True)
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+    for kind in ("plan", "handout"):
+        url = f"/couples/{couple_id}/plans/{plan_id}/issue/{kind}"
+        assert client.post(url, data={"csrf_token": token}).status_code == 302
+    with app.app_context():
+        document_ids = db.session.scalars(select(IssuedDocument.id)).all()
+
+    def download() -> None:
+        for document_id in document_ids:
+            response = client.get(f"/couples/{couple_id}/plans/documents/{document_id}")
+            assert response.status_code == 200
+
+    print_table(
+        "Re-downloading an issued PDF (stored bytes, 200 requests)",
+        [("GET issued document", tuple(v / len(document_ids) for v in timed(download, RUNS)))],
+    )
 
 
 def bench_backend(name: str, url: str, instance: Path) -> None:
@@ -136,6 +234,7 @@ def bench_backend(name: str, url: str, instance: Path) -> None:
         ("GET intake export (JSON)", timed(get(f"/couples/{couple_id}/intake/export.json"), RUNS)),
     ]
     print_table(f"{name}: server time in-process ({RUNS} requests each)", rows)
+    bench_documents(app, couple_id, client)
     with app.app_context():
         db.engine.dispose()
 
