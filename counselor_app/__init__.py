@@ -26,7 +26,17 @@ MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 REPORTS_DIR = PACKAGE_DIR.parent / "reports"
 # The blueprints whose pages show client data (every one but the static files).
 PAGE_BLUEPRINTS = frozenset(
-    {"auth", "couples", "intake", "assessment", "plans", "library", "admin"}
+    {
+        "auth",
+        "couples",
+        "intake",
+        "assessment",
+        "plans",
+        "library",
+        "appointments",
+        "progress",
+        "admin",
+    }
 )
 
 # Carries the package's templates and static files, so a host app gets them by registering it.
@@ -85,6 +95,7 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     """Bind the extensions and register every blueprint and command on ``app``."""
     from counselor_app import cli
     from counselor_app.admin.views import bp as admin_bp
+    from counselor_app.appointments.views import bp as appointments_bp
     from counselor_app.assessment.views import bp as assessment_bp
     from counselor_app.auth.views import bp as auth_bp
     from counselor_app.auth.views import load_therapist
@@ -92,6 +103,7 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     from counselor_app.intake.views import bp as intake_bp
     from counselor_app.library.views import bp as library_bp
     from counselor_app.plans.views import bp as plans_bp
+    from counselor_app.progress.views import bp as progress_bp
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
@@ -113,6 +125,8 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
         assessment_bp,
         plans_bp,
         library_bp,
+        appointments_bp,
+        progress_bp,
         admin_bp,
     ):
         app.register_blueprint(blueprint, url_prefix=url_prefix + (blueprint.url_prefix or ""))

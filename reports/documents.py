@@ -114,16 +114,77 @@ class HandoutDocument:
     language: str = LANGUAGE
 
 
-TEMPLATES = {PlanDocument: "reports/session_plan.html", HandoutDocument: "reports/handout.html"}
-# Session plans are kept for years: PDF/A. Handouts are read by clients, some with screen
-# readers: tagged PDF/UA.
-VARIANTS = {PlanDocument: "pdf/a-3u", HandoutDocument: "pdf/ua-1"}
+@dataclass(frozen=True)
+class MeasureSection:
+    title: str
+    chart_svg: str  # inline SVG made by counselor_app.progress.charts from our own numbers
+    table_header: tuple[str, ...]
+    table_rows: tuple[tuple[str, ...], ...]
+    changes: tuple[tuple[str, str, str, str, str], ...]  # name, baseline, previous, latest, change
+    note: str  # source and cut-off for the CSI-4; empty otherwise
 
 
-def render_html(doc: PlanDocument | HandoutDocument, *, preview: bool = False) -> str:
+@dataclass(frozen=True)
+class ProgressDocument:
+    """The therapist's progress report: measures, divergence, homework, flags, attendance."""
+
+    title: str
+    subject: str
+    couple_name: str
+    period: str
+    therapist_name: str
+    practice_name: str
+    paper: str
+    measures: tuple[MeasureSection, ...]
+    alerts: tuple[str, ...]
+    homework: tuple[tuple[str, str], ...]  # partner name, completion in words
+    flags: tuple[tuple[str, str], ...]  # challenge title, history in words
+    attendance: tuple[tuple[str, str], ...]
+    language: str = LANGUAGE
+
+
+@dataclass(frozen=True)
+class ProgressSummaryDocument:
+    """The couple's own version: trends in words, sessions and homework done together.
+
+    Couples never see a score or anything the other partner answered, so the trends are the
+    direction of the two partners' check-ins taken together, in words, without numbers.
+    """
+
+    title: str
+    subject: str
+    couple_name: str
+    period: str
+    therapist_name: str
+    practice_name: str
+    paper: str
+    trends: tuple[tuple[str, str], ...]  # what the check-in asks about, the direction in words
+    sessions: str
+    homework: str
+    language: str = LANGUAGE
+
+
+Document = PlanDocument | HandoutDocument | ProgressDocument | ProgressSummaryDocument
+TEMPLATES = {
+    PlanDocument: "reports/session_plan.html",
+    HandoutDocument: "reports/handout.html",
+    ProgressDocument: "reports/progress_report.html",
+    ProgressSummaryDocument: "reports/progress_summary.html",
+}
+# Therapist records are kept for years: PDF/A. What clients read, some with screen readers, is
+# tagged PDF/UA.
+VARIANTS = {
+    PlanDocument: "pdf/a-3u",
+    HandoutDocument: "pdf/ua-1",
+    ProgressDocument: "pdf/a-3u",
+    ProgressSummaryDocument: "pdf/ua-1",
+}
+
+
+def render_html(doc: Document, *, preview: bool = False) -> str:
     """The document's HTML: the PDF and the browser preview come from this same template."""
     return render_template(TEMPLATES[type(doc)], doc=doc, preview=preview)
 
 
-def render(doc: PlanDocument | HandoutDocument) -> Rendered:
+def render(doc: Document) -> Rendered:
     return render_pdf(render_html(doc), paper=doc.paper, variant=VARIANTS[type(doc)])

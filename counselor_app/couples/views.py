@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from counselor_app.appointments.services import last_and_next
 from counselor_app.assessment import services as assessment_services
 from counselor_app.couples import services
 from counselor_app.extensions import db
@@ -41,8 +44,13 @@ def index() -> str:
         page=min(max(page, 1), 100_000),
         per_page=current_app.config["COUPLES_PER_PAGE"],
     )
+    appointments = last_and_next([c.id for c in pagination.items], datetime.now(UTC))
     return render_template(
-        "couples/index.html", pagination=pagination, search=search, status=status_key
+        "couples/index.html",
+        pagination=pagination,
+        search=search,
+        status=status_key,
+        appointments=appointments,
     )
 
 

@@ -99,18 +99,12 @@ def _write(row: StrategyText, values: StrategyValues) -> None:
 def save(therapist: Therapist, key: str, values: StrategyValues, *, expected_version: int) -> None:
     """Store the therapist's wording of a shipped strategy, or edit one of their own."""
     row = _rows(therapist).get(key)
-    check_version(row if row is not None else _Unsaved(), expected_version)
+    check_version(row, expected_version)
     if row is None:
         row = StrategyText(therapist_id=therapist.id, key=key, is_custom=False)
         db.session.add(row)
     _write(row, values)
     flush_versioned(db.session)
-
-
-class _Unsaved:
-    """Stands for 'no stored wording yet' in the version check (pages built from the default)."""
-
-    version = 0
 
 
 def restore(therapist: Therapist, key: str) -> bool:

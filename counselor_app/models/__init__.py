@@ -1,6 +1,20 @@
 """Typed SQLAlchemy 2.0 models, one module per area; import them from here."""
 
 from counselor_app.models.accounts import Therapist
+from counselor_app.models.appointments import (
+    Appointment,
+    AppointmentStatus,
+    Attendance,
+    CheckIn,
+    FlagProgress,
+    FlagStatusRecord,
+    HomeworkOutcome,
+    HomeworkReview,
+    NoteAddendum,
+    NoteStatus,
+    PrivateNote,
+    SessionNote,
+)
 from counselor_app.models.assessment import (
     Flag,
     FlagOrigin,
@@ -22,23 +36,35 @@ from counselor_app.models.plans import (
 )
 
 __all__ = [
+    "Appointment",
+    "AppointmentStatus",
+    "Attendance",
     "Base",
+    "CheckIn",
     "Couple",
     "CoupleStatus",
     "DocumentKind",
     "Flag",
     "FlagOrigin",
+    "FlagProgress",
     "FlagStatus",
+    "FlagStatusRecord",
+    "HomeworkOutcome",
+    "HomeworkReview",
     "IssuedDocument",
+    "NoteAddendum",
+    "NoteStatus",
     "PaperSize",
     "Partner",
     "Practice",
+    "PrivateNote",
     "RelationshipStage",
     "Response",
     "ResponseChange",
     "ResponseStatus",
     "SafetyAlert",
     "SafetyDecision",
+    "SessionNote",
     "SessionPlan",
     "Severity",
     "StrategyText",

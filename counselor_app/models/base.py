@@ -45,9 +45,13 @@ class StaleEdit(Exception):
     """The record changed since the page was loaded: saving would overwrite someone's work."""
 
 
-def check_version(record: object, expected_version: int) -> None:
-    """Refuse an edit made from a page that showed an older version of ``record``."""
-    if getattr(record, "version") != expected_version:  # noqa: B009 (any versioned model)
+def check_version(record: object | None, expected_version: int) -> None:
+    """Refuse an edit made from a page that showed an older version of ``record``.
+
+    ``None`` stands for a record not created yet, which a page shows as version 0.
+    """
+    current = 0 if record is None else getattr(record, "version")  # noqa: B009
+    if current != expected_version:
         raise StaleEdit
 
 

@@ -98,10 +98,17 @@ class SessionPlan(Base):
 class DocumentKind(enum.StrEnum):
     SESSION_PLAN = "session_plan"
     HANDOUT = "handout"
+    PROGRESS_REPORT = "progress_report"  # the therapist's record
+    PROGRESS_SUMMARY = "progress_summary"  # the couple's own trends and homework
 
     @property
     def label(self) -> str:
-        return {"session_plan": "Session plan", "handout": "Client handout"}[self.value]
+        return {
+            "session_plan": "Session plan",
+            "handout": "Client handout",
+            "progress_report": "Progress report",
+            "progress_summary": "Progress summary for the couple",
+        }[self.value]
 
 
 class IssuedDocument(Base):
@@ -109,7 +116,9 @@ class IssuedDocument(Base):
 
     __tablename__ = "issued_document"
     __table_args__ = (
-        UniqueConstraint("plan_id", "kind", "number", name="uq_issued_document_number"),
+        UniqueConstraint(
+            "couple_id", "plan_id", "kind", "number", name="uq_issued_document_number"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,7 +133,7 @@ class IssuedDocument(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int]
     # Deferred: lists of documents must not drag every PDF's bytes out of the database.
-    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    content: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
     issued_by_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -157,25 +157,31 @@ def latest_issued(plan: SessionPlan, kind: DocumentKind) -> IssuedDocument | Non
 
 
 def store_issued(
-    plan: SessionPlan, kind: DocumentKind, pdf: bytes, therapist: Therapist
+    couple_id: int,
+    kind: DocumentKind,
+    pdf: bytes,
+    therapist: Therapist,
+    *,
+    stem: str,
+    plan: SessionPlan | None = None,
 ) -> IssuedDocument:
-    """Keep the PDF exactly as issued. A plan edited since its last issue gets a new number."""
-    number = (
-        db.session.scalar(
-            select(func.max(IssuedDocument.number)).where(
-                IssuedDocument.plan_id == plan.id, IssuedDocument.kind == kind
-            )
+    """Keep a PDF exactly as issued, numbered per couple, kind and plan (1, 2, ...)."""
+    same = (
+        IssuedDocument.plan_id == plan.id if plan is not None else IssuedDocument.plan_id.is_(None)
+    )
+    previous = db.session.scalar(
+        select(func.max(IssuedDocument.number)).where(
+            IssuedDocument.couple_id == couple_id, IssuedDocument.kind == kind, same
         )
-        or 0
-    ) + 1
-    slug = "session-plan" if kind == DocumentKind.SESSION_PLAN else "handout"
+    )
+    number = (previous or 0) + 1
     document = IssuedDocument(
-        couple_id=plan.couple_id,
-        plan_id=plan.id,
+        couple_id=couple_id,
+        plan_id=plan.id if plan is not None else None,
         kind=kind,
         number=number,
-        source_version=plan.version,
-        filename=f"{slug}-{plan.session_date.isoformat()}-v{number}.pdf",
+        source_version=plan.version if plan is not None else 0,
+        filename=f"{stem}-v{number}.pdf",
         sha256=hashlib.sha256(pdf).hexdigest(),
         size=len(pdf),
         content=pdf,

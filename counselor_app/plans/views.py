@@ -247,7 +247,15 @@ def issue(couple_id: int, plan_id: int, kind: str) -> Response | tuple[str, int]
         document = latest
     else:
         rendered = render(_document(plan, document_kind))
-        document = services.store_issued(plan, document_kind, rendered.pdf, current_user)
+        slug = "session-plan" if document_kind == DocumentKind.SESSION_PLAN else "handout"
+        document = services.store_issued(
+            couple.id,
+            document_kind,
+            rendered.pdf,
+            current_user,
+            plan=plan,
+            stem=f"{slug}-{plan.session_date.isoformat()}",
+        )
         db.session.commit()
         flash(f"{document_kind.label} issued as version {document.number}.", "success")
     target = url_for("plans.detail", couple_id=couple.id, plan_id=plan.id)

@@ -78,7 +78,7 @@ def upgrade():
     sa.Column('filename', sa.String(length=160), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
-    sa.Column('content', sa.LargeBinary(), nullable=True),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
     sa.Column('issued_by_id', sa.Integer(), nullable=False),
     sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['couple_id'], ['couple.id'], name=op.f('fk_issued_document_couple_id_couple'), ondelete='CASCADE'),

@@ -1,0 +1,336 @@
+"""Appointments: scheduling, check-in measures, homework review, flag status, signed notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from counselor_app.extensions import db
+from counselor_app.instruments import BALANCE_ID, CSI4_ID, load, score_balance, score_csi4
+from counselor_app.models import (
+    Appointment,
+    AppointmentStatus,
+    Attendance,
+    CheckIn,
+    Couple,
+    Flag,
+    FlagProgress,
+    FlagStatus,
+    FlagStatusRecord,
+    HomeworkOutcome,
+    HomeworkReview,
+    NoteAddendum,
+    NoteStatus,
+    PrivateNote,
+    SessionNote,
+    SessionPlan,
+    Therapist,
+)
+from counselor_app.models.base import check_version, flush_versioned, utcnow
+
+CHECK_IN_MEASURES = (CSI4_ID, BALANCE_ID)
+LABELS = ("A", "B")
+
+
+class AppointmentError(ValueError):
+    """Something that cannot be recorded as asked; the message is for the therapist."""
+
+
+class NoteLocked(AppointmentError):
+    """A signed note is never edited: corrections go in a dated addendum."""
+
+
+@dataclass(frozen=True)
+class AppointmentValues:
+    starts_at: datetime
+    duration_minutes: int
+    status: AppointmentStatus
+    attendance: Attendance | None
+    plan_id: int | None
+
+
+@dataclass(frozen=True)
+class HomeworkItem:
+    index: int
+    text: str
+
+
+# ------------------------------------------------------------------------------ appointments
+def appointments_of(couple: Couple) -> list[Appointment]:
+    query = (
+        select(Appointment)
+        .where(Appointment.couple_id == couple.id)
+        .options(selectinload(Appointment.plan), selectinload(Appointment.note))
+        .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def owned_appointment(couple: Couple, appointment_id: int) -> Appointment:
+    query = (
+        select(Appointment)
+        .where(Appointment.id == appointment_id, Appointment.couple_id == couple.id)
+        .options(
+            selectinload(Appointment.check_ins),
+            selectinload(Appointment.homework_reviews),
+            selectinload(Appointment.flag_records),
+            selectinload(Appointment.note).selectinload(SessionNote.addenda),
+            selectinload(Appointment.plan),
+        )
+    )
+    return db.first_or_404(query)
+
+
+def _check(values: AppointmentValues, couple: Couple) -> None:
+    if values.status == AppointmentStatus.COMPLETED and values.attendance is None:
+        raise AppointmentError("Record who attended: the appointment is marked completed.")
+    if values.status != AppointmentStatus.COMPLETED and values.attendance is not None:
+        raise AppointmentError("Attendance is recorded only for a completed appointment.")
+    if values.plan_id is not None:
+        owner = db.session.scalar(
+            select(SessionPlan.couple_id).where(SessionPlan.id == values.plan_id)
+        )
+        if owner != couple.id:
+            raise AppointmentError("Choose one of this couple's session plans.")
+
+
+def create_appointment(couple: Couple, values: AppointmentValues) -> Appointment:
+    _check(values, couple)
+    appointment = Appointment(couple_id=couple.id)
+    _apply(appointment, values)
+    db.session.add(appointment)
+    db.session.flush()
+    return appointment
+
+
+def update_appointment(
+    appointment: Appointment, values: AppointmentValues, *, expected_version: int
+) -> None:
+    check_version(appointment, expected_version)
+    _check(values, appointment.couple)
+    _apply(appointment, values)
+    flush_versioned(db.session)
+
+
+def _apply(appointment: Appointment, values: AppointmentValues) -> None:
+    appointment.starts_at = values.starts_at
+    appointment.duration_minutes = values.duration_minutes
+    appointment.status = values.status
+    appointment.attendance = values.attendance
+    appointment.plan_id = values.plan_id
+
+
+def last_and_next(couple_ids: list[int], now: datetime) -> dict[int, tuple[Any, Any]]:
+    """Per couple: the last held appointment and the next scheduled one (two queries in all)."""
+    if not couple_ids:
+        return {}
+    last = dict(
+        db.session.execute(
+            select(Appointment.couple_id, func.max(Appointment.starts_at))
+            .where(
+                Appointment.couple_id.in_(couple_ids),
+                Appointment.status == AppointmentStatus.COMPLETED,
+            )
+            .group_by(Appointment.couple_id)
+        ).all()
+    )
+    upcoming = dict(
+        db.session.execute(
+            select(Appointment.couple_id, func.min(Appointment.starts_at))
+            .where(
+                Appointment.couple_id.in_(couple_ids),
+                Appointment.status == AppointmentStatus.SCHEDULED,
+                Appointment.starts_at >= now,
+            )
+            .group_by(Appointment.couple_id)
+        ).all()
+    )
+    return {cid: (last.get(cid), upcoming.get(cid)) for cid in couple_ids}
+
+
+# ------------------------------------------------------------------------------ check-ins
+def check_ins_by_partner(appointment: Appointment) -> dict[str, dict[str, CheckIn]]:
+    found: dict[str, dict[str, CheckIn]] = {label: {} for label in LABELS}
+    for row in appointment.check_ins:
+        found[row.partner_label][row.instrument_id] = row
+    return found
+
+
+def _total(instrument_id: str, answers: dict[str, Any]) -> int | None:
+    if instrument_id == CSI4_ID:
+        return score_csi4(answers).total
+    return score_balance(load(BALANCE_ID), answers).total
+
+
+def record_check_in(
+    appointment: Appointment, label: str, answers: dict[str, dict[str, Any]]
+) -> None:
+    """Store a present partner's check-in (measure id -> answers); an absent partner has none."""
+    if not appointment.present(label):
+        raise AppointmentError(
+            f"Partner {label} was not at this appointment, so there is no check-in to record."
+        )
+    existing = check_ins_by_partner(appointment)[label]
+    for instrument_id in CHECK_IN_MEASURES:
+        instrument = load(instrument_id)
+        row = existing.get(instrument_id)
+        if row is None:
+            row = CheckIn(
+                partner_label=label,
+                instrument_id=instrument_id,
+                instrument_version=instrument.version,
+            )
+            appointment.check_ins.append(row)
+        row.answers = dict(answers[instrument_id])
+        row.total = _total(instrument_id, row.answers)
+    db.session.flush()
+
+
+# ------------------------------------------------------------------------------ homework
+def plan_to_review(appointment: Appointment) -> SessionPlan | None:
+    """The homework reviewed now is the one set at the last earlier appointment with a plan."""
+    return db.session.scalar(
+        select(SessionPlan)
+        .join(Appointment, Appointment.plan_id == SessionPlan.id)
+        .where(
+            Appointment.couple_id == appointment.couple_id,
+            Appointment.starts_at < appointment.starts_at,
+            Appointment.status == AppointmentStatus.COMPLETED,
+        )
+        .order_by(Appointment.starts_at.desc())
+        .limit(1)
+    )
+
+
+def homework_items(plan: SessionPlan | None) -> list[HomeworkItem]:
+    if plan is None:
+        return []
+    return [HomeworkItem(i, item["text"]) for i, item in enumerate(plan.homework)]
+
+
+def record_homework(
+    appointment: Appointment,
+    plan: SessionPlan,
+    outcomes: dict[tuple[int, str], tuple[HomeworkOutcome | None, str]],
+) -> None:
+    """(item index, partner) -> (outcome or None to leave unrecorded, note)."""
+    items = {item.index: item for item in homework_items(plan)}
+    existing = {
+        (row.item_index, row.partner_label): row
+        for row in appointment.homework_reviews
+        if row.plan_id == plan.id
+    }
+    for (index, label), (outcome, note) in outcomes.items():
+        if index not in items or label not in LABELS:
+            raise AppointmentError("That assignment is not part of the plan being reviewed.")
+        row = existing.get((index, label))
+        if outcome is None:
+            if row is not None:
+                appointment.homework_reviews.remove(row)
+            continue
+        if row is None:
+            row = HomeworkReview(
+                plan_id=plan.id,
+                item_index=index,
+                partner_label=label,
+                assignment=items[index].text,
+            )
+            appointment.homework_reviews.append(row)
+        row.outcome = outcome
+        row.note = note
+    db.session.flush()
+
+
+# ------------------------------------------------------------------------------ flags
+def confirmed_flags(couple: Couple) -> list[Flag]:
+    flags = db.session.scalars(
+        select(Flag).where(Flag.couple_id == couple.id, Flag.status == FlagStatus.CONFIRMED)
+    ).all()
+    return sorted(flags, key=lambda flag: (-flag.severity.rank, flag.challenge_key))
+
+
+def record_flag_statuses(
+    appointment: Appointment, statuses: dict[int, FlagProgress | None]
+) -> None:
+    allowed = {flag.id for flag in confirmed_flags(appointment.couple)}
+    existing = {row.flag_id: row for row in appointment.flag_records}
+    for flag_id, status in statuses.items():
+        if flag_id not in allowed:
+            raise AppointmentError("Only the couple's confirmed flags can be tracked.")
+        row = existing.get(flag_id)
+        if status is None:
+            if row is not None:
+                appointment.flag_records.remove(row)
+        elif row is None:
+            appointment.flag_records.append(FlagStatusRecord(flag_id=flag_id, status=status))
+        elif row.status != status:
+            row.status = status
+            row.recorded_at = utcnow()
+    db.session.flush()
+
+
+# ------------------------------------------------------------------------------ notes
+def note_of(appointment: Appointment) -> SessionNote:
+    if appointment.note is None:
+        appointment.note = SessionNote()
+        db.session.flush()
+    return appointment.note
+
+
+def save_note(
+    appointment: Appointment, *, data: str, assessment: str, plan: str, expected_version: int
+) -> SessionNote:
+    """Save the DAP note as a draft; a signed note is refused and left exactly as it was."""
+    note = appointment.note
+    if note is not None and note.is_signed:
+        raise NoteLocked("This note is signed and locked. Add a dated addendum instead.")
+    check_version(note, expected_version)
+    note = note_of(appointment)
+    note.data, note.assessment, note.plan = data, assessment, plan
+    note.updated_at = utcnow()
+    flush_versioned(db.session)
+    return note
+
+
+def sign_note(appointment: Appointment, therapist: Therapist, *, expected_version: int) -> None:
+    note = appointment.note
+    if note is None or not (note.data.strip() or note.assessment.strip() or note.plan.strip()):
+        raise AppointmentError("Write the note before signing it.")
+    if note.is_signed:
+        raise NoteLocked("This note is already signed.")
+    check_version(note, expected_version)
+    note.status = NoteStatus.SIGNED
+    note.signed_at = utcnow()
+    note.signed_by_id = therapist.id
+    flush_versioned(db.session)
+
+
+def add_addendum(appointment: Appointment, therapist: Therapist, text: str) -> NoteAddendum:
+    note = appointment.note
+    if note is None or not note.is_signed:
+        raise AppointmentError("Addenda are for signed notes: edit the draft instead.")
+    addendum = NoteAddendum(text=text, created_by_id=therapist.id)
+    note.addenda.append(addendum)
+    db.session.flush()
+    return addendum
+
+
+def private_note_of(appointment: Appointment) -> PrivateNote | None:
+    return db.session.scalar(
+        select(PrivateNote).where(PrivateNote.appointment_id == appointment.id)
+    )
+
+
+def save_private_note(appointment: Appointment, text: str, *, expected_version: int) -> None:
+    note = private_note_of(appointment)
+    check_version(note, expected_version)
+    if note is None:
+        note = PrivateNote(appointment_id=appointment.id)
+        db.session.add(note)
+    note.text = text
+    note.updated_at = utcnow()
+    flush_versioned(db.session)

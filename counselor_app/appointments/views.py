@@ -1,0 +1,425 @@
+"""A couple's appointments and the appointment page the therapist keeps open in session."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from counselor_app.appointments import services
+from counselor_app.couples.services import get_owned_couple
+from counselor_app.extensions import db
+from counselor_app.flags import CHALLENGES
+from counselor_app.instruments import BALANCE_ID, CSI4_ID, load
+from counselor_app.models import (
+    Appointment,
+    AppointmentStatus,
+    Attendance,
+    Couple,
+    FlagProgress,
+    HomeworkOutcome,
+)
+from counselor_app.models.base import StaleEdit
+from counselor_app.plans.services import plans_of
+from counselor_app.progress.services import progress_of
+from forms.appointments import (
+    AddendumForm,
+    AppointmentEditForm,
+    AppointmentForm,
+    NoteForm,
+    PrivateNoteForm,
+    SignForm,
+    check_in_form_class,
+    flag_status_form,
+    homework_review_form,
+)
+
+bp = Blueprint("appointments", __name__, url_prefix="/couples/<id:couple_id>/appointments")
+
+STALE = (
+    "This was saved from another tab or device after you opened the page. Nothing was saved: "
+    "your text is below. Check it against the current version, then save again."
+)
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Appointment pages are for signed-in therapists only."""
+
+
+def _measures() -> tuple:
+    return (load(CSI4_ID), load(BALANCE_ID))
+
+
+def _details_form(couple: Couple, form_class: type[AppointmentForm] = AppointmentForm):
+    form = form_class()
+    form.set_plans([(p.id, f"Plan for {p.session_date:%d %b %Y}") for p in plans_of(couple)])
+    return form
+
+
+def _values(form: AppointmentForm) -> services.AppointmentValues:
+    return services.AppointmentValues(
+        starts_at=form.starts_at.data.replace(tzinfo=UTC),
+        duration_minutes=form.duration_minutes.data,
+        status=AppointmentStatus(form.status.data),
+        attendance=Attendance(form.attendance.data) if form.attendance.data else None,
+        plan_id=form.plan_id.data or None,
+    )
+
+
+@bp.route("", methods=["GET", "POST"])
+def index(couple_id: int) -> str | Response | tuple[str, int]:
+    """The couple's appointments, newest first, and a form to add one."""
+    couple = get_owned_couple(current_user, couple_id)
+    form = _details_form(couple)
+    if form.validate_on_submit():
+        try:
+            appointment = services.create_appointment(couple, _values(form))
+        except services.AppointmentError as error:
+            db.session.rollback()
+            form.attendance.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Appointment added.", "success")
+            return redirect(
+                url_for("appointments.detail", couple_id=couple.id, appointment_id=appointment.id)
+            )
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "appointments/index.html",
+        couple=couple,
+        appointments=services.appointments_of(couple),
+        form=form,
+    ), status
+
+
+def render_page(
+    couple: Couple, appointment: Appointment, status: int = 200, **overrides: object
+) -> tuple[str, int]:
+    """The appointment page; ``overrides`` replace a form with the one that was just rejected."""
+    check_ins = services.check_ins_by_partner(appointment)
+    plan = services.plan_to_review(appointment)
+    items = services.homework_items(plan)
+    flags = services.confirmed_flags(couple)
+    note = appointment.note
+    private = services.private_note_of(appointment)
+    forms = {
+        "details": _filled_details(couple, appointment),
+        "check_in": {label: _filled_check_in(check_ins[label], label) for label in services.LABELS},
+        "homework": _filled_homework(appointment, plan, items),
+        "flags": _filled_flags(appointment, flags),
+        "note": NoteForm(
+            formdata=None,
+            prefix="note",
+            version=note.version if note else 0,
+            dap_data=note.data if note else "",
+            dap_assessment=note.assessment if note else "",
+            dap_plan=note.plan if note else "",
+        ),
+        "sign": SignForm(formdata=None, prefix="sign", version=note.version if note else 0),
+        "addendum": AddendumForm(formdata=None, prefix="addendum"),
+        "private": PrivateNoteForm(
+            formdata=None,
+            prefix="private",
+            text=private.text if private else "",
+            version=private.version if private else 0,
+        ),
+    }
+    for name, form in overrides.items():
+        if name.startswith("check_in_"):
+            forms["check_in"][name[-1]] = form
+        else:
+            forms[name] = form
+    page = render_template(
+        "appointments/detail.html",
+        couple=couple,
+        appointment=appointment,
+        forms=forms,
+        check_ins=check_ins,
+        review_plan=plan,
+        homework=items,
+        flags=flags,
+        challenges=CHALLENGES,
+        note=note,
+        progress=progress_of(couple),
+        measures=_measures(),
+    )
+    return page, status
+
+
+def _filled_details(couple: Couple, appointment: Appointment) -> AppointmentEditForm:
+    form = _details_form(couple, AppointmentEditForm)
+    form.process(
+        formdata=None,
+        starts_at=appointment.starts_at.replace(tzinfo=None),
+        duration_minutes=appointment.duration_minutes,
+        status=appointment.status.value,
+        attendance=appointment.attendance.value if appointment.attendance else "",
+        plan_id=appointment.plan_id or 0,
+        version=appointment.version,
+    )
+    return form
+
+
+def _check_in_form(label: str, formdata: object = None):
+    form_class = check_in_form_class(_measures())
+    if formdata is None:
+        return form_class(formdata=None, prefix=f"checkin-{label.lower()}")
+    return form_class(prefix=f"checkin-{label.lower()}")
+
+
+def _filled_check_in(rows: dict, label: str):
+    form = _check_in_form(label)
+    for row in rows.values():
+        for item_id, value in row.answers.items():
+            if item_id in form:
+                form[item_id].data = str(value)
+    return form
+
+
+def _filled_homework(appointment: Appointment, plan, items):
+    form = homework_review_form(items, services.LABELS)
+    form.process(formdata=None)
+    for row in appointment.homework_reviews:
+        if plan is not None and row.plan_id == plan.id:
+            form[f"outcome-{row.item_index}-{row.partner_label}"].data = row.outcome.value
+            form[f"note-{row.item_index}-{row.partner_label}"].data = row.note
+    return form
+
+
+def _flag_choices(flags) -> list[tuple[int, str]]:
+    return [(flag.id, CHALLENGES[flag.challenge_key][0]) for flag in flags]
+
+
+def _filled_flags(appointment: Appointment, flags):
+    form = flag_status_form(_flag_choices(flags))
+    form.process(formdata=None)
+    for row in appointment.flag_records:
+        if f"flag-{row.flag_id}" in form:
+            form[f"flag-{row.flag_id}"].data = row.status.value
+    return form
+
+
+def _load(couple_id: int, appointment_id: int) -> tuple[Couple, Appointment]:
+    couple = get_owned_couple(current_user, couple_id)
+    return couple, services.owned_appointment(couple, appointment_id)
+
+
+def _done(couple: Couple, appointment: Appointment, message: str, anchor: str) -> Response:
+    db.session.commit()
+    flash(message, "success")
+    target = url_for("appointments.detail", couple_id=couple.id, appointment_id=appointment.id)
+    return redirect(f"{target}#{anchor}")
+
+
+@bp.route("/<id:appointment_id>")
+def detail(couple_id: int, appointment_id: int) -> tuple[str, int]:
+    """Everything about one appointment, with the latest scores beside the note."""
+    couple, appointment = _load(couple_id, appointment_id)
+    return render_page(couple, appointment)
+
+
+@bp.route("/<id:appointment_id>/details", methods=["POST"])
+def update_details(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+    """Date, length, status, attendance and the plan used."""
+    couple, appointment = _load(couple_id, appointment_id)
+    form = _details_form(couple, AppointmentEditForm)
+    if not form.validate_on_submit():
+        return render_page(couple, appointment, 422, details=form)
+    try:
+        services.update_appointment(appointment, _values(form), expected_version=form.version.data)
+    except services.AppointmentError as error:
+        db.session.rollback()
+        form.attendance.errors.append(str(error))
+        return render_page(
+            couple, services.owned_appointment(couple, appointment_id), 422, details=form
+        )
+    except StaleEdit:
+        db.session.rollback()
+        form.form_errors.append(STALE)
+        appointment = services.owned_appointment(couple, appointment_id)
+        form.version.refresh(appointment.version)
+        return render_page(couple, appointment, 409, details=form)
+    return _done(couple, appointment, "Appointment details saved.", "details")
+
+
+@bp.route("/<id:appointment_id>/check-in/<label>", methods=["POST"])
+def check_in(couple_id: int, appointment_id: int, label: str) -> Response | tuple[str, int]:
+    """One present partner's CSI-4 and Balance check-in."""
+    couple, appointment = _load(couple_id, appointment_id)
+    label = label.upper()
+    if label not in services.LABELS:
+        abort(404)
+    form = _check_in_form(label, formdata=True)
+    if not form.validate_on_submit():
+        return render_page(couple, appointment, 422, **{f"check_in_{label}": form})
+    try:
+        services.record_check_in(appointment, label, form.answers())
+    except services.AppointmentError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return render_page(couple, appointment, 422, **{f"check_in_{label}": form})
+    return _done(
+        couple, appointment, f"Partner {label}'s check-in saved.", f"check-in-{label.lower()}"
+    )
+
+
+@bp.route("/<id:appointment_id>/homework", methods=["POST"])
+def homework(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+    """Done, partly or not done, per assignment and partner."""
+    couple, appointment = _load(couple_id, appointment_id)
+    plan = services.plan_to_review(appointment)
+    items = services.homework_items(plan)
+    form = homework_review_form(items, services.LABELS)
+    if plan is None or not form.validate_on_submit():
+        return render_page(couple, appointment, 422, homework=form)
+    outcomes = {
+        (item.index, label): (
+            HomeworkOutcome(form[f"outcome-{item.index}-{label}"].data)
+            if form[f"outcome-{item.index}-{label}"].data
+            else None,
+            form[f"note-{item.index}-{label}"].data or "",
+        )
+        for item in items
+        for label in services.LABELS
+    }
+    services.record_homework(appointment, plan, outcomes)
+    return _done(couple, appointment, "Homework review saved.", "homework")
+
+
+@bp.route("/<id:appointment_id>/flags", methods=["POST"])
+def flags(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+    """Where each confirmed challenge stands at this appointment."""
+    couple, appointment = _load(couple_id, appointment_id)
+    confirmed = services.confirmed_flags(couple)
+    form = flag_status_form(_flag_choices(confirmed))
+    if not form.validate_on_submit():
+        return render_page(couple, appointment, 422, flags=form)
+    statuses = {
+        flag.id: FlagProgress(form[f"flag-{flag.id}"].data)
+        if form[f"flag-{flag.id}"].data
+        else None
+        for flag in confirmed
+    }
+    services.record_flag_statuses(appointment, statuses)
+    return _done(couple, appointment, "Flag status saved.", "flags")
+
+
+@bp.route("/<id:appointment_id>/note", methods=["POST"])
+def save_note(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+    """Save the DAP note as a draft. A signed note is refused and stays unchanged."""
+    couple, appointment = _load(couple_id, appointment_id)
+    form = NoteForm(prefix="note")
+    if not form.validate_on_submit():
+        return render_page(couple, appointment, 422, note=form)
+    try:
+        services.save_note(
+            appointment,
+            data=form.dap_data.data or "",
+            assessment=form.dap_assessment.data or "",
+            plan=form.dap_plan.data or "",
+            expected_version=form.version.data,
+        )
+    except services.NoteLocked as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return render_page(
+            couple, services.owned_appointment(couple, appointment_id), 409, note=form
+        )
+    except StaleEdit:
+        db.session.rollback()
+        form.form_errors.append(STALE)
+        appointment = services.owned_appointment(couple, appointment_id)
+        form.version.refresh(appointment.note.version if appointment.note else 0)
+        return render_page(couple, appointment, 409, note=form)
+    return _done(couple, appointment, "Note saved as a draft.", "note")
+
+
+@bp.route("/<id:appointment_id>/note/autosave", methods=["POST"])
+def autosave_note(couple_id: int, appointment_id: int) -> tuple[Response, int]:
+    """The page's script saves the draft every few seconds while the therapist types."""
+    _, appointment = _load(couple_id, appointment_id)
+    form = NoteForm(prefix="note")
+    if not form.validate_on_submit():
+        return jsonify(saved=False, error="The note could not be saved: reload the page."), 422
+    try:
+        note = services.save_note(
+            appointment,
+            data=form.dap_data.data or "",
+            assessment=form.dap_assessment.data or "",
+            plan=form.dap_plan.data or "",
+            expected_version=form.version.data,
+        )
+    except services.NoteLocked as error:
+        db.session.rollback()
+        return jsonify(saved=False, error=str(error)), 409
+    except StaleEdit:
+        db.session.rollback()
+        return jsonify(saved=False, error=STALE), 409
+    db.session.commit()
+    return jsonify(saved=True, version=note.version, at=note.updated_at.isoformat()), 200
+
+
+@bp.route("/<id:appointment_id>/note/sign", methods=["POST"])
+def sign_note(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+    """Sign the note: from now on it is locked, and corrections go in addenda."""
+    couple, appointment = _load(couple_id, appointment_id)
+    form = SignForm(prefix="sign")
+    if not form.validate_on_submit():
+        return render_page(couple, appointment, 422, sign=form)
+    try:
+        services.sign_note(appointment, current_user, expected_version=form.version.data)
+    except services.AppointmentError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return render_page(
+            couple, services.owned_appointment(couple, appointment_id), 409, sign=form
+        )
+    except StaleEdit:
+        db.session.rollback()
+        form.form_errors.append(
+            "The note changed since this page was loaded: review it, then sign."
+        )
+        return render_page(
+            couple, services.owned_appointment(couple, appointment_id), 409, sign=form
+        )
+    return _done(couple, appointment, "Note signed and locked.", "note")
+
+
+@bp.route("/<id:appointment_id>/note/addenda", methods=["POST"])
+def add_addendum(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+    """A dated addendum below a signed note."""
+    couple, appointment = _load(couple_id, appointment_id)
+    form = AddendumForm(prefix="addendum")
+    if not form.validate_on_submit():
+        return render_page(couple, appointment, 422, addendum=form)
+    try:
+        services.add_addendum(appointment, current_user, form.text.data)
+    except services.AppointmentError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return render_page(couple, appointment, 409, addendum=form)
+    return _done(couple, appointment, "Addendum added.", "note")
+
+
+@bp.route("/<id:appointment_id>/private-note", methods=["POST"])
+def private_note(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+    """Psychotherapy notes, kept apart from the record."""
+    couple, appointment = _load(couple_id, appointment_id)
+    form = PrivateNoteForm(prefix="private")
+    if not form.validate_on_submit():
+        return render_page(couple, appointment, 422, private=form)
+    try:
+        services.save_private_note(
+            appointment, form.text.data or "", expected_version=form.version.data
+        )
+    except StaleEdit:
+        db.session.rollback()
+        form.form_errors.append(STALE)
+        current = services.private_note_of(appointment)
+        form.version.refresh(current.version if current else 0)
+        return render_page(couple, appointment, 409, private=form)
+    return _done(couple, appointment, "Private notes saved.", "private")

@@ -1,0 +1,77 @@
+"""The couple's progress page, and the progress reports issued from it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from counselor_app.couples.services import get_owned_couple
+from counselor_app.extensions import db
+from counselor_app.flags import CHALLENGES
+from counselor_app.models import DocumentKind
+from counselor_app.plans.services import documents_of, practice, store_issued
+from counselor_app.progress import measure_chart, measure_table_header, measure_table_rows
+from counselor_app.progress.services import progress_of
+from forms.base import ActionForm
+from reports.documents import render
+from reports.progress import progress_document, progress_summary_document
+
+bp = Blueprint("progress", __name__, url_prefix="/couples/<id:couple_id>/progress")
+
+REPORTS = {
+    "report": (DocumentKind.PROGRESS_REPORT, progress_document, "progress-report"),
+    "summary": (DocumentKind.PROGRESS_SUMMARY, progress_summary_document, "progress-summary"),
+}
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Progress pages are for signed-in therapists only."""
+
+
+@bp.route("")
+def index(couple_id: int) -> str:
+    """Both partners on one chart per measure, changes, divergence, homework, flags, attendance."""
+    couple = get_owned_couple(current_user, couple_id)
+    progress = progress_of(couple)
+    names = progress.partner_names
+    charts = [
+        {
+            "measure": m,
+            "svg": measure_chart(m, names),
+            "header": measure_table_header(m, names),
+            "rows": measure_table_rows(m, names),
+        }
+        for m in progress.measures
+    ]
+    documents = [
+        d
+        for d in documents_of(couple)
+        if d.kind in (DocumentKind.PROGRESS_REPORT, DocumentKind.PROGRESS_SUMMARY)
+    ]
+    return render_template(
+        "progress/index.html",
+        couple=couple,
+        progress=progress,
+        charts=charts,
+        challenges=CHALLENGES,
+        documents=documents,
+    )
+
+
+@bp.route("/issue/<kind>", methods=["POST"])
+def issue(couple_id: int, kind: str) -> Response:
+    """Render and keep the therapist's report or the couple's summary, exactly as issued."""
+    couple = get_owned_couple(current_user, couple_id)
+    if kind not in REPORTS:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    document_kind, gather, stem = REPORTS[kind]
+    doc = gather(couple, progress_of(couple), current_user, practice())
+    document = store_issued(couple.id, document_kind, render(doc).pdf, current_user, stem=stem)
+    db.session.commit()
+    flash(f"{document_kind.label} issued as version {document.number}.", "success")
+    return redirect(url_for("progress.index", couple_id=couple.id) + f"#document-{document.id}")
