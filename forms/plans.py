@@ -14,13 +14,21 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from counselor_app.plans.services import AGENDA_PARTS
 from forms.base import BaseForm, SubForm, VersionField
 
 HOMEWORK_ROWS = 5
+MAX_HOMEWORK_ROWS = 8  # a handout with more assignments than this helps nobody
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -42,9 +50,14 @@ class AgendaPartForm(SubForm):
     notes = StringField("Notes", validators=[Optional(), Length(max=300)])
 
 
+HANDOUT_NOTE = "Printed on the couple's handout exactly as written."
+
+
 class HomeworkForm(SubForm):
     strategy_key = SelectField("From strategy", validate_choice=True)
-    text = TextAreaField("Assignment", validators=[Optional(), Length(max=1000)])
+    text = TextAreaField(
+        "Assignment", validators=[Optional(), Length(max=1000)], description=HANDOUT_NOTE
+    )
 
 
 class PlanForm(BaseForm):
@@ -59,9 +72,15 @@ class PlanForm(BaseForm):
     )
     agenda = FieldList(FormField(AgendaPartForm), min_entries=len(AGENDA_PARTS))
     strategies = MultiCheckboxField(
-        "Interventions", description="Suggested ones (from the focus flags) are listed first."
+        "Interventions",
+        description=(
+            "Suggested ones (from the focus flags) are listed first. Each one's couple-facing "
+            "text (title, explanation, steps, questions) goes on the handout."
+        ),
     )
-    homework = FieldList(FormField(HomeworkForm), min_entries=HOMEWORK_ROWS)
+    homework = FieldList(
+        FormField(HomeworkForm), min_entries=HOMEWORK_ROWS, max_entries=MAX_HOMEWORK_ROWS
+    )
     private_notes = TextAreaField(
         "Private notes",
         validators=[Optional(), Length(max=8000)],
@@ -96,7 +115,9 @@ class StrategyForm(BaseForm):
     """A strategy's text: the therapist's wording of a shipped one, or one of their own."""
 
     title = StringField(
-        "Title", validators=[InputRequired("Give the strategy a title."), Length(max=160)]
+        "Title",
+        validators=[DataRequired("Give the strategy a title."), Length(max=160)],
+        description=HANDOUT_NOTE,
     )
     challenges = MultiCheckboxField("Challenges it addresses")
     minutes = IntegerField(
@@ -108,26 +129,28 @@ class StrategyForm(BaseForm):
     )
     therapist_guidance = TextAreaField(
         "How to run it (for you)",
-        validators=[InputRequired("Describe how to run it."), Length(max=4000)],
+        validators=[DataRequired("Describe how to run it."), Length(max=4000)],
+        description="For you only: in session plans, never on a handout.",
     )
     client_explanation = TextAreaField(
         "What it is, for the couple",
-        validators=[InputRequired("Explain it in plain words for the couple."), Length(max=2000)],
-        description="Goes on handouts: plain language, addressed to the couple.",
+        validators=[DataRequired("Explain it in plain words for the couple."), Length(max=2000)],
+        description=HANDOUT_NOTE + " Plain language, addressed to the couple.",
     )
     steps = TextAreaField(
         "Steps for the couple",
-        validators=[InputRequired("Give at least one step."), Length(max=3000)],
-        description="One step per line.",
+        validators=[DataRequired("Give at least one step."), Length(max=3000)],
+        description="One step per line. " + HANDOUT_NOTE,
     )
     homework = TextAreaField(
         "Homework template",
-        validators=[InputRequired("Write the homework as it should appear."), Length(max=1000)],
+        validators=[DataRequired("Write the homework as it should appear."), Length(max=1000)],
+        description=HANDOUT_NOTE,
     )
     reflection_questions = TextAreaField(
         "Reflection questions",
-        validators=[InputRequired("Give at least one question."), Length(max=2000)],
-        description="One question per line.",
+        validators=[DataRequired("Give at least one question."), Length(max=2000)],
+        description="One question per line. " + HANDOUT_NOTE,
     )
     version = VersionField()
 

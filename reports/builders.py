@@ -7,7 +7,7 @@ from counselor_app.flags import CHALLENGES
 from counselor_app.instruments import CSI4_ID, load
 from counselor_app.library import Strategy
 from counselor_app.library.services import strategies_for
-from counselor_app.models import Practice, SessionPlan, Therapist
+from counselor_app.models import FlagStatus, Practice, SessionPlan, Therapist
 from counselor_app.plans.services import AGENDA_LABELS
 from reports.documents import (
     AgendaRow,
@@ -44,7 +44,8 @@ def plan_document(plan: SessionPlan, therapist: Therapist, practice: Practice) -
     couple = plan.couple
     report = build_assessment(couple)
     strategies = strategies_for(therapist)
-    flags = {flag.id: flag for flag in report.flags}
+    # Only flags still confirmed: one dismissed since the plan was saved is no longer a focus.
+    flags = {flag.id: flag for flag in report.flags_with(FlagStatus.CONFIRMED)}
     focus = [flags[flag_id] for flag_id in plan.focus_flag_ids if flag_id in flags]
     alert = report.safety_alert
     return PlanDocument(

@@ -113,6 +113,10 @@ class HandoutDocument:
     days: tuple[str, ...] = DAYS
     language: str = LANGUAGE
 
+    @property
+    def has_content(self) -> bool:
+        return bool(self.exercises or self.homework)
+
 
 @dataclass(frozen=True)
 class MeasureSection:

@@ -127,3 +127,13 @@ def test_the_handout_uses_the_therapists_wording(app, logged_in, therapist, make
     text = " ".join(pdf_text(issued(app, plan_id)[0][3]).split())
     assert "Our own warm words here." in text and "Our evening hour" in text
     assert SHIPPED.client_explanation not in text
+
+
+def test_a_title_of_spaces_is_not_a_title(app, logged_in):
+    page = logged_in.get("/library/new").get_data(as_text=True)
+    response = logged_in.post_form(
+        "/library/new", strategy_form(version=version_on(page), title="   ", steps=" \n ")
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="title-error"' in page and 'id="steps-error"' in page

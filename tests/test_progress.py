@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -448,24 +447,9 @@ def long_history(n: int) -> list[AppointmentPoint]:
     ]
 
 
-def test_a_hundred_appointments_render_quickly() -> None:
+def test_a_hundred_appointments_keep_the_date_labels_legible() -> None:
+    """Timing belongs to `make bench`; here, the long chart labels at most twelve dates."""
     points = long_history(100)
-
-    def page() -> list[str]:
-        result = build_progress(points, NAMES)
-        out: list[str] = []
-        for measure in result.measures:
-            out.append(measure_chart(measure, result.partner_names))
-            out.extend(" ".join(row) for row in measure_table_rows(measure, NAMES))
-        return out
-
-    page()  # warm the instrument cache
-    timings = []
-    for _ in range(3):
-        began = time.perf_counter()
-        page()
-        timings.append(time.perf_counter() - began)
-    assert min(timings) < 0.1, timings
     measure: MeasureProgress = build_progress(points, NAMES).measure("csi4")
     labels = [t.text for t in parse(measure_chart(measure, NAMES)).iter(f"{SVG}text")]
     assert sum(1 for label in labels if label and re.fullmatch(r"\d+ \w{3}", label)) <= 12

@@ -33,6 +33,8 @@ def update_practice(
     settings: Practice, *, name: str, paper_size: PaperSize, expected_version: int
 ) -> None:
     check_version(settings, expected_version)
+    if settings not in db.session:
+        db.session.add(settings)  # the first save of the defaults
     settings.name = name
     settings.paper_size = paper_size
     flush_versioned(db.session)

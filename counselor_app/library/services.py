@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from counselor_app.extensions import db
 from counselor_app.library.model import Strategy, load_library
@@ -20,6 +21,7 @@ from counselor_app.models.base import check_version, flush_versioned
 
 Origin = Literal["shipped", "customised", "own"]
 OWN_PREFIX = "own-"
+CREATE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -123,13 +125,19 @@ def _slug(title: str) -> str:
 
 def create_own(therapist: Therapist, values: StrategyValues) -> str:
     """Add a strategy of the therapist's own; returns its key."""
-    taken = set(_rows(therapist))
     base = f"{OWN_PREFIX}{_slug(values.title)}"
-    key, number = base, 2
-    while key in taken:
-        key, number = f"{base}-{number}", number + 1
-    row = StrategyText(therapist_id=therapist.id, key=key, is_custom=True)
-    _write(row, values)
-    db.session.add(row)
-    db.session.flush()
-    return key
+    for _ in range(CREATE_ATTEMPTS):
+        taken = set(_rows(therapist))
+        key, number = base, 2
+        while key in taken:
+            key, number = f"{base}-{number}", number + 1
+        row = StrategyText(therapist_id=therapist.id, key=key, is_custom=True)
+        _write(row, values)
+        try:
+            # A savepoint: losing a race for the key (another tab, same title) costs one retry.
+            with db.session.begin_nested():
+                db.session.add(row)
+        except IntegrityError:
+            continue
+        return key
+    raise RuntimeError("Could not find a free key for the new strategy.")

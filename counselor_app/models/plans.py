@@ -116,9 +116,7 @@ class IssuedDocument(Base):
 
     __tablename__ = "issued_document"
     __table_args__ = (
-        UniqueConstraint(
-            "couple_id", "plan_id", "kind", "number", name="uq_issued_document_number"
-        ),
+        UniqueConstraint("couple_id", "series", "kind", "number", name="uq_issued_document_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -127,8 +125,12 @@ class IssuedDocument(Base):
         ForeignKey("session_plan.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[DocumentKind] = mapped_column(portable_enum(DocumentKind, "document_kind"))
-    number: Mapped[int]  # 1, 2, ... per plan and kind: "version 2 of this handout"
-    source_version: Mapped[int]  # the plan's version it was made from
+    # What the numbering runs over: "plan-<id>" for a plan's documents, "couple" for reports.
+    # (Not plan_id: NULLs never collide in a unique constraint, so numbers could repeat.)
+    series: Mapped[str] = mapped_column(String(40))
+    number: Mapped[int]  # 1, 2, ... per series and kind: "version 2 of this handout"
+    # SHA-256 of the HTML it was rendered from: an unchanged document is not issued twice.
+    source_digest: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(160))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int]

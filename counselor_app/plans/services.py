@@ -7,18 +7,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from counselor_app.extensions import db
 from counselor_app.library import Strategy
-from counselor_app.library.services import strategies_for
 from counselor_app.models import (
     Couple,
     DocumentKind,
     Flag,
     FlagStatus,
     IssuedDocument,
+    PaperSize,
     Practice,
     SessionPlan,
     Therapist,
@@ -35,6 +36,7 @@ AGENDA_PARTS: tuple[tuple[str, str, int], ...] = (
 )
 AGENDA_LABELS = {key: label for key, label, _ in AGENDA_PARTS}
 SUGGESTED_STRATEGIES = 3
+ISSUE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,8 @@ def suggested_strategy_keys(flags: list[Flag], strategies: dict[str, Strategy]) 
     return list(dict.fromkeys(keys))
 
 
-def prefill(couple: Couple, therapist: Therapist, today: date) -> PlanValues:
+def prefill(flags: list[Flag], strategies: dict[str, Strategy], today: date) -> PlanValues:
     """A first draft from the confirmed flags: their strategies and those strategies' homework."""
-    strategies = strategies_for(therapist)
-    flags = confirmed_flags(couple)
     chosen = suggested_strategy_keys(flags, strategies)[:SUGGESTED_STRATEGIES]
     return PlanValues(
         session_date=today,
@@ -120,13 +120,11 @@ def update_plan(plan: SessionPlan, values: PlanValues, *, expected_version: int)
 
 # ------------------------------------------------------------------------------ documents
 def practice() -> Practice:
-    """The practice settings row, made with defaults the first time it is asked for."""
+    """The practice settings, or unsaved defaults until an administrator saves them."""
     settings = db.session.scalar(select(Practice).order_by(Practice.id))
-    if settings is None:
-        settings = Practice()
-        db.session.add(settings)
-        db.session.flush()
-    return settings
+    return (
+        settings if settings is not None else Practice(name="", paper_size=PaperSize.A4, version=0)
+    )
 
 
 def documents_of(couple: Couple) -> list[IssuedDocument]:
@@ -147,46 +145,62 @@ def owned_document(couple: Couple, document_id: int) -> IssuedDocument:
     )
 
 
-def latest_issued(plan: SessionPlan, kind: DocumentKind) -> IssuedDocument | None:
+def series_of(plan: SessionPlan | None) -> str:
+    return f"plan-{plan.id}" if plan is not None else "couple"
+
+
+def latest_issued(
+    couple_id: int, kind: DocumentKind, plan: SessionPlan | None = None
+) -> IssuedDocument | None:
     return db.session.scalar(
         select(IssuedDocument)
-        .where(IssuedDocument.plan_id == plan.id, IssuedDocument.kind == kind)
+        .where(
+            IssuedDocument.couple_id == couple_id,
+            IssuedDocument.series == series_of(plan),
+            IssuedDocument.kind == kind,
+        )
         .order_by(IssuedDocument.number.desc())
         .limit(1)
     )
 
 
+def html_digest(html: str) -> str:
+    return hashlib.sha256(html.encode("utf-8")).hexdigest()
+
+
 def store_issued(
     couple_id: int,
     kind: DocumentKind,
+    html: str,
     pdf: bytes,
     therapist: Therapist,
     *,
     stem: str,
     plan: SessionPlan | None = None,
 ) -> IssuedDocument:
-    """Keep a PDF exactly as issued, numbered per couple, kind and plan (1, 2, ...)."""
-    same = (
-        IssuedDocument.plan_id == plan.id if plan is not None else IssuedDocument.plan_id.is_(None)
-    )
-    previous = db.session.scalar(
-        select(func.max(IssuedDocument.number)).where(
-            IssuedDocument.couple_id == couple_id, IssuedDocument.kind == kind, same
+    """Keep a PDF exactly as issued, numbered 1, 2, ... per couple, series and kind."""
+    for _ in range(ISSUE_ATTEMPTS):
+        latest = latest_issued(couple_id, kind, plan)
+        number = (latest.number if latest else 0) + 1
+        document = IssuedDocument(
+            couple_id=couple_id,
+            plan_id=plan.id if plan is not None else None,
+            kind=kind,
+            series=series_of(plan),
+            number=number,
+            source_digest=html_digest(html),
+            filename=f"{stem}-v{number}.pdf",
+            sha256=hashlib.sha256(pdf).hexdigest(),
+            size=len(pdf),
+            content=pdf,
+            issued_by_id=therapist.id,
         )
-    )
-    number = (previous or 0) + 1
-    document = IssuedDocument(
-        couple_id=couple_id,
-        plan_id=plan.id if plan is not None else None,
-        kind=kind,
-        number=number,
-        source_version=plan.version if plan is not None else 0,
-        filename=f"{stem}-v{number}.pdf",
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        size=len(pdf),
-        content=pdf,
-        issued_by_id=therapist.id,
-    )
-    db.session.add(document)
-    db.session.flush()
-    return document
+        try:
+            # Two issues at once would both pick the same number: the unique constraint turns
+            # that into a retry with the next number, never into two "version 2"s.
+            with db.session.begin_nested():
+                db.session.add(document)
+        except IntegrityError:
+            continue
+        return document
+    raise RuntimeError("Could not number the issued document.")

@@ -50,9 +50,7 @@ def _kind(kind: str) -> DocumentKind:
     return KINDS[kind]
 
 
-def _with_choices(form: PlanForm, couple: Couple) -> PlanForm:
-    flags = services.confirmed_flags(couple)
-    strategies = strategies_for(current_user)
+def _with_choices(form: PlanForm, flags: list, strategies: dict) -> PlanForm:
     suggested = services.suggested_strategy_keys(flags, strategies)
     ordered = suggested + [key for key in strategies if key not in suggested]
     form.set_choices(
@@ -102,7 +100,7 @@ def _values(form: PlanForm) -> services.PlanValues:
             for e in form.agenda.entries
         ],
         focus_flag_ids=list(form.focus_flags.data or []),
-        strategy_keys=list(form.strategies.data or []),
+        strategy_keys=list(dict.fromkeys(form.strategies.data or [])),
         homework=[
             {"strategy_key": e.form.strategy_key.data or None, "text": e.form.text.data}
             for e in form.homework.entries
@@ -143,10 +141,12 @@ def index(couple_id: int) -> str:
 def create(couple_id: int) -> str | Response | tuple[str, int]:
     """A new plan, prefilled from the confirmed flags and their strategies."""
     couple = get_owned_couple(current_user, couple_id)
-    form = _with_choices(PlanForm(), couple)
+    form = PlanForm()
+    flags, strategies = services.confirmed_flags(couple), strategies_for(current_user)
     if request.method == "GET":
-        _fill(form, services.prefill(couple, current_user, date.today()))
-    elif form.validate_on_submit():
+        _fill(form, services.prefill(flags, strategies, date.today()))
+    _with_choices(form, flags, strategies)
+    if request.method == "POST" and form.validate_on_submit():
         plan = services.create_plan(couple, current_user, _values(form))
         db.session.commit()
         flash("Session plan saved.", "success")
@@ -159,11 +159,12 @@ def edit(couple_id: int, plan_id: int) -> str | Response | tuple[str, int]:
     """Edit a plan. Documents already issued from it stay exactly as they were."""
     couple = get_owned_couple(current_user, couple_id)
     plan = services.owned_plan(couple, plan_id)
-    form = _with_choices(PlanEditForm(), couple)
+    form = PlanEditForm()
     if request.method == "GET":
         _fill(form, _stored_values(plan))
         form.version.data = plan.version
-    elif form.validate_on_submit():
+    _with_choices(form, services.confirmed_flags(couple), strategies_for(current_user))
+    if request.method == "POST" and form.validate_on_submit():
         try:
             services.update_plan(plan, _values(form), expected_version=form.version.data)
         except StaleEdit:
@@ -241,17 +242,24 @@ def issue(couple_id: int, plan_id: int, kind: str) -> Response | tuple[str, int]
         abort(400)
     if document_kind == DocumentKind.HANDOUT and (reason := handout_blocked(couple)):
         return _detail_page(couple, plan, refused=reason)
-    latest = services.latest_issued(plan, document_kind)
-    if latest is not None and latest.source_version == plan.version:
+    document_values = _document(plan, document_kind)
+    if document_kind == DocumentKind.HANDOUT and not document_values.has_content:
+        return _detail_page(
+            couple, plan, refused="Choose at least one intervention or homework before issuing."
+        )
+    html = render_html(document_values)
+    latest = services.latest_issued(couple.id, document_kind, plan)
+    if latest is not None and latest.source_digest == services.html_digest(html):
+        # Same plan, same assessment, same wording: the couple keeps one version, not two.
         flash(f"{document_kind.label} version {latest.number} is already up to date.", "info")
         document = latest
     else:
-        rendered = render(_document(plan, document_kind))
         slug = "session-plan" if document_kind == DocumentKind.SESSION_PLAN else "handout"
         document = services.store_issued(
             couple.id,
             document_kind,
-            rendered.pdf,
+            html,
+            render(document_values).pdf,
             current_user,
             plan=plan,
             stem=f"{slug}-{plan.session_date.isoformat()}",

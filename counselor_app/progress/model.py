@@ -286,7 +286,7 @@ def _direction(scores: Sequence[int]) -> int:
     net = scores[-1] - scores[0]
     if all(step >= 0 for step in steps) and net >= DIVERGENCE_MIN_CHANGE:
         return 1
-    if -net >= DIVERGENCE_MIN_CHANGE:
+    if all(step <= 0 for step in steps) and -net >= DIVERGENCE_MIN_CHANGE:
         return -1
     return 0
 

@@ -14,7 +14,7 @@ from counselor_app.plans.services import documents_of, practice, store_issued
 from counselor_app.progress import measure_chart, measure_table_header, measure_table_rows
 from counselor_app.progress.services import progress_of
 from forms.base import ActionForm
-from reports.documents import render
+from reports.documents import render, render_html
 from reports.progress import progress_document, progress_summary_document
 
 bp = Blueprint("progress", __name__, url_prefix="/couples/<id:couple_id>/progress")
@@ -71,7 +71,10 @@ def issue(couple_id: int, kind: str) -> Response:
         abort(400)
     document_kind, gather, stem = REPORTS[kind]
     doc = gather(couple, progress_of(couple), current_user, practice())
-    document = store_issued(couple.id, document_kind, render(doc).pdf, current_user, stem=stem)
+    html = render_html(doc)
+    document = store_issued(
+        couple.id, document_kind, html, render(doc).pdf, current_user, stem=stem
+    )
     db.session.commit()
     flash(f"{document_kind.label} issued as version {document.number}.", "success")
     return redirect(url_for("progress.index", couple_id=couple.id) + f"#document-{document.id}")

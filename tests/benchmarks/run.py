@@ -37,6 +37,7 @@ from counselor_app.auth.services import create_therapist  # noqa: E402
 from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple  # noqa: E402
 from counselor_app.extensions import db  # noqa: E402
 from counselor_app.flags import evaluate, load_ruleset  # noqa: E402
+from counselor_app.library.services import strategies_for  # noqa: E402
 from counselor_app.models import (  # noqa: E402
     Couple,
     Flag,
@@ -124,7 +125,11 @@ def seed_plan(app, couple_id: int) -> int:
         for flag in db.session.scalars(select(Flag).where(Flag.couple_id == couple_id)):
             flag.status = FlagStatus.CONFIRMED
             flag.note = "Came up in the first session."
-        values = plan_services.prefill(couple, couple.therapist, date(2026, 11, 24))
+        values = plan_services.prefill(
+            plan_services.confirmed_flags(couple),
+            strategies_for(couple.therapist),
+            date(2026, 11, 24),
+        )
         values = dataclasses.replace(
             values,
             goals="Name the cycle together.\nAgree one money conversation.",

@@ -73,8 +73,9 @@ def upgrade():
     sa.Column('couple_id', sa.Integer(), nullable=False),
     sa.Column('plan_id', sa.Integer(), nullable=True),
     sa.Column('kind', sa.Enum('session_plan', 'handout', name='document_kind', native_enum=False, create_constraint=True, length=20), nullable=False),
+    sa.Column('series', sa.String(length=40), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
-    sa.Column('source_version', sa.Integer(), nullable=False),
+    sa.Column('source_digest', sa.String(length=64), nullable=False),
     sa.Column('filename', sa.String(length=160), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
@@ -85,7 +86,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['issued_by_id'], ['therapist.id'], name=op.f('fk_issued_document_issued_by_id_therapist')),
     sa.ForeignKeyConstraint(['plan_id'], ['session_plan.id'], name=op.f('fk_issued_document_plan_id_session_plan'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_issued_document')),
-    sa.UniqueConstraint('plan_id', 'kind', 'number', name='uq_issued_document_number')
+    sa.UniqueConstraint('couple_id', 'series', 'kind', 'number', name='uq_issued_document_number')
     )
     with op.batch_alter_table('issued_document', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_issued_document_couple_id'), ['couple_id'], unique=False)
