@@ -108,15 +108,16 @@ class HomeworkReviewForm(BaseForm):
     """Fields are added per assignment and partner: outcome-<index>-<A|B>, note-<index>-<A|B>."""
 
 
-def homework_review_form(items: list[Any], labels: tuple[str, ...]) -> HomeworkReviewForm:
+def homework_review_form(items: list[Any], names: dict[str, str]) -> HomeworkReviewForm:
+    """``names``: partner label -> display name, for the labels the therapist reads."""
     attributes: dict[str, Any] = {}
     for item in items:
-        for label in labels:
+        for label, name in names.items():
             attributes[f"outcome-{item.index}-{label}"] = RadioField(
-                f"Partner {label}", choices=OUTCOME_CHOICES, default="", validators=[Optional()]
+                name, choices=OUTCOME_CHOICES, default="", validators=[Optional()]
             )
             attributes[f"note-{item.index}-{label}"] = StringField(
-                f"Note for partner {label} (optional)", validators=[Optional(), Length(max=500)]
+                f"Note about {name} (optional)", validators=[Optional(), Length(max=500)]
             )
     return type("HomeworkReviewFormGenerated", (HomeworkReviewForm,), attributes)()
 
@@ -152,10 +153,6 @@ class NoteForm(BaseForm):
         validators=[Optional(), Length(max=20000)],
         description="What comes next: homework, focus, referrals.",
     )
-    version = VersionField()
-
-
-class SignForm(BaseForm):
     version = VersionField()
 
 

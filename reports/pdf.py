@@ -2,12 +2,13 @@
 
 Templates are rendered from plain values with autoescaping, so nothing a user typed becomes
 markup; the URL fetcher below is the second wall: it serves the app's own static files and
-refuses every other URL (``http:``, ``file:``, ``data:``...), so a document can never read a
+refuses every other URL (``http:``, ``file:``, other ``data:``...), so a document can never read a
 local file or call out to a server while it is rendered.
 """
 
 from __future__ import annotations
 
+import base64
 import mimetypes
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +22,7 @@ REPORTS_DIR = Path(__file__).resolve().parent
 STATIC_DIR = REPORTS_DIR.parent / "counselor_app" / "static"
 # Templates refer to static files as "counselor-static:css/x.css"; nothing else resolves.
 STATIC_SCHEME = "counselor-static:"
+DATA_SVG = "data:image/svg+xml;base64,"
 PAGE_SIZES = {"a4": "A4", "letter": "letter"}
 
 
@@ -32,6 +34,11 @@ class StaticOnlyFetcher(URLFetcher):
         self.refused: list[str] = []
 
     def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
+        if url.startswith(DATA_SVG):
+            # Our own charts, inlined as data: no network and no disk. Anything the SVG itself
+            # refers to comes back through this same fetcher and is refused.
+            body = base64.b64decode(url[len(DATA_SVG) :], validate=True)
+            return URLFetcherResponse(url, body, {"Content-Type": "image/svg+xml"}, 200)
         if url.startswith(STATIC_SCHEME):
             path = (STATIC_DIR / url[len(STATIC_SCHEME) :].lstrip("/")).resolve()
             if STATIC_DIR in path.parents and path.is_file():

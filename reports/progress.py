@@ -8,7 +8,7 @@ from counselor_app.models import Couple, Practice, Therapist
 from counselor_app.progress import (
     MeasureProgress,
     Progress,
-    measure_chart,
+    measure_chart_data_uri,
     measure_table_header,
     measure_table_rows,
 )
@@ -32,7 +32,8 @@ def measure_section(measure: MeasureProgress, progress: Progress) -> MeasureSect
         note = f"{load(CSI4_ID).source_note} Below 13.5 is the commonly cited distressed range."
     return MeasureSection(
         title=measure.title,
-        chart_svg=measure_chart(measure, names, chart_id=f"report-{measure.measure_id}"),
+        chart_uri=measure_chart_data_uri(measure, names, chart_id=f"report-{measure.measure_id}"),
+        chart_alt=f"{measure.title}: both partners' totals at each appointment (table below).",
         table_header=measure_table_header(measure, names),
         table_rows=tuple(measure_table_rows(measure, names)),
         changes=tuple(
@@ -104,57 +105,55 @@ def progress_document(
     )
 
 
-# What each check-in is about, in the couple's words, and how far the pair's combined average
-# must move (in points) before we call it a change rather than "about the same".
+# What each check-in is about, in the client's words, and how far their own total must move
+# (in points) before we call it a change rather than "about the same".
 TREND_TOPICS = {
-    "csi4": "How you both feel about your relationship",
-    "balance": "How you both feel about the balance of time together and apart",
+    "csi4": "How you feel about your relationship",
+    "balance": "How you feel about the balance of time together and apart",
 }
-TREND_STEP = 1.0
+TREND_STEP = 2
 
 
-def _pair_average(measure: MeasureProgress) -> list[float]:
-    """The two partners' mean at each appointment where both checked in."""
-    pairs = zip(measure.series["A"], measure.series["B"], strict=True)
-    return [(a + b) / 2 for a, b in pairs if a is not None and b is not None]
-
-
-def trend_words(measure: MeasureProgress) -> str:
-    averages = _pair_average(measure)
-    if len(averages) < 2:
-        return "Not enough check-ins together yet to see a trend."
-    change = averages[-1] - averages[0]
-    if change >= TREND_STEP:
-        return "Has gone up since your first check-ins together."
-    if change <= -TREND_STEP:
-        return "Has gone down since your first check-ins together: something to talk about."
-    return "Has stayed about the same since your first check-ins together."
+def trend_words(measure: MeasureProgress, label: str) -> str:
+    """One partner's own direction, from their first to their latest check-in, in words."""
+    change = measure.change[label]
+    if change.baseline is None or change.previous is None:
+        return "Not enough check-ins yet to see a trend."
+    if change.change_since_baseline >= TREND_STEP:
+        return "Your answers have gone up since your first check-in."
+    if change.change_since_baseline <= -TREND_STEP:
+        return "Your answers have gone down since your first check-in: worth talking about."
+    return "Your answers have stayed about the same since your first check-in."
 
 
 def progress_summary_document(
-    couple: Couple, progress: Progress, therapist: Therapist, practice: Practice
+    couple: Couple, progress: Progress, label: str, therapist: Therapist, practice: Practice
 ) -> ProgressSummaryDocument:
-    """Trends in words and what you did together: no scores, notes, flags or answers."""
-    names = " and ".join(progress.partner_names[label] for label in LABELS)
-    done = sum(progress.homework[label].done for label in LABELS)
-    partly = sum(progress.homework[label].partly for label in LABELS)
-    reviewed = sum(progress.homework[label].total for label in LABELS)
-    homework = (
-        "We have not looked at homework together yet."
-        if not reviewed
-        else f"Of {reviewed} homework check-ups, {done} were done and {partly} partly done."
+    """Partner ``label``'s own summary: no scores, notes, flags, or the other partner's answers."""
+    name = progress.partner_names[label]
+    homework = progress.homework[label]
+    attended = sum(
+        1
+        for entry in progress.attendance.history
+        if entry.status == "completed" and entry.attendance in ("both", label.lower())
     )
     return ProgressSummaryDocument(
-        title=f"Your progress: {names}",
-        subject="How things have gone across our sessions",
-        couple_name=names,
+        title=f"Your progress: {name}",
+        subject="How things have gone for you across our sessions",
+        partner_name=name,
         period=_period(progress),
         therapist_name=therapist.name,
         practice_name=practice.name,
         paper=practice.paper_size.value,
         trends=tuple(
-            (TREND_TOPICS.get(m.measure_id, m.title), trend_words(m)) for m in progress.measures
+            (TREND_TOPICS.get(m.measure_id, m.title), trend_words(m, label))
+            for m in progress.measures
         ),
-        sessions=f"We have met {progress.completed_count} times.",
-        homework=homework,
+        sessions=f"You have come to {attended} of our sessions.",
+        homework=(
+            "We have not looked at your homework together yet."
+            if not homework.total
+            else f"Of {homework.total} homework check-ups, you had done {homework.done} "
+            f"and partly done {homework.partly}."
+        ),
     )

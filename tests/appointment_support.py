@@ -51,11 +51,11 @@ def balance_answers(total: int) -> dict[str, int]:
     return answers
 
 
-def seed_history(app: Flask, couple_id: int, visits: list[Visit]) -> list[int]:
-    """One appointment a week from START; check-ins only for partners who were there."""
+def seed_history(app: Flask, couple_id: int, visits: list[Visit], first_week: int = 0) -> list[int]:
+    """One appointment a week from START (+ ``first_week``); check-ins only for partners there."""
     ids = []
     with app.app_context():
-        for week, visit in enumerate(visits):
+        for week, visit in enumerate(visits, start=first_week):
             appointment = Appointment(
                 couple_id=couple_id,
                 starts_at=START + timedelta(weeks=week),

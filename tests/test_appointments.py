@@ -201,12 +201,27 @@ def test_homework_from_the_plan_is_reviewed_at_the_next_appointment(app, logged_
 
 
 # ------------------------------------------------------------------------------ notes
+def note_post(client, url, version, action="save", data="", **fields):
+    payload = {
+        "note-dap_data": data,
+        "note-dap_assessment": fields.get("assessment", ""),
+        "note-dap_plan": fields.get("plan", ""),
+        "note-version": str(version),
+        "action": action,
+    }
+    return client.post_form(url, payload)
+
+
 def test_note_autosaves_signs_locks_and_takes_addenda(app, logged_in, couple_id):
     [appointment_id] = seed_history(app, couple_id, [Visit()])
     base = f"/couples/{couple_id}/appointments/{appointment_id}"
-    saved = logged_in.post_form(
+    page = page_of(logged_in, base)
+    # The page's own prefixed token is what the browser's FormData sends.
+    token = re.search(r'name="note-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    saved = logged_in.post(
         f"{base}/note/autosave",
-        {
+        data={
+            "note-csrf_token": token,
             "note-dap_data": f"Talked about money {NOTE_MARKER}",
             "note-dap_assessment": "Calmer",
             "note-dap_plan": "Budget talk",
@@ -214,44 +229,84 @@ def test_note_autosaves_signs_locks_and_takes_addenda(app, logged_in, couple_id)
         },
     )
     assert saved.status_code == 200 and saved.json["saved"] is True
+    assert saved.json["at"].endswith("+00:00")
     version = saved.json["version"]
     page = page_of(logged_in, base)
     assert NOTE_MARKER in page and "Draft saved" in page
-    sign = logged_in.post_form(f"{base}/note/sign", {"sign-version": str(version)})
+    # Signing saves exactly the text on screen (typed after the last autosave) and locks it.
+    sign = note_post(logged_in, f"{base}/note", version, "sign", data=f"Final words {NOTE_MARKER}")
     assert sign.status_code == 302
-    # A POST that edits the signed note is refused and changes nothing.
-    edit = logged_in.post_form(
-        f"{base}/note",
-        {
-            "note-dap_data": "Rewritten history",
-            "note-dap_assessment": "",
-            "note-dap_plan": "",
-            "note-version": str(version + 1),
-        },
-    )
+    with app.app_context():
+        note = db.session.scalar(select(SessionNote))
+        assert note.is_signed and note.data == f"Final words {NOTE_MARKER}"
+        version = note.version
+    # A POST that edits the signed note is refused, changes nothing, and keeps what was typed.
+    edit = note_post(logged_in, f"{base}/note", version, data="Rewritten history")
+    page = edit.get_data(as_text=True)
     assert edit.status_code == 409
-    assert "signed and locked" in edit.get_data(as_text=True)
+    assert "signed and locked" in page and "Data: Rewritten history" in page
     auto = logged_in.post_form(
         f"{base}/note/autosave",
         {
             "note-dap_data": "Rewritten",
             "note-dap_assessment": "",
             "note-dap_plan": "",
-            "note-version": "9",
+            "note-version": str(version),
         },
     )
-    assert auto.status_code == 409
+    assert auto.status_code == 409 and "signed" in auto.json["error"]
     with app.app_context():
-        note = db.session.scalar(select(SessionNote))
-        assert note.data == f"Talked about money {NOTE_MARKER}" and note.is_signed
+        assert db.session.scalar(select(SessionNote)).data == f"Final words {NOTE_MARKER}"
     added = logged_in.post_form(
         f"{base}/note/addenda", {"addendum-text": "Correction: budget talk moved."}
     )
     assert added.status_code == 302
     page = page_of(logged_in, base)
-    assert NOTE_MARKER in page and "Correction: budget talk moved." in page and "Addendum," in page
+    assert f"Final words {NOTE_MARKER}" in page and "Correction: budget talk moved." in page
     with app.app_context():
         assert db.session.scalar(select(NoteAddendum)).text == "Correction: budget talk moved."
+    # The appointment's record is locked with the note.
+    details = logged_in.post_form(
+        f"{base}/details",
+        {
+            "starts_at": "2026-01-05T17:00",
+            "duration_minutes": "60",
+            "status": "cancelled",
+            "plan_id": "0",
+            "version": "1",
+        },
+    )
+    assert details.status_code == 422 and "record is locked" in details.get_data(as_text=True)
+
+
+def test_signing_an_empty_note_is_refused(app, logged_in, couple_id):
+    [appointment_id] = seed_history(app, couple_id, [Visit()])
+    response = note_post(
+        logged_in, f"/couples/{couple_id}/appointments/{appointment_id}/note", 0, "sign"
+    )
+    assert response.status_code == 422
+    assert "Write the note before signing it." in response.get_data(as_text=True)
+
+
+def test_marking_a_partner_absent_removes_their_check_in(app, logged_in, couple_id):
+    [appointment_id] = seed_history(app, couple_id, [Visit(csi={"A": 12, "B": 14})])
+    response = logged_in.post_form(
+        f"/couples/{couple_id}/appointments/{appointment_id}/details",
+        {
+            "starts_at": "2026-01-05T17:00",
+            "duration_minutes": "60",
+            "status": "completed",
+            "attendance": "a",
+            "plan_id": "0",
+            "version": "1",
+        },
+        follow_redirects=True,
+    )
+    assert "Partner B&#39;s check-in at this appointment was removed" in response.get_data(
+        as_text=True
+    )
+    with app.app_context():
+        assert {r.partner_label for r in db.session.scalars(select(CheckIn))} == {"A"}
 
 
 def test_addendum_before_signing_is_refused(app, logged_in, couple_id):
@@ -274,8 +329,14 @@ def test_private_notes_are_stored_apart(app, logged_in, couple_id):
     with app.app_context():
         assert db.session.scalar(select(PrivateNote)).text == PRIVATE_MARKER
         assert db.session.scalar(select(SessionNote)) is None
+    page = page_of(logged_in, base)
+    assert PRIVATE_MARKER in page  # shown to the therapist on the appointment page only
     export = logged_in.get(f"/couples/{couple_id}/intake/export.json").get_data(as_text=True)
     assert PRIVATE_MARKER not in export
+    assert logged_in.post_form(f"/couples/{couple_id}/progress/issue/report").status_code == 302
+    with app.app_context():
+        report = db.session.scalar(select(IssuedDocument)).content
+    assert PRIVATE_MARKER not in pdf_text(report)
 
 
 # ------------------------------------------------------------------------------ flags
@@ -337,52 +398,57 @@ def test_progress_page_query_count_does_not_grow(app, logged_in, couple_id, coun
 
 def test_progress_report_pdfs(app, logged_in, couple_id):
     seed_history(app, couple_id, twelve_plus())
-    [appointment_id] = seed_history(app, couple_id, [Visit(csi={"A": 16, "B": 9})])
+    [appointment_id] = seed_history(app, couple_id, [Visit(csi={"A": 17, "B": 9})], first_week=14)
     base = f"/couples/{couple_id}/appointments/{appointment_id}"
-    logged_in.post_form(
-        f"{base}/note",
-        {
-            "note-dap_data": NOTE_MARKER,
-            "note-dap_assessment": "",
-            "note-dap_plan": "",
-            "note-version": "0",
-        },
+    assert note_post(logged_in, f"{base}/note", 0, data=NOTE_MARKER).status_code == 302
+    assert (
+        logged_in.post_form(
+            f"{base}/private-note", {"private-text": PRIVATE_MARKER, "private-version": "0"}
+        ).status_code
+        == 302
     )
-    logged_in.post_form(
-        f"{base}/private-note", {"private-text": PRIVATE_MARKER, "private-version": "0"}
-    )
-    for kind in ("report", "summary"):
+    for kind in ("report", "summary-a", "summary-b"):
         assert logged_in.post_form(f"/couples/{couple_id}/progress/issue/{kind}").status_code == 302
     with app.app_context():
-        documents = {d.kind.value: d.content for d in db.session.scalars(select(IssuedDocument))}
-    report = " ".join(pdf_text(documents["progress_report"]).split())
+        documents = {
+            (d.kind.value, d.series): d.content for d in db.session.scalars(select(IssuedDocument))
+        }
+    report = " ".join(pdf_text(documents[("progress_report", "couple")]).split())
     for expected in (
         "Progress report: Avery & Blake",
         "05 Jan 2026",
         "Baseline",
-        "Distress cut-off",
         "rising while",
         "Cancelled",
         "No-show",
     ):
         assert expected in report, expected
-    assert re.search(r"Avery 10 15 16 \+6", report)
-    summary = " ".join(pdf_text(documents["progress_summary"]).split())
-    assert "Your progress: Avery and Blake" in summary and "We have met 13 times." in summary
-    folded = summary.lower()
-    for banned in (
-        NOTE_MARKER.lower(),
-        PRIVATE_MARKER.lower(),
-        "flag",
-        "safety",
-        "cut-off",
-        "distress",
-        "csi",
-        "score",
-    ):
-        assert banned not in folded, banned
-    figures = summary.replace("We have met 13 times.", "").replace("2026", "")
-    assert not re.search(r"\b(1[0-6]|[89])\b", figures), "no individual totals"
+    assert re.search(r"Avery 10 16 17 \+7", report)
+    assert PRIVATE_MARKER not in report
+    avery = " ".join(pdf_text(documents[("progress_summary", "partner-A")]).split())
+    blake = " ".join(pdf_text(documents[("progress_summary", "partner-B")]).split())
+    assert "Your progress: Avery" in avery and "You have come to 12 of our sessions." in avery
+    assert "have gone up" in avery and "have gone down" in blake
+    for summary, other in ((avery, "Blake"), (blake, "Avery")):
+        folded = summary.lower()
+        assert other not in summary  # nothing about the other partner
+        for banned in (
+            NOTE_MARKER.lower(),
+            PRIVATE_MARKER.lower(),
+            "flag",
+            "safety",
+            "cut-off",
+            "distress",
+            "csi",
+            "score",
+        ):
+            assert banned not in folded, banned
+        figures = re.sub(
+            r"\d{1,2} \w{3} 2026|You have come to \d+|Of \d+ homework|done \d+|partly done \d+|Page \d of \d",
+            "",
+            summary,
+        )
+        assert not re.search(r"\d", figures), figures
 
 
 def test_another_therapist_cannot_reach_appointments_or_progress(
@@ -412,3 +478,36 @@ def test_another_therapist_cannot_reach_appointments_or_progress(
     with app.app_context():
         assert db.session.scalar(select(SessionNote)) is None
         assert db.session.scalar(select(PrivateNote)) is None
+
+
+def test_review_survives_an_edited_plan_and_refuses_absent_partners(app, logged_in, couple_id):
+    seed_intake(app, couple_id, "A")
+    seed_intake(app, couple_id, "B")
+    plan_id = new_plan(
+        logged_in,
+        couple_id,
+        **{
+            "homework-0-text": "Walk together twice this week.",
+            "homework-1-text": "Each keep one evening for yourself.",
+        },
+    )
+    first, second = seed_history(app, couple_id, [Visit(), Visit(attendance="a")])
+    with app.app_context():
+        db.session.get(Appointment, first).plan_id = plan_id
+        db.session.commit()
+    base = f"/couples/{couple_id}/appointments/{second}"
+    refused = logged_in.post_form(f"{base}/homework", {"outcome-0-B": "done"})
+    assert refused.status_code == 422
+    assert "Partner B was not at this appointment" in refused.get_data(as_text=True)
+    assert logged_in.post_form(f"{base}/homework", {"outcome-1-A": "done"}).status_code == 302
+    # The plan loses its second assignment afterwards: the page still opens, and the old
+    # review is not shown against a different assignment.
+    with app.app_context():
+        from counselor_app.models import SessionPlan
+
+        plan = db.session.get(SessionPlan, plan_id)
+        plan.homework = [plan.homework[0]]
+        db.session.commit()
+    page = page_of(logged_in, base)
+    assert "Walk together twice this week." in page
+    assert "Each keep one evening for yourself." not in page

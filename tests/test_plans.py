@@ -341,13 +341,16 @@ def test_the_renderer_itself_refuses_files_and_the_network(local_server):
     html = (
         f'<html lang="en"><head><title>t</title></head><body>'
         f'<img src="file:///etc/passwd"><img src="{local_server}/y.png">'
-        f'<img src="counselor-static:../../../../etc/passwd"><p>ok</p></body></html>'
+        f'<img src="counselor-static:../../../../etc/passwd">'
+        f'<img src="data:image/png;base64,iVBORw0KGgo="><p>ok</p></body></html>'
     )
     rendered = render_pdf(html, paper="a4", variant=None)
+    # Only our own SVG charts may come as data: URIs; any other data: is refused too.
     assert set(rendered.refused_urls) == {
         "file:///etc/passwd",
         f"{local_server}/y.png",
         "counselor-static:../../../../etc/passwd",
+        "data:image/png;base64,iVBORw0KGgo=",
     }
     assert CountingHandler.hits == []
     assert rendered.pdf.startswith(b"%PDF")

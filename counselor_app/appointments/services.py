@@ -111,9 +111,21 @@ def update_appointment(
     appointment: Appointment, values: AppointmentValues, *, expected_version: int
 ) -> None:
     check_version(appointment, expected_version)
+    _require_unsigned(appointment)
     _check(values, appointment.couple)
     _apply(appointment, values)
     flush_versioned(db.session)
+
+
+def drop_absent_check_ins(appointment: Appointment) -> list[str]:
+    """An absent partner has no score: remove check-ins of partners no longer present."""
+    dropped = sorted(
+        {r.partner_label for r in appointment.check_ins if not appointment.present(r.partner_label)}
+    )
+    for row in [r for r in appointment.check_ins if r.partner_label in dropped]:
+        appointment.check_ins.remove(row)
+    db.session.flush()
+    return dropped
 
 
 def _apply(appointment: Appointment, values: AppointmentValues) -> None:
@@ -152,6 +164,21 @@ def last_and_next(couple_ids: list[int], now: datetime) -> dict[int, tuple[Any, 
     return {cid: (last.get(cid), upcoming.get(cid)) for cid in couple_ids}
 
 
+def _require_held(appointment: Appointment) -> None:
+    if appointment.status != AppointmentStatus.COMPLETED or appointment.attendance is None:
+        raise AppointmentError(
+            "Mark the appointment completed, with who attended, before recording what happened."
+        )
+
+
+def _require_unsigned(appointment: Appointment) -> None:
+    if appointment.note is not None and appointment.note.is_signed:
+        raise AppointmentError(
+            "The note is signed, so this appointment's record is locked. "
+            "Add a dated addendum to correct it."
+        )
+
+
 # ------------------------------------------------------------------------------ check-ins
 def check_ins_by_partner(appointment: Appointment) -> dict[str, dict[str, CheckIn]]:
     found: dict[str, dict[str, CheckIn]] = {label: {} for label in LABELS}
@@ -170,6 +197,7 @@ def record_check_in(
     appointment: Appointment, label: str, answers: dict[str, dict[str, Any]]
 ) -> None:
     """Store a present partner's check-in (measure id -> answers); an absent partner has none."""
+    _require_unsigned(appointment)
     if not appointment.present(label):
         raise AppointmentError(
             f"Partner {label} was not at this appointment, so there is no check-in to record."
@@ -187,15 +215,17 @@ def record_check_in(
             appointment.check_ins.append(row)
         row.answers = dict(answers[instrument_id])
         row.total = _total(instrument_id, row.answers)
-    db.session.flush()
+    flush_versioned(db.session)
 
 
 # ------------------------------------------------------------------------------ homework
 def plan_to_review(appointment: Appointment) -> SessionPlan | None:
-    """The homework reviewed now is the one set at the last earlier appointment with a plan."""
-    return db.session.scalar(
-        select(SessionPlan)
-        .join(Appointment, Appointment.plan_id == SessionPlan.id)
+    """The plan of the held appointment just before this one: its homework is reviewed now.
+
+    Only that one: an older plan was reviewed at its own next appointment already.
+    """
+    previous = db.session.scalar(
+        select(Appointment)
         .where(
             Appointment.couple_id == appointment.couple_id,
             Appointment.starts_at < appointment.starts_at,
@@ -203,7 +233,9 @@ def plan_to_review(appointment: Appointment) -> SessionPlan | None:
         )
         .order_by(Appointment.starts_at.desc())
         .limit(1)
+        .options(selectinload(Appointment.plan))
     )
+    return previous.plan if previous is not None else None
 
 
 def homework_items(plan: SessionPlan | None) -> list[HomeworkItem]:
@@ -217,7 +249,12 @@ def record_homework(
     plan: SessionPlan,
     outcomes: dict[tuple[int, str], tuple[HomeworkOutcome | None, str]],
 ) -> None:
-    """(item index, partner) -> (outcome or None to leave unrecorded, note)."""
+    """(item index, partner) -> (outcome or None to leave unrecorded, note).
+
+    Only partners who were there report on their homework; an absent partner's is left open.
+    """
+    _require_held(appointment)
+    _require_unsigned(appointment)
     items = {item.index: item for item in homework_items(plan)}
     existing = {
         (row.item_index, row.partner_label): row
@@ -227,6 +264,10 @@ def record_homework(
     for (index, label), (outcome, note) in outcomes.items():
         if index not in items or label not in LABELS:
             raise AppointmentError("That assignment is not part of the plan being reviewed.")
+        if outcome is not None and not appointment.present(label):
+            raise AppointmentError(
+                f"Partner {label} was not at this appointment: record their homework when they are."
+            )
         row = existing.get((index, label))
         if outcome is None:
             if row is not None:
@@ -242,7 +283,7 @@ def record_homework(
             appointment.homework_reviews.append(row)
         row.outcome = outcome
         row.note = note
-    db.session.flush()
+    flush_versioned(db.session)
 
 
 # ------------------------------------------------------------------------------ flags
@@ -270,43 +311,39 @@ def record_flag_statuses(
         elif row.status != status:
             row.status = status
             row.recorded_at = utcnow()
-    db.session.flush()
+    flush_versioned(db.session)
 
 
 # ------------------------------------------------------------------------------ notes
-def note_of(appointment: Appointment) -> SessionNote:
-    if appointment.note is None:
-        appointment.note = SessionNote()
-        db.session.flush()
-    return appointment.note
-
-
 def save_note(
-    appointment: Appointment, *, data: str, assessment: str, plan: str, expected_version: int
+    appointment: Appointment,
+    *,
+    data: str,
+    assessment: str,
+    plan: str,
+    expected_version: int,
+    sign_as: Therapist | None = None,
 ) -> SessionNote:
-    """Save the DAP note as a draft; a signed note is refused and left exactly as it was."""
+    """Save the DAP note; with ``sign_as``, sign exactly this text in the same transaction.
+
+    A signed note is refused and left exactly as it was.
+    """
     note = appointment.note
     if note is not None and note.is_signed:
         raise NoteLocked("This note is signed and locked. Add a dated addendum instead.")
     check_version(note, expected_version)
-    note = note_of(appointment)
+    if sign_as is not None and not (data.strip() or assessment.strip() or plan.strip()):
+        raise AppointmentError("Write the note before signing it.")
+    if note is None:
+        note = appointment.note = SessionNote()
     note.data, note.assessment, note.plan = data, assessment, plan
     note.updated_at = utcnow()
+    if sign_as is not None:
+        note.status = NoteStatus.SIGNED
+        note.signed_at = utcnow()
+        note.signed_by_id = sign_as.id
     flush_versioned(db.session)
     return note
-
-
-def sign_note(appointment: Appointment, therapist: Therapist, *, expected_version: int) -> None:
-    note = appointment.note
-    if note is None or not (note.data.strip() or note.assessment.strip() or note.plan.strip()):
-        raise AppointmentError("Write the note before signing it.")
-    if note.is_signed:
-        raise NoteLocked("This note is already signed.")
-    check_version(note, expected_version)
-    note.status = NoteStatus.SIGNED
-    note.signed_at = utcnow()
-    note.signed_by_id = therapist.id
-    flush_versioned(db.session)
 
 
 def add_addendum(appointment: Appointment, therapist: Therapist, text: str) -> NoteAddendum:
@@ -315,7 +352,7 @@ def add_addendum(appointment: Appointment, therapist: Therapist, text: str) -> N
         raise AppointmentError("Addenda are for signed notes: edit the draft instead.")
     addendum = NoteAddendum(text=text, created_by_id=therapist.id)
     note.addenda.append(addendum)
-    db.session.flush()
+    flush_versioned(db.session)
     return addendum
 
 

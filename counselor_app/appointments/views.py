@@ -30,7 +30,6 @@ from forms.appointments import (
     AppointmentForm,
     NoteForm,
     PrivateNoteForm,
-    SignForm,
     check_in_form_class,
     flag_status_form,
     homework_review_form,
@@ -119,7 +118,6 @@ def render_page(
             dap_assessment=note.assessment if note else "",
             dap_plan=note.plan if note else "",
         ),
-        "sign": SignForm(formdata=None, prefix="sign", version=note.version if note else 0),
         "addendum": AddendumForm(formdata=None, prefix="addendum"),
         "private": PrivateNoteForm(
             formdata=None,
@@ -180,13 +178,21 @@ def _filled_check_in(rows: dict, label: str):
     return form
 
 
+def _partner_names(couple: Couple) -> dict[str, str]:
+    return {partner.label: partner.display_name for partner in couple.partners}
+
+
 def _filled_homework(appointment: Appointment, plan, items):
-    form = homework_review_form(items, services.LABELS)
+    form = homework_review_form(items, _partner_names(appointment.couple))
     form.process(formdata=None)
+    texts = {item.index: item.text for item in items}
     for row in appointment.homework_reviews:
-        if plan is not None and row.plan_id == plan.id:
-            form[f"outcome-{row.item_index}-{row.partner_label}"].data = row.outcome.value
-            form[f"note-{row.item_index}-{row.partner_label}"].data = row.note
+        # A review belongs to the assignment as it was worded; if the plan was edited since,
+        # an old review is not shown against a different assignment.
+        if plan is None or row.plan_id != plan.id or texts.get(row.item_index) != row.assignment:
+            continue
+        form[f"outcome-{row.item_index}-{row.partner_label}"].data = row.outcome.value
+        form[f"note-{row.item_index}-{row.partner_label}"].data = row.note
     return form
 
 
@@ -231,6 +237,7 @@ def update_details(couple_id: int, appointment_id: int) -> Response | tuple[str,
         return render_page(couple, appointment, 422, details=form)
     try:
         services.update_appointment(appointment, _values(form), expected_version=form.version.data)
+        dropped = services.drop_absent_check_ins(appointment)
     except services.AppointmentError as error:
         db.session.rollback()
         form.attendance.errors.append(str(error))
@@ -243,6 +250,12 @@ def update_details(couple_id: int, appointment_id: int) -> Response | tuple[str,
         appointment = services.owned_appointment(couple, appointment_id)
         form.version.refresh(appointment.version)
         return render_page(couple, appointment, 409, details=form)
+    for label in dropped:
+        flash(
+            f"Partner {label}'s check-in at this appointment was removed: they are now recorded "
+            "as absent, and an absent partner has no score.",
+            "info",
+        )
     return _done(couple, appointment, "Appointment details saved.", "details")
 
 
@@ -258,10 +271,14 @@ def check_in(couple_id: int, appointment_id: int, label: str) -> Response | tupl
         return render_page(couple, appointment, 422, **{f"check_in_{label}": form})
     try:
         services.record_check_in(appointment, label, form.answers())
-    except services.AppointmentError as error:
+    except (services.AppointmentError, StaleEdit) as error:
         db.session.rollback()
-        form.form_errors.append(str(error))
-        return render_page(couple, appointment, 422, **{f"check_in_{label}": form})
+        stale = isinstance(error, StaleEdit)
+        form.form_errors.append(STALE if stale else str(error))
+        appointment = services.owned_appointment(couple, appointment_id)
+        return render_page(
+            couple, appointment, 409 if stale else 422, **{f"check_in_{label}": form}
+        )
     return _done(
         couple, appointment, f"Partner {label}'s check-in saved.", f"check-in-{label.lower()}"
     )
@@ -273,8 +290,10 @@ def homework(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
     couple, appointment = _load(couple_id, appointment_id)
     plan = services.plan_to_review(appointment)
     items = services.homework_items(plan)
-    form = homework_review_form(items, services.LABELS)
-    if plan is None or not form.validate_on_submit():
+    form = homework_review_form(items, _partner_names(couple))
+    if plan is None:
+        abort(404)  # nothing to review here: the page shows no homework form
+    if not form.validate_on_submit():
         return render_page(couple, appointment, 422, homework=form)
     outcomes = {
         (item.index, label): (
@@ -286,7 +305,14 @@ def homework(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
         for item in items
         for label in services.LABELS
     }
-    services.record_homework(appointment, plan, outcomes)
+    try:
+        services.record_homework(appointment, plan, outcomes)
+    except (services.AppointmentError, StaleEdit) as error:
+        db.session.rollback()
+        stale = isinstance(error, StaleEdit)
+        form.form_errors.append(STALE if stale else str(error))
+        appointment = services.owned_appointment(couple, appointment_id)
+        return render_page(couple, appointment, 409 if stale else 422, homework=form)
     return _done(couple, appointment, "Homework review saved.", "homework")
 
 
@@ -304,15 +330,23 @@ def flags(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
         else None
         for flag in confirmed
     }
-    services.record_flag_statuses(appointment, statuses)
+    try:
+        services.record_flag_statuses(appointment, statuses)
+    except (services.AppointmentError, StaleEdit) as error:
+        db.session.rollback()
+        stale = isinstance(error, StaleEdit)
+        form.form_errors.append(STALE if stale else str(error))
+        appointment = services.owned_appointment(couple, appointment_id)
+        return render_page(couple, appointment, 409 if stale else 422, flags=form)
     return _done(couple, appointment, "Flag status saved.", "flags")
 
 
 @bp.route("/<id:appointment_id>/note", methods=["POST"])
 def save_note(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
-    """Save the DAP note as a draft. A signed note is refused and stays unchanged."""
+    """Save the DAP note as a draft, or sign exactly this text (which locks it)."""
     couple, appointment = _load(couple_id, appointment_id)
     form = NoteForm(prefix="note")
+    signing = request.form.get("action") == "sign"
     if not form.validate_on_submit():
         return render_page(couple, appointment, 422, note=form)
     try:
@@ -322,12 +356,16 @@ def save_note(couple_id: int, appointment_id: int) -> Response | tuple[str, int]
             assessment=form.dap_assessment.data or "",
             plan=form.dap_plan.data or "",
             expected_version=form.version.data,
+            sign_as=current_user if signing else None,
         )
     except services.NoteLocked as error:
         db.session.rollback()
+        return _locked_meanwhile(couple, appointment_id, form, str(error))
+    except services.AppointmentError as error:
+        db.session.rollback()
         form.form_errors.append(str(error))
         return render_page(
-            couple, services.owned_appointment(couple, appointment_id), 409, note=form
+            couple, services.owned_appointment(couple, appointment_id), 422, note=form
         )
     except StaleEdit:
         db.session.rollback()
@@ -335,7 +373,30 @@ def save_note(couple_id: int, appointment_id: int) -> Response | tuple[str, int]
         appointment = services.owned_appointment(couple, appointment_id)
         form.version.refresh(appointment.note.version if appointment.note else 0)
         return render_page(couple, appointment, 409, note=form)
+    if signing:
+        return _done(couple, appointment, "Note signed and locked.", "note")
     return _done(couple, appointment, "Note saved as a draft.", "note")
+
+
+def _locked_meanwhile(
+    couple: Couple, appointment_id: int, form: NoteForm, message: str
+) -> tuple[str, int]:
+    """The note was signed in another tab: what was typed here becomes a draft addendum."""
+    typed = "\n\n".join(
+        f"{label}: {text}"
+        for label, text in (
+            ("Data", form.dap_data.data),
+            ("Assessment", form.dap_assessment.data),
+            ("Plan", form.dap_plan.data),
+        )
+        if (text or "").strip()
+    )
+    addendum = AddendumForm(formdata=None, prefix="addendum", text=typed)
+    addendum.form_errors.append(
+        f"{message} What you typed is below as an addendum: edit it and add it, or discard it."
+    )
+    appointment = services.owned_appointment(couple, appointment_id)
+    return render_page(couple, appointment, 409, addendum=addendum)
 
 
 @bp.route("/<id:appointment_id>/note/autosave", methods=["POST"])
@@ -353,40 +414,15 @@ def autosave_note(couple_id: int, appointment_id: int) -> tuple[Response, int]:
             plan=form.dap_plan.data or "",
             expected_version=form.version.data,
         )
-    except services.NoteLocked as error:
+    except services.AppointmentError as error:
         db.session.rollback()
         return jsonify(saved=False, error=str(error)), 409
     except StaleEdit:
         db.session.rollback()
         return jsonify(saved=False, error=STALE), 409
     db.session.commit()
-    return jsonify(saved=True, version=note.version, at=note.updated_at.isoformat()), 200
-
-
-@bp.route("/<id:appointment_id>/note/sign", methods=["POST"])
-def sign_note(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
-    """Sign the note: from now on it is locked, and corrections go in addenda."""
-    couple, appointment = _load(couple_id, appointment_id)
-    form = SignForm(prefix="sign")
-    if not form.validate_on_submit():
-        return render_page(couple, appointment, 422, sign=form)
-    try:
-        services.sign_note(appointment, current_user, expected_version=form.version.data)
-    except services.AppointmentError as error:
-        db.session.rollback()
-        form.form_errors.append(str(error))
-        return render_page(
-            couple, services.owned_appointment(couple, appointment_id), 409, sign=form
-        )
-    except StaleEdit:
-        db.session.rollback()
-        form.form_errors.append(
-            "The note changed since this page was loaded: review it, then sign."
-        )
-        return render_page(
-            couple, services.owned_appointment(couple, appointment_id), 409, sign=form
-        )
-    return _done(couple, appointment, "Note signed and locked.", "note")
+    saved_at = note.updated_at if note.updated_at.tzinfo else note.updated_at.replace(tzinfo=UTC)
+    return jsonify(saved=True, version=note.version, at=saved_at.isoformat()), 200
 
 
 @bp.route("/<id:appointment_id>/note/addenda", methods=["POST"])

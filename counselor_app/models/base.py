@@ -4,6 +4,7 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Enum, MetaData
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -56,8 +57,9 @@ def check_version(record: object | None, expected_version: int) -> None:
 
 
 def flush_versioned(session: Session) -> None:
-    """Flush, turning a lost race (another request saved in between) into StaleEdit."""
+    """Flush, turning a lost race into StaleEdit: another request updated the row in between
+    (version mismatch), or created the same one-per-parent row first (unique constraint)."""
     try:
         session.flush()
-    except StaleDataError as error:
+    except (StaleDataError, IntegrityError) as error:
         raise StaleEdit from error

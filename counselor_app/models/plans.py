@@ -99,7 +99,7 @@ class DocumentKind(enum.StrEnum):
     SESSION_PLAN = "session_plan"
     HANDOUT = "handout"
     PROGRESS_REPORT = "progress_report"  # the therapist's record
-    PROGRESS_SUMMARY = "progress_summary"  # the couple's own trends and homework
+    PROGRESS_SUMMARY = "progress_summary"  # one partner's own trends and homework
 
     @property
     def label(self) -> str:
@@ -107,7 +107,7 @@ class DocumentKind(enum.StrEnum):
             "session_plan": "Session plan",
             "handout": "Client handout",
             "progress_report": "Progress report",
-            "progress_summary": "Progress summary for the couple",
+            "progress_summary": "Progress summary for one partner",
         }[self.value]
 
 

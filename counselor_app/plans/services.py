@@ -177,16 +177,30 @@ def store_issued(
     *,
     stem: str,
     plan: SessionPlan | None = None,
+    series: str | None = None,
 ) -> IssuedDocument:
-    """Keep a PDF exactly as issued, numbered 1, 2, ... per couple, series and kind."""
+    """Keep a PDF exactly as issued, numbered 1, 2, ... per couple, series and kind.
+
+    The series is the plan's for a plan's documents; reports name their own (per partner).
+    """
+    series = series or series_of(plan)
     for _ in range(ISSUE_ATTEMPTS):
-        latest = latest_issued(couple_id, kind, plan)
+        latest = db.session.scalar(
+            select(IssuedDocument)
+            .where(
+                IssuedDocument.couple_id == couple_id,
+                IssuedDocument.series == series,
+                IssuedDocument.kind == kind,
+            )
+            .order_by(IssuedDocument.number.desc())
+            .limit(1)
+        )
         number = (latest.number if latest else 0) + 1
         document = IssuedDocument(
             couple_id=couple_id,
             plan_id=plan.id if plan is not None else None,
             kind=kind,
-            series=series_of(plan),
+            series=series,
             number=number,
             source_digest=html_digest(html),
             filename=f"{stem}-v{number}.pdf",

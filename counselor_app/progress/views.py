@@ -19,10 +19,7 @@ from reports.progress import progress_document, progress_summary_document
 
 bp = Blueprint("progress", __name__, url_prefix="/couples/<id:couple_id>/progress")
 
-REPORTS = {
-    "report": (DocumentKind.PROGRESS_REPORT, progress_document, "progress-report"),
-    "summary": (DocumentKind.PROGRESS_SUMMARY, progress_summary_document, "progress-summary"),
-}
+SUMMARY_FOR = {"summary-a": "A", "summary-b": "B"}
 
 
 @bp.before_request
@@ -63,17 +60,24 @@ def index(couple_id: int) -> str:
 
 @bp.route("/issue/<kind>", methods=["POST"])
 def issue(couple_id: int, kind: str) -> Response:
-    """Render and keep the therapist's report or the couple's summary, exactly as issued."""
+    """Render and keep the therapist's report, or one partner's own summary, exactly as issued."""
     couple = get_owned_couple(current_user, couple_id)
-    if kind not in REPORTS:
+    if kind != "report" and kind not in SUMMARY_FOR:
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
-    document_kind, gather, stem = REPORTS[kind]
-    doc = gather(couple, progress_of(couple), current_user, practice())
+    progress = progress_of(couple)
+    if kind == "report":
+        document_kind, series, stem = DocumentKind.PROGRESS_REPORT, "couple", "progress-report"
+        doc = progress_document(couple, progress, current_user, practice())
+    else:
+        label = SUMMARY_FOR[kind]
+        document_kind, series = DocumentKind.PROGRESS_SUMMARY, f"partner-{label}"
+        stem = f"progress-summary-{label.lower()}"
+        doc = progress_summary_document(couple, progress, label, current_user, practice())
     html = render_html(doc)
     document = store_issued(
-        couple.id, document_kind, html, render(doc).pdf, current_user, stem=stem
+        couple.id, document_kind, html, render(doc).pdf, current_user, stem=stem, series=series
     )
     db.session.commit()
     flash(f"{document_kind.label} issued as version {document.number}.", "success")

@@ -25,6 +25,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE.parent.parent)]
 
 import psycopg  # noqa: E402
 import pypdf  # noqa: E402
+from appointment_support import Visit, seed_history  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from weasyprint import CSS, HTML  # noqa: E402
@@ -45,11 +46,14 @@ from counselor_app.models import (  # noqa: E402
     IssuedDocument,
     RelationshipStage,
     SessionPlan,
+    Therapist,
 )
 from counselor_app.plans import services as plan_services  # noqa: E402
+from counselor_app.progress.services import progress_of  # noqa: E402
 from intake_support import CSI_DISTRESSED, seed_intake  # noqa: E402
 from reports import builders  # noqa: E402
 from reports.documents import VARIANTS, render, render_html  # noqa: E402
+from reports.progress import progress_document  # noqa: E402
 from vignettes import VIGNETTES  # noqa: E402
 
 PASSWORD = "benchmark passphrase 1"
@@ -202,6 +206,45 @@ def bench_documents(app, couple_id: int, client) -> None:
     )
 
 
+def bench_progress(app, therapist_email: str, client) -> None:
+    """A couple with 100 appointments: progress page, appointment page, progress PDF."""
+    with app.app_context():
+        therapist = db.session.scalar(select(Therapist).where(Therapist.email == therapist_email))
+        couple = create_couple(
+            therapist,
+            CoupleDetails(
+                PartnerDetails("Avery"), PartnerDetails("Blake"), RelationshipStage.MARRIED, 90, ""
+            ),
+        )
+        db.session.commit()
+        couple_id = couple.id
+    visits = [
+        Visit(csi={"A": 8 + (i % 9), "B": 14 - (i % 7)}, balance={"A": 8 + i % 5, "B": 12 - i % 4})
+        for i in range(100)
+    ]
+    ids = seed_history(app, couple_id, visits)
+
+    def get(url: str) -> Callable[[], object]:
+        def run() -> None:
+            assert client.get(url).status_code == 200, url
+
+        return run
+
+    rows = [
+        ("GET progress page (100 appointments)", timed(get(f"/couples/{couple_id}/progress"), 50)),
+        (
+            "GET appointment page (with latest scores)",
+            timed(get(f"/couples/{couple_id}/appointments/{ids[-1]}"), 50),
+        ),
+    ]
+    with app.test_request_context():
+        couple = db.session.get(Couple, couple_id)
+        progress = progress_of(couple)
+        doc = progress_document(couple, progress, couple.therapist, plan_services.practice())
+        rows.append(("progress report PDF (render)", timed(lambda: render(doc), 20)))
+    print_table("Progress with 100 appointments", rows)
+
+
 def bench_backend(name: str, url: str, instance: Path) -> None:
     import logging
 
@@ -240,6 +283,7 @@ def bench_backend(name: str, url: str, instance: Path) -> None:
     ]
     print_table(f"{name}: server time in-process ({RUNS} requests each)", rows)
     bench_documents(app, couple_id, client)
+    bench_progress(app, "bench@example.org", client)
     with app.app_context():
         db.engine.dispose()
 

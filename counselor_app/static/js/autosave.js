@@ -1,5 +1,6 @@
 // Autosave for forms marked data-autosave: a few seconds after the last keystroke the draft is
 // posted in the background, so nothing typed in session is lost if the page is closed.
+// One save at a time; a failed save is retried with the next keystroke or the manual button.
 (function () {
   "use strict";
   var DELAY_MS = 3000;
@@ -8,40 +9,52 @@
     var version = form.querySelector("input[name$='version']");
     var timer = null;
     var dirty = false;
+    var saving = false;
 
     function say(text) { if (status) { status.textContent = text; } }
 
+    function finished(ok, body) {
+      saving = false;
+      if (ok && body && body.saved) {
+        if (version) { version.value = body.version; }
+        if (!dirty) { form.dataset.dirty = ""; }
+        say("Draft saved at " + new Date(body.at).toLocaleTimeString() + ".");
+      } else {
+        dirty = true;
+        say("Not saved: " + ((body && body.error) || "please use Save draft (you may need to sign in again)."));
+      }
+      if (dirty && ok) { schedule(); }
+    }
+
     function save() {
       timer = null;
-      if (!dirty) { return; }
+      if (!dirty || saving) { return; }
       dirty = false;
+      saving = true;
       say("Saving…");
       fetch(form.dataset.autosave, {
         method: "POST",
         body: new FormData(form),
         credentials: "same-origin",
-        headers: { "X-Requested-With": "fetch" }
+        headers: { "Accept": "application/json" }
       }).then(function (response) {
-        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-      }).then(function (result) {
-        if (result.ok && result.body.saved) {
-          if (version) { version.value = result.body.version; }
-          say("Draft saved " + new Date(result.body.at).toLocaleTimeString() + ".");
-        } else {
-          dirty = true;
-          say("Not saved: " + (result.body.error || "please use Save draft."));
-        }
+        var json = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+        if (!json) { finished(false, null); return; }
+        return response.json().then(function (body) { finished(response.ok, body); });
       }).catch(function () {
-        dirty = true;
-        say("Not saved (no connection). Your text is still here; it will be saved when you click Save draft.");
+        finished(false, { error: "no connection. Your text is still here." });
       });
+    }
+
+    function schedule() {
+      if (timer) { clearTimeout(timer); }
+      timer = setTimeout(save, DELAY_MS);
     }
 
     form.addEventListener("input", function () {
       dirty = true;
       say("Unsaved changes…");
-      if (timer) { clearTimeout(timer); }
-      timer = setTimeout(save, DELAY_MS);
+      schedule();
     });
   });
 })();
