@@ -511,3 +511,12 @@ def test_review_survives_an_edited_plan_and_refuses_absent_partners(app, logged_
     page = page_of(logged_in, base)
     assert "Walk together twice this week." in page
     assert "Each keep one evening for yourself." not in page
+
+
+def test_the_chart_shows_a_new_check_in_at_once(app, logged_in, couple_id):
+    seed_history(app, couple_id, [Visit(csi={"A": 12, "B": 13}), Visit(csi={"A": 13, "B": 13})])
+    first = page_of(logged_in, f"/couples/{couple_id}/progress")
+    assert "Avery, 12 Jan: 13" in first
+    seed_history(app, couple_id, [Visit(csi={"A": 19, "B": 13})], first_week=2)
+    again = page_of(logged_in, f"/couples/{couple_id}/progress")
+    assert "Avery, 19 Jan: 19" in again

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Mapping
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -11,7 +14,12 @@ from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
 from counselor_app.models import DocumentKind
 from counselor_app.plans.services import documents_of, practice, store_issued
-from counselor_app.progress import measure_chart, measure_table_header, measure_table_rows
+from counselor_app.progress import (
+    MeasureProgress,
+    measure_chart,
+    measure_table_header,
+    measure_table_rows,
+)
 from counselor_app.progress.services import progress_of
 from forms.base import ActionForm
 from reports.documents import render, render_html
@@ -20,6 +28,30 @@ from reports.progress import progress_document, progress_summary_document
 bp = Blueprint("progress", __name__, url_prefix="/couples/<id:couple_id>/progress")
 
 SUMMARY_FOR = {"summary-a": "A", "summary-b": "B"}
+
+
+CHART_CACHE_SIZE = 256
+_charts: OrderedDict[tuple, str] = OrderedDict()
+
+
+def chart_svg(measure: MeasureProgress, names: Mapping[str, str]) -> str:
+    """pygal takes ~20 ms a chart; the same data (a page reloaded, a tab revisited) is drawn once.
+
+    The key is everything the chart shows, so any new check-in draws a new chart.
+    """
+    key = (
+        measure.measure_id,
+        measure.dates,
+        measure.series["A"],
+        measure.series["B"],
+        tuple(sorted(names.items())),
+    )
+    svg = _charts.get(key)
+    if svg is None:
+        svg = _charts[key] = measure_chart(measure, names)
+        if len(_charts) > CHART_CACHE_SIZE:
+            _charts.popitem(last=False)
+    return svg
 
 
 @bp.before_request
@@ -37,7 +69,7 @@ def index(couple_id: int) -> str:
     charts = [
         {
             "measure": m,
-            "svg": measure_chart(m, names),
+            "svg": chart_svg(m, names),
             "header": measure_table_header(m, names),
             "rows": measure_table_rows(m, names),
         }
