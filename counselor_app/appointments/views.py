@@ -214,6 +214,18 @@ def _load(couple_id: int, appointment_id: int) -> tuple[Couple, Appointment]:
     return couple, services.owned_appointment(couple, appointment_id)
 
 
+def _refused(
+    couple: Couple, appointment_id: int, error: Exception, **rejected: object
+) -> tuple[str, int]:
+    """Re-show the page with the rejected form (its input kept) and why it was refused."""
+    db.session.rollback()
+    stale = isinstance(error, StaleEdit)
+    for form in rejected.values():
+        form.form_errors.append(STALE if stale else str(error))
+    appointment = services.owned_appointment(couple, appointment_id)
+    return render_page(couple, appointment, 409 if stale else 422, **rejected)
+
+
 def _done(couple: Couple, appointment: Appointment, message: str, anchor: str) -> Response:
     db.session.commit()
     flash(message, "success")
@@ -272,13 +284,7 @@ def check_in(couple_id: int, appointment_id: int, label: str) -> Response | tupl
     try:
         services.record_check_in(appointment, label, form.answers())
     except (services.AppointmentError, StaleEdit) as error:
-        db.session.rollback()
-        stale = isinstance(error, StaleEdit)
-        form.form_errors.append(STALE if stale else str(error))
-        appointment = services.owned_appointment(couple, appointment_id)
-        return render_page(
-            couple, appointment, 409 if stale else 422, **{f"check_in_{label}": form}
-        )
+        return _refused(couple, appointment_id, error, **{f"check_in_{label}": form})
     return _done(
         couple, appointment, f"Partner {label}'s check-in saved.", f"check-in-{label.lower()}"
     )
@@ -308,11 +314,7 @@ def homework(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
     try:
         services.record_homework(appointment, plan, outcomes)
     except (services.AppointmentError, StaleEdit) as error:
-        db.session.rollback()
-        stale = isinstance(error, StaleEdit)
-        form.form_errors.append(STALE if stale else str(error))
-        appointment = services.owned_appointment(couple, appointment_id)
-        return render_page(couple, appointment, 409 if stale else 422, homework=form)
+        return _refused(couple, appointment_id, error, homework=form)
     return _done(couple, appointment, "Homework review saved.", "homework")
 
 
@@ -333,11 +335,7 @@ def flags(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
     try:
         services.record_flag_statuses(appointment, statuses)
     except (services.AppointmentError, StaleEdit) as error:
-        db.session.rollback()
-        stale = isinstance(error, StaleEdit)
-        form.form_errors.append(STALE if stale else str(error))
-        appointment = services.owned_appointment(couple, appointment_id)
-        return render_page(couple, appointment, 409 if stale else 422, flags=form)
+        return _refused(couple, appointment_id, error, flags=form)
     return _done(couple, appointment, "Flag status saved.", "flags")
 
 
