@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request, send_from_directory
+from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -54,6 +54,39 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(map, *args, **{"max": 2**31 - 1, **kwargs})
+
+
+# No inline script anywhere (the pages' scripts are files). Styles may be inline: the progress
+# charts are inline SVG that carry their own <style>, and style cannot run code.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+def security_headers(response: Response) -> Response:
+    """Headers every response of ours carries; HSTS only when the request came over HTTPS."""
+    ours = (request.blueprint or "").split(".")[0] in PAGE_BLUEPRINTS | {"counselor"}
+    if not (ours or current_app.config.get("SECURITY_HEADERS_EVERYWHERE")):
+        return response  # a host application's own pages keep the host's policy
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return response
 
 
 def no_store(response: Response) -> Response:
@@ -131,4 +164,5 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     ):
         app.register_blueprint(blueprint, url_prefix=url_prefix + (blueprint.url_prefix or ""))
     app.after_request(no_store)
+    app.after_request(security_headers)
     cli.register(app)

@@ -29,6 +29,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "COUPLES_PER_PAGE": 20,
         "PROXY_FIX": False,
+        # Standalone, every response (error pages too) carries the security headers; mounted in
+        # a host app, only this package's pages do unless the host sets this.
+        "SECURITY_HEADERS_EVERYWHERE": True,
     }
 
 

@@ -1,0 +1,93 @@
+"""Every page carries the security headers; pages with client data are never cached."""
+
+from __future__ import annotations
+
+import pytest
+from appointment_support import Visit, seed_history
+from route_walk import routes
+from sqlalchemy import select
+
+from counselor_app.extensions import db
+from counselor_app.models import Flag, IssuedDocument
+from intake_support import seed_intake
+from plan_support import new_plan
+from vignettes import VIGNETTES
+
+MONEY = next(v for v in VIGNETTES if v.name == "money_fights")
+REQUIRED = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+CSP_PARTS = ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "script-src 'self'")
+
+
+@pytest.fixture
+def every_id(app, logged_in, therapist, make_couple):
+    """A couple with something behind every kind of id a URL can take."""
+    couple_id = make_couple(therapist)
+    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
+    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
+    plan_id = new_plan(logged_in, couple_id, strategies=["quality_time"])
+    logged_in.post_form(f"/couples/{couple_id}/plans/{plan_id}/issue/plan")
+    [appointment_id] = seed_history(app, couple_id, [Visit(csi={"A": 12, "B": 13})])
+    with app.app_context():
+        flag_id = db.session.scalar(select(Flag.id).where(Flag.couple_id == couple_id))
+        document_id = db.session.scalar(select(IssuedDocument.id))
+    return {
+        "couple_id": couple_id,
+        "plan_id": plan_id,
+        "appointment_id": appointment_id,
+        "flag_id": flag_id,
+        "document_id": document_id,
+        "therapist_id": therapist.id,
+    }
+
+
+def get_pages(app, ids):
+    for route in routes(app):
+        if "GET" in route.methods:
+            yield route, route.url(ids)
+
+
+def test_every_page_has_the_security_headers(app, logged_in, every_id):
+    checked = 0
+    for route, url in get_pages(app, every_id):
+        response = logged_in.get(url)
+        response.close()
+        for name, value in REQUIRED.items():
+            assert response.headers.get(name) == value, (url, name)
+        policy = response.headers.get("Content-Security-Policy", "")
+        for part in CSP_PARTS:
+            assert part in policy, (url, part)
+        assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0], url
+        assert "Strict-Transport-Security" not in response.headers  # plain HTTP here
+        checked += 1
+    assert checked >= 25
+    # Error pages too.
+    assert logged_in.get("/no/such/page").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_pages_with_client_data_are_not_cached(app, logged_in, every_id):
+    for route, url in get_pages(app, every_id):
+        if route.endpoint.startswith("counselor."):
+            continue  # the package's own static files hold no client data
+        response = logged_in.get(url)
+        response.close()
+        assert response.headers.get("Cache-Control") == "no-store", url
+
+
+def test_hsts_over_https(client):
+    response = client.get("/login", base_url="https://localhost")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_no_page_has_inline_script(app, logged_in, every_id):
+    for route, url in get_pages(app, every_id):
+        response = logged_in.get(url)
+        response.close()
+        if "text/html" not in response.headers.get("Content-Type", ""):
+            continue
+        body = response.get_data(as_text=True)
+        for tag in body.split("<script")[1:]:
+            assert tag.lstrip().startswith("src="), (url, tag[:80])
+        assert " onclick=" not in body and " onload=" not in body, url
