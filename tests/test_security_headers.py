@@ -51,7 +51,7 @@ def get_pages(app, ids):
 
 def test_every_page_has_the_security_headers(app, logged_in, every_id):
     checked = 0
-    for route, url in get_pages(app, every_id):
+    for _route, url in get_pages(app, every_id):
         response = logged_in.get(url)
         response.close()
         for name, value in REQUIRED.items():
@@ -82,7 +82,7 @@ def test_hsts_over_https(client):
 
 
 def test_no_page_has_inline_script(app, logged_in, every_id):
-    for route, url in get_pages(app, every_id):
+    for _route, url in get_pages(app, every_id):
         response = logged_in.get(url)
         response.close()
         if "text/html" not in response.headers.get("Content-Type", ""):
