@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import PASSWORD, login
 from counselor_app.extensions import db
 from counselor_app.models import Therapist
@@ -121,3 +123,66 @@ def test_passwords_are_stored_as_scrypt_hashes(app, therapist):
         stored = db.session.get(Therapist, therapist.id).password_hash
     assert stored.startswith("scrypt:")
     assert PASSWORD not in stored
+
+
+def test_ten_failures_lock_the_account_for_a_while(app, client, therapist, make_therapist):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from counselor_app.models import LoginFailure
+
+    for _ in range(10):
+        assert login(client, therapist, password="wrong guess here").status_code == 401
+    response = login(client, therapist)  # even the right password waits now
+    page = response.get_data(as_text=True)
+    assert response.status_code == 429
+    assert "Too many failed sign-in attempts for this account. Try again in 15 minutes." in page
+    assert f'value="{therapist.email}"' in page
+    # Another account is not affected.
+    other = make_therapist("Colleague")
+    assert login(app.test_client(), other).status_code == 302
+    # Sixteen minutes later the account may sign in again, and the count starts afresh.
+    with app.app_context():
+        db.session.execute(
+            update(LoginFailure).values(failed_at=LoginFailure.failed_at - timedelta(minutes=16))
+        )
+        db.session.commit()
+    assert login(client, therapist).status_code == 302
+    with app.app_context():
+        assert db.session.query(LoginFailure).count() == 0
+
+
+def test_nine_failures_do_not_lock(client, therapist):
+    for _ in range(9):
+        login(client, therapist, password="wrong guess here")
+    assert login(client, therapist).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("qwertyuiopasdf", "Choose a harder password"),
+        ("passwordpassword", "Choose a harder password"),
+        ("123qweasdzxc", "one of the most common passwords"),
+        ("Dana Whitfield 1", "Choose a harder password"),
+        ("x" * 129, "at most 128 characters"),
+    ],
+)
+def test_weak_passwords_are_refused(app, logged_in, therapist, password, message):
+    response = logged_in.post_form(
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": password, "confirm_password": password},
+    )
+    assert message in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Therapist, therapist.id).check_password(PASSWORD)
+
+
+def test_a_long_passphrase_of_64_characters_is_accepted(app, logged_in, therapist):
+    new = "the quiet orchard keeps its apples until the first frost of late autumn"[:64]
+    response = logged_in.post_form(
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": new, "confirm_password": new},
+    )
+    assert response.status_code == 302

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from werkzeug.security import generate_password_hash
+from zxcvbn import zxcvbn
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from counselor_app.extensions import db
-from counselor_app.models import Therapist
+from counselor_app.models import LoginFailure, Therapist
+from counselor_app.models.base import as_utc, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
+MIN_STRENGTH = 3  # zxcvbn's 0–4 scale: 3 is "safely unguessable" against online attacks
 
 
 class AccountError(ValueError):
@@ -31,20 +37,35 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def password_problem(password: str) -> str | None:
-    """Why a password is not acceptable, or None when it is."""
+@cache
+def _common_passwords() -> frozenset[str]:
+    """The 30,000 most used passwords, as shipped with zxcvbn."""
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def password_problem(password: str, *, personal: tuple[str, ...] = ()) -> str | None:
+    """Why a password is not acceptable, or None when it is.
+
+    Length first; then a shipped list of common passwords; then zxcvbn's estimate, which also
+    catches repeats, keyboard runs and the user's own name or email (``personal``).
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"Use at least {MIN_PASSWORD_LENGTH} characters."
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"Use at most {MAX_PASSWORD_LENGTH} characters."
-    if len(set(password)) < 4:
-        return "Use a password with more variety than a few repeated characters."
+    if password.lower() in _common_passwords():
+        return "This is one of the most common passwords. Choose another."
+    # zxcvbn's cost grows with length; the first 100 characters decide any real password.
+    estimate = zxcvbn(password[:100], user_inputs=list(personal))
+    if estimate["score"] < MIN_STRENGTH:
+        warning = estimate["feedback"]["warning"] or "It would be easy to guess."
+        return f"Choose a harder password: {warning} A few unrelated words work well."
     return None
 
 
 def generate_password() -> str:
-    """A 16-character password for a new account, shown once to whoever created it."""
-    return secrets.token_urlsafe(12)
+    """A 20-character random password for a new account, shown once to whoever created it."""
+    return secrets.token_urlsafe(15)
 
 
 def find_by_email(email: str) -> Therapist | None:
@@ -64,7 +85,7 @@ def authenticate(email: str, password: str) -> Therapist | None:
 
 def create_therapist(name: str, email: str, password: str, *, is_admin: bool = False) -> Therapist:
     """Add a therapist; flushes so the caller can commit (or roll back) with other work."""
-    if problem := password_problem(password):
+    if problem := password_problem(password, personal=(name, email)):
         raise AccountError(problem)
     if find_by_email(email) is not None:
         raise AccountError("A therapist with this email address already exists.")
@@ -78,7 +99,7 @@ def create_therapist(name: str, email: str, password: str, *, is_admin: bool = F
 def change_password(therapist: Therapist, current: str, new: str) -> None:
     if not therapist.check_password(current):
         raise AccountError("The current password is not correct.")
-    if problem := password_problem(new):
+    if problem := password_problem(new, personal=(therapist.name, therapist.email)):
         raise AccountError(problem)
     therapist.set_password(new)
     # Other signed-in copies of this account (another device, a stolen cookie) are signed out.
@@ -92,3 +113,45 @@ def load_by_login_token(token: str) -> Therapist | None:
 
 def count_therapists() -> int:
     return db.session.scalar(select(func.count()).select_from(Therapist)) or 0
+
+
+# ------------------------------------------------------------------------------ throttling
+MAX_FAILURES = 10
+FAILURE_WINDOW = timedelta(minutes=15)
+
+
+def _account_key(email: str) -> str:
+    return hashlib.sha256(normalise_email(email).encode("utf-8")).hexdigest()
+
+
+def _recent_failures(email: str, now: datetime) -> list[datetime]:
+    query = select(LoginFailure.failed_at).where(
+        LoginFailure.account == _account_key(email),
+        LoginFailure.failed_at > now - FAILURE_WINDOW,
+    )
+    return [as_utc(moment) for moment in db.session.scalars(query)]
+
+
+def locked_for(email: str, now: datetime | None = None) -> timedelta | None:
+    """How long this account must wait after too many failures, or None when it may try."""
+    now = now or utcnow()
+    failures = sorted(_recent_failures(email, now))
+    if len(failures) < MAX_FAILURES:
+        return None
+    # Free again once the oldest of the last MAX_FAILURES leaves the window.
+    return failures[-MAX_FAILURES] + FAILURE_WINDOW - now
+
+
+def record_failure(email: str) -> None:
+    db.session.add(LoginFailure(account=_account_key(email)))
+
+
+def clear_failures(email: str, now: datetime | None = None) -> None:
+    """A successful sign-in wipes the account's record, and old rows go while we are here."""
+    now = now or utcnow()
+    db.session.execute(
+        delete(LoginFailure).where(
+            (LoginFailure.account == _account_key(email))
+            | (LoginFailure.failed_at < now - FAILURE_WINDOW)
+        )
+    )

@@ -39,14 +39,25 @@ def login() -> str | Response:
         return redirect(url_for("couples.index"))
     form = LoginForm()
     if form.validate_on_submit():
+        if wait := services.locked_for(form.email.data):
+            minutes = max(1, round(wait.total_seconds() / 60))
+            form.email.errors.append(
+                "Too many failed sign-in attempts for this account. "
+                f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+            )
+            return render_template("auth/login.html", form=form), 429
         therapist = services.authenticate(form.email.data, form.password.data)
         if therapist is None:
+            services.record_failure(form.email.data)
+            db.session.commit()
             form.password.errors.append("The email or password is not correct.")
         elif not therapist.active:
             form.email.errors.append(
                 "This account has been deactivated. Ask your practice administrator."
             )
         else:
+            services.clear_failures(form.email.data)
+            db.session.commit()
             login_user(therapist)
             flash(f"Signed in as {therapist.name}.", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("couples.index"))

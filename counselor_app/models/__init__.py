@@ -1,6 +1,6 @@
 """Typed SQLAlchemy 2.0 models, one module per area; import them from here."""
 
-from counselor_app.models.accounts import Therapist
+from counselor_app.models.accounts import LoginFailure, Therapist
 from counselor_app.models.appointments import (
     Appointment,
     AppointmentStatus,
@@ -52,6 +52,7 @@ __all__ = [
     "HomeworkOutcome",
     "HomeworkReview",
     "IssuedDocument",
+    "LoginFailure",
     "NoteAddendum",
     "NoteStatus",
     "PaperSize",

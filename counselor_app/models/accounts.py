@@ -55,3 +55,15 @@ class Therapist(UserMixin, Base):
 
     def __repr__(self) -> str:
         return f"<Therapist {self.id}>"
+
+
+class LoginFailure(Base):
+    """A failed sign-in, kept briefly to throttle guessing. Stored in the database, so every
+    worker process counts the same failures."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the normalised email: counts failures per account without keeping what was typed.
+    account: Mapped[str] = mapped_column(String(64), index=True)
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -30,6 +30,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def portable_enum(enum_class: type[enum.Enum], name: str) -> Enum:
     """Store an enum's lower-case values as VARCHAR + CHECK, the same on SQLite and PostgreSQL."""
     return Enum(
