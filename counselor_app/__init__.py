@@ -131,7 +131,7 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     from counselor_app.appointments.views import bp as appointments_bp
     from counselor_app.assessment.views import bp as assessment_bp
     from counselor_app.auth.views import bp as auth_bp
-    from counselor_app.auth.views import load_therapist
+    from counselor_app.auth.views import enforce_session_limits, load_therapist
     from counselor_app.couples.views import bp as couples_bp
     from counselor_app.intake.views import bp as intake_bp
     from counselor_app.library.views import bp as library_bp
@@ -163,6 +163,7 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
         admin_bp,
     ):
         app.register_blueprint(blueprint, url_prefix=url_prefix + (blueprint.url_prefix or ""))
+    app.before_request(enforce_session_limits)
     app.after_request(no_store)
     app.after_request(security_headers)
     cli.register(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "COUPLES_PER_PAGE": 20,
         "PROXY_FIX": False,
+        # Automatic logoff (HIPAA): after this long without a request, and after this long at
+        # most whatever the activity. The cookie itself lasts no longer than the maximum.
+        "IDLE_TIMEOUT": timedelta(minutes=30),
+        "ABSOLUTE_TIMEOUT": timedelta(hours=12),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         # Standalone, every response (error pages too) carries the security headers; mounted in
         # a host app, only this package's pages do unless the host sets this.
         "SECURITY_HEADERS_EVERYWHERE": True,

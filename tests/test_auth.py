@@ -186,3 +186,44 @@ def test_a_long_passphrase_of_64_characters_is_accepted(app, logged_in, therapis
         {"current_password": PASSWORD, "new_password": new, "confirm_password": new},
     )
     assert response.status_code == 302
+
+
+def _age_session(client, *, idle_minutes: int = 0, signed_in_hours: int = 0) -> None:
+    with client.session_transaction() as session:
+        session["seen_at"] -= idle_minutes * 60
+        session["signed_in_at"] -= signed_in_hours * 3600
+
+
+def test_idle_for_thirty_minutes_signs_out(logged_in):
+    _age_session(logged_in, idle_minutes=29)
+    assert logged_in.get("/").status_code == 200  # activity resets the idle clock
+    _age_session(logged_in, idle_minutes=31)
+    response = logged_in.get("/couples/new")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"] and "next=" in response.headers["Location"]
+    page = logged_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert "signed out after 30 minutes without activity" in page
+    assert logged_in.get("/").status_code == 302
+
+
+def test_twelve_hours_is_the_most_even_when_active(logged_in):
+    _age_session(logged_in, signed_in_hours=13)
+    response = logged_in.get("/")
+    assert response.status_code == 302
+    assert "signed in for 12 hours" in logged_in.get("/login").get_data(as_text=True)
+
+
+def test_an_expired_autosave_answers_in_json(app, logged_in, therapist, make_couple):
+    from appointment_support import Visit, seed_history
+
+    couple_id = make_couple(therapist)
+    [appointment_id] = seed_history(app, couple_id, [Visit()])
+    token = logged_in.csrf_token()
+    _age_session(logged_in, idle_minutes=45)
+    response = logged_in.post(
+        f"/couples/{couple_id}/appointments/{appointment_id}/note/autosave",
+        data={"csrf_token": token, "note-dap_data": "typed while away"},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 401
+    assert "your text is still on screen" in response.json["error"]

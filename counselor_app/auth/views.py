@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -20,6 +31,49 @@ bp = Blueprint("auth", __name__)
 def load_therapist(token: str) -> Therapist | None:
     """Flask-Login's loader: the cookie holds a login token that logout and deactivation rotate."""
     return services.load_by_login_token(token)
+
+
+def start_session_clock() -> None:
+    now = int(time.time())
+    session["signed_in_at"] = now
+    session["seen_at"] = now
+    session.permanent = True
+
+
+def expired_reason(now: float) -> str | None:
+    """Why the signed-in session has run out (idle too long, or open too long), if it has."""
+    config = current_app.config
+    signed_in_at = session.get("signed_in_at")
+    seen_at = session.get("seen_at")
+    if signed_in_at is None or seen_at is None:
+        return "Please sign in again."
+    if now - seen_at > config["IDLE_TIMEOUT"].total_seconds():
+        minutes = int(config["IDLE_TIMEOUT"].total_seconds() // 60)
+        return f"You were signed out after {minutes} minutes without activity."
+    if now - signed_in_at > config["ABSOLUTE_TIMEOUT"].total_seconds():
+        hours = int(config["ABSOLUTE_TIMEOUT"].total_seconds() // 3600)
+        return f"You were signed out because you had been signed in for {hours} hours."
+    return None
+
+
+def enforce_session_limits() -> Response | None:
+    """Automatic logoff: checked on every request of a signed-in therapist."""
+    if not current_user.is_authenticated:
+        return None
+    now = time.time()
+    if reason := expired_reason(now):
+        logout_user()
+        session.clear()
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(
+                saved=False, error=reason + " Sign in again; your text is still on screen."
+            ), 401
+        flash(reason, "info")
+        return redirect(
+            url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+        )
+    session["seen_at"] = int(now)
+    return None
 
 
 def safe_next(target: str | None) -> str | None:
@@ -59,6 +113,7 @@ def login() -> str | Response:
             services.clear_failures(form.email.data)
             db.session.commit()
             login_user(therapist)
+            start_session_clock()
             flash(f"Signed in as {therapist.name}.", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("couples.index"))
     status = 401 if form.errors and request.method == "POST" else 200
