@@ -85,7 +85,8 @@ def security_headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if request.is_secure:
-        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        # No includeSubDomains: mounted in a host, we must not commit the host's whole domain.
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
 
 
@@ -138,6 +139,8 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     from counselor_app.plans.views import bp as plans_bp
     from counselor_app.progress.views import bp as progress_bp
 
+    for name, value in config.PACKAGE_DEFAULTS.items():
+        app.config.setdefault(name, value)  # a host app may not have set these
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)

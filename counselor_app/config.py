@@ -12,6 +12,16 @@ from flask import Flask
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 
+# Settings the package's own code reads. init_app applies them too, so a host app that mounts
+# the package gets them unless it sets its own.
+PACKAGE_DEFAULTS = {
+    # Automatic logoff (HIPAA): after this long without a request, and after this long at most
+    # whatever the activity.
+    "IDLE_TIMEOUT": timedelta(minutes=30),
+    "ABSOLUTE_TIMEOUT": timedelta(hours=12),
+    "COUPLES_PER_PAGE": 20,
+}
+
 
 def defaults(instance_path: str) -> dict[str, Any]:
     """Settings that hold until instance/config.py or the environment says otherwise."""
@@ -28,13 +38,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_NAME": "counselor_session",
         "REMEMBER_COOKIE_DURATION": 0,
         "WTF_CSRF_TIME_LIMIT": None,
-        "COUPLES_PER_PAGE": 20,
         "PROXY_FIX": False,
-        # Automatic logoff (HIPAA): after this long without a request, and after this long at
-        # most whatever the activity. The cookie itself lasts no longer than the maximum.
-        "IDLE_TIMEOUT": timedelta(minutes=30),
-        "ABSOLUTE_TIMEOUT": timedelta(hours=12),
-        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        **PACKAGE_DEFAULTS,
+        # The cookie itself lasts no longer than the longest session.
+        "PERMANENT_SESSION_LIFETIME": PACKAGE_DEFAULTS["ABSOLUTE_TIMEOUT"],
         # Standalone, every response (error pages too) carries the security headers; mounted in
         # a host app, only this package's pages do unless the host sets this.
         "SECURITY_HEADERS_EVERYWHERE": True,

@@ -8,7 +8,7 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from conftest import login
+from conftest import PASSWORD, login
 from counselor_app import init_app
 from counselor_app.extensions import db
 from counselor_app.models import Therapist
@@ -39,6 +39,21 @@ def test_mounts_under_a_prefix_in_a_host_app(tmp_path, app):
     assert stylesheet.status_code == 200
     stylesheet.close()
     assert client.get("/therapy/").headers["Location"].startswith("/therapy/login")
+    # A therapist signs in through the mounted package; the host's own pages keep working.
+    with host.app_context():
+        from counselor_app.auth.services import create_therapist
+
+        create_therapist("Host User", "host@example.org", PASSWORD)
+        db.session.commit()
+    token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+    signed_in = client.post(
+        "/therapy/login",
+        data={"csrf_token": token, "email": "host@example.org", "password": PASSWORD},
+    )
+    assert signed_in.status_code == 302
+    assert client.get("/therapy/").status_code == 200
+    assert client.get("/").get_data(as_text=True) == "host home"
+    assert host.config["IDLE_TIMEOUT"].total_seconds() == 30 * 60
     with host.app_context():
         db.engine.dispose()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from appointment_support import Visit, seed_history
 from route_walk import routes
@@ -17,6 +19,8 @@ MONEY = next(v for v in VIGNETTES if v.name == "money_fights")
 REQUIRED = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 CSP_PARTS = ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "script-src 'self'")
 
@@ -90,4 +94,10 @@ def test_no_page_has_inline_script(app, logged_in, every_id):
         body = response.get_data(as_text=True)
         for tag in body.split("<script")[1:]:
             assert tag.lstrip().startswith("src="), (url, tag[:80])
-        assert " onclick=" not in body and " onload=" not in body, url
+        assert not re.search(r"\son[a-z]+\s*=", body), url
+        assert "javascript:" not in body.lower(), url
+
+
+def test_hsts_does_not_claim_subdomains(client):
+    response = client.get("/login", base_url="https://localhost")
+    assert "includeSubDomains" not in response.headers["Strict-Transport-Security"]

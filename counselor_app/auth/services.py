@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import datetime, timedelta
 from functools import cache
@@ -18,6 +19,7 @@ from counselor_app.models.base import as_utc, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
+ZXCVBN_MAX_LENGTH = 72
 MIN_STRENGTH = 3  # zxcvbn's 0–4 scale: 3 is "safely unguessable" against online attacks
 
 
@@ -55,8 +57,9 @@ def password_problem(password: str, *, personal: tuple[str, ...] = ()) -> str | 
         return f"Use at most {MAX_PASSWORD_LENGTH} characters."
     if password.lower() in _common_passwords():
         return "This is one of the most common passwords. Choose another."
-    # zxcvbn's cost grows with length; the first 100 characters decide any real password.
-    estimate = zxcvbn(password[:100], user_inputs=list(personal))
+    # zxcvbn refuses more than 72 characters; the first 72 decide any real password anyway.
+    words = [word for text in personal for word in re.split(r"[\s@.]+", text) if word]
+    estimate = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=[*personal, *words])
     if estimate["score"] < MIN_STRENGTH:
         warning = estimate["feedback"]["warning"] or "It would be easy to guess."
         return f"Choose a harder password: {warning} A few unrelated words work well."
@@ -132,18 +135,30 @@ def _recent_failures(email: str, now: datetime) -> list[datetime]:
     return [as_utc(moment) for moment in db.session.scalars(query)]
 
 
-def locked_for(email: str, now: datetime | None = None) -> timedelta | None:
-    """How long this account must wait after too many failures, or None when it may try."""
+def begin_attempt(email: str) -> LoginFailure:
+    """Count the attempt as a failure before the password is checked, and commit it.
+
+    Counting first means simultaneous guesses all see each other: checking, then recording
+    after the (slow) password check would let a burst of parallel requests through.
+    """
+    attempt = LoginFailure(account=_account_key(email))
+    db.session.add(attempt)
+    db.session.commit()
+    return attempt
+
+
+def locked_for(email: str, attempt: LoginFailure, now: datetime | None = None) -> timedelta | None:
+    """How long this account must wait, counting ``attempt``; None when it may try."""
     now = now or utcnow()
     failures = sorted(_recent_failures(email, now))
-    if len(failures) < MAX_FAILURES:
+    if len(failures) <= MAX_FAILURES:
         return None
+    # A refused attempt is not held against the account: only real guesses count.
+    db.session.delete(attempt)
+    db.session.commit()
+    earlier = failures[:-1] if len(failures) > MAX_FAILURES else failures
     # Free again once the oldest of the last MAX_FAILURES leaves the window.
-    return failures[-MAX_FAILURES] + FAILURE_WINDOW - now
-
-
-def record_failure(email: str) -> None:
-    db.session.add(LoginFailure(account=_account_key(email)))
+    return earlier[-MAX_FAILURES] + FAILURE_WINDOW - now
 
 
 def clear_failures(email: str, now: datetime | None = None) -> None:

@@ -58,12 +58,16 @@ def expired_reason(now: float) -> str | None:
 
 def enforce_session_limits() -> Response | None:
     """Automatic logoff: checked on every request of a signed-in therapist."""
-    if not current_user.is_authenticated:
-        return None
+    if request.blueprint == "counselor" or not current_user.is_authenticated:
+        return None  # static files neither count as activity nor need the check
     now = time.time()
     if reason := expired_reason(now):
         logout_user()
+        # Keep the CSRF token: a page left open can then save its text after signing in again.
+        token = session.get("csrf_token")
         session.clear()
+        if token:
+            session["csrf_token"] = token
         if request.accept_mimetypes.best == "application/json":
             return jsonify(
                 saved=False, error=reason + " Sign in again; your text is still on screen."
@@ -78,8 +82,8 @@ def enforce_session_limits() -> Response | None:
 
 def safe_next(target: str | None) -> str | None:
     """Only same-site paths: an open redirect would let a phishing link borrow our login page."""
-    if not target:
-        return None
+    if not target or any(ch in target for ch in "\\\r\n\t") or not target.isprintable():
+        return None  # browsers read "/\\evil.com" as "//evil.com"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
@@ -93,7 +97,8 @@ def login() -> str | Response:
         return redirect(url_for("couples.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        if wait := services.locked_for(form.email.data):
+        attempt = services.begin_attempt(form.email.data)
+        if wait := services.locked_for(form.email.data, attempt):
             minutes = max(1, round(wait.total_seconds() / 60))
             form.email.errors.append(
                 "Too many failed sign-in attempts for this account. "
@@ -102,8 +107,6 @@ def login() -> str | Response:
             return render_template("auth/login.html", form=form), 429
         therapist = services.authenticate(form.email.data, form.password.data)
         if therapist is None:
-            services.record_failure(form.email.data)
-            db.session.commit()
             form.password.errors.append("The email or password is not correct.")
         elif not therapist.active:
             form.email.errors.append(
