@@ -6,7 +6,6 @@ it, per therapist, and "restore" simply removes that wording.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -80,11 +79,6 @@ def entries(therapist: Therapist) -> dict[str, LibraryEntry]:
 def strategies_for(therapist: Therapist) -> dict[str, Strategy]:
     """Key -> strategy as this therapist words it: what plans and handouts use."""
     return {key: entry.strategy for key, entry in entries(therapist).items()}
-
-
-def values_of(strategy: Strategy) -> StrategyValues:
-    fields = {f.name for f in dataclasses.fields(StrategyValues)}
-    return StrategyValues(**{name: getattr(strategy, name) for name in fields})
 
 
 def _write(row: StrategyText, values: StrategyValues) -> None:
