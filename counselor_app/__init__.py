@@ -131,6 +131,7 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     from counselor_app.admin.views import bp as admin_bp
     from counselor_app.appointments.views import bp as appointments_bp
     from counselor_app.assessment.views import bp as assessment_bp
+    from counselor_app.audit.views import audit_request
     from counselor_app.auth.views import bp as auth_bp
     from counselor_app.auth.views import enforce_session_limits, load_therapist
     from counselor_app.couples.views import bp as couples_bp
@@ -169,4 +170,5 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     app.before_request(enforce_session_limits)
     app.after_request(no_store)
     app.after_request(security_headers)
+    app.after_request(audit_request)
     cli.register(app)

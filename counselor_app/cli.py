@@ -10,6 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
+from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
 
@@ -66,6 +67,23 @@ def setup_command() -> None:
         click.echo("Database is up to date; therapist accounts already exist.")
 
 
+audit_cli = AppGroup("audit", help="Check the audit trail.")
+
+
+@audit_cli.command("verify")
+def audit_verify_command() -> None:
+    """Check the hash chain: an edited or deleted row makes this fail (exit status 1)."""
+    result = audit.verify()
+    if result.ok:
+        click.echo(f"Audit trail intact: {result.checked} events checked.")
+        return
+    raise click.ClickException(
+        f"Audit trail broken at event {result.broken_at}: {result.reason} "
+        f"({result.checked} events before it are intact)."
+    )
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(therapist_cli)
     app.cli.add_command(setup_command)
+    app.cli.add_command(audit_cli)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -20,6 +21,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from counselor_app.admin import services
+from counselor_app.audit import services as audit
 from counselor_app.auth.services import AccountError
 from counselor_app.extensions import db
 from counselor_app.models import PaperSize, Therapist
@@ -29,6 +31,17 @@ from forms.admin import PracticeForm, TherapistForm
 from forms.base import ActionForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+AUDIT_ACTIONS = (
+    "view",
+    "create",
+    "update",
+    "export",
+    "issue",
+    "login_success",
+    "login_failure",
+    "logout",
+)
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -73,6 +86,35 @@ def add_therapist() -> str | Response:
             response.headers["Cache-Control"] = "no-store"
             return response
     return render_template("admin/therapist_form.html", form=form)
+
+
+@bp.route("/audit")
+@admin_required
+def audit_trail() -> str:
+    """The audit trail, newest first, filtered by therapist, action, couple or date."""
+    args = request.args
+    since = None
+    if args.get("since"):
+        try:
+            since = datetime.strptime(args["since"], "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            flash("Dates are written as 2026-11-22.", "error")
+    events = audit.search(
+        therapist_id=args.get("therapist", type=int),
+        action=args.get("action") or None,
+        couple_id=args.get("couple", type=int),
+        since=since,
+        page=min(max(args.get("page", 1, type=int), 1), 100_000),
+    )
+    names = {t.id: t.name for t in services.list_therapists()}
+    return render_template(
+        "admin/audit.html",
+        events=events,
+        names=names,
+        actions=AUDIT_ACTIONS,
+        filters=args,
+        verification=audit.verify() if args.get("verify") else None,
+    )
 
 
 @bp.route("/practice", methods=["GET", "POST"])

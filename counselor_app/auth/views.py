@@ -19,6 +19,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
 from counselor_app.models import Therapist
@@ -106,6 +107,14 @@ def login() -> str | Response:
             )
             return render_template("auth/login.html", form=form), 429
         therapist = services.authenticate(form.email.data, form.password.data)
+        if therapist is None or not therapist.active:
+            audit.record(
+                "login_failure",
+                therapist_id=therapist.id if therapist else None,
+                endpoint="auth.login",
+                address=request.remote_addr or "",
+            )
+            db.session.commit()
         if therapist is None:
             form.password.errors.append("The email or password is not correct.")
         elif not therapist.active:
@@ -114,6 +123,12 @@ def login() -> str | Response:
             )
         else:
             services.clear_failures(form.email.data)
+            audit.record(
+                "login_success",
+                therapist_id=therapist.id,
+                endpoint="auth.login",
+                address=request.remote_addr or "",
+            )
             db.session.commit()
             login_user(therapist)
             start_session_clock()
@@ -130,6 +145,12 @@ def logout() -> Response:
     form = ActionForm()
     if form.validate_on_submit():
         current_user.rotate_login_token()
+        audit.record(
+            "logout",
+            therapist_id=current_user.id,
+            endpoint="auth.logout",
+            address=request.remote_addr or "",
+        )
         db.session.commit()
         logout_user()
         flash("You have been signed out.", "success")

@@ -23,6 +23,7 @@ from counselor_app.models.assessment import (
     SafetyDecision,
     Severity,
 )
+from counselor_app.models.audit import AuditEvent
 from counselor_app.models.base import Base
 from counselor_app.models.couples import Couple, CoupleStatus, Partner, RelationshipStage
 from counselor_app.models.intake import Response, ResponseChange, ResponseStatus
@@ -39,6 +40,7 @@ __all__ = [
     "Appointment",
     "AppointmentStatus",
     "Attendance",
+    "AuditEvent",
     "Base",
     "CheckIn",
     "Couple",

@@ -1,0 +1,111 @@
+"""Writing and checking the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import select, text
+
+from counselor_app.extensions import db
+from counselor_app.models import AuditEvent
+from counselor_app.models.base import as_utc, utcnow
+
+GENESIS = "0" * 64
+# Serialises writers on PostgreSQL so two requests never chain onto the same previous row.
+CHAIN_LOCK = 715_309
+
+
+def _digest(prev_hash: str, event: AuditEvent) -> str:
+    fields = {
+        "at": as_utc(event.at).isoformat(),
+        "therapist_id": event.therapist_id,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "couple_id": event.couple_id,
+        "endpoint": event.endpoint,
+        "address": event.address,
+    }
+    body = prev_hash + json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def record(
+    action: str,
+    *,
+    therapist_id: int | None,
+    object_type: str | None = None,
+    object_id: int | None = None,
+    couple_id: int | None = None,
+    endpoint: str = "",
+    address: str = "",
+) -> AuditEvent:
+    """Append one event, chained to the last. The caller commits."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    last = db.session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    event = AuditEvent(
+        at=utcnow().replace(microsecond=0),
+        therapist_id=therapist_id,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        couple_id=couple_id,
+        endpoint=endpoint[:80],
+        address=address[:45],
+        prev_hash=last or GENESIS,
+    )
+    event.hash = _digest(event.prev_hash, event)
+    db.session.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class Verification:
+    checked: int
+    broken_at: int | None  # the id of the first row that does not fit the chain
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def verify() -> Verification:
+    """Walk the chain: an edited row fails its own hash, a deleted one its successor's link."""
+    previous = GENESIS
+    checked = 0
+    for event in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
+        if event.prev_hash != previous:
+            return Verification(checked, event.id, "a row before it was removed or changed")
+        if _digest(previous, event) != event.hash:
+            return Verification(checked, event.id, "the row was changed")
+        previous = event.hash
+        checked += 1
+    return Verification(checked, None)
+
+
+def search(
+    *,
+    therapist_id: int | None = None,
+    action: str | None = None,
+    couple_id: int | None = None,
+    since: datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Pagination:
+    query = select(AuditEvent)
+    if therapist_id is not None:
+        query = query.where(AuditEvent.therapist_id == therapist_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if couple_id is not None:
+        query = query.where(AuditEvent.couple_id == couple_id)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    query = query.order_by(AuditEvent.id.desc())
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
