@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from counselor_app.assessment.services import confirmed_flags
 from counselor_app.extensions import db
 from counselor_app.instruments import BALANCE_ID, CSI4_ID, load, score_balance, score_csi4
 from counselor_app.models import (
@@ -17,9 +18,7 @@ from counselor_app.models import (
     Attendance,
     CheckIn,
     Couple,
-    Flag,
     FlagProgress,
-    FlagStatus,
     FlagStatusRecord,
     HomeworkOutcome,
     HomeworkReview,
@@ -287,13 +286,6 @@ def record_homework(
 
 
 # ------------------------------------------------------------------------------ flags
-def confirmed_flags(couple: Couple) -> list[Flag]:
-    flags = db.session.scalars(
-        select(Flag).where(Flag.couple_id == couple.id, Flag.status == FlagStatus.CONFIRMED)
-    ).all()
-    return sorted(flags, key=lambda flag: (-flag.severity.rank, flag.challenge_key))
-
-
 def record_flag_statuses(
     appointment: Appointment, statuses: dict[int, FlagProgress | None]
 ) -> None:

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from counselor_app.appointments import services
+from counselor_app.assessment.services import confirmed_flags
 from counselor_app.couples.services import get_owned_couple
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
@@ -102,7 +103,7 @@ def render_page(
     check_ins = services.check_ins_by_partner(appointment)
     plan = services.plan_to_review(appointment)
     items = services.homework_items(plan)
-    flags = services.confirmed_flags(couple)
+    flags = confirmed_flags(couple)
     note = appointment.note
     private = services.private_note_of(appointment)
     forms = {
@@ -322,7 +323,7 @@ def homework(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
 def flags(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
     """Where each confirmed challenge stands at this appointment."""
     couple, appointment = _load(couple_id, appointment_id)
-    confirmed = services.confirmed_flags(couple)
+    confirmed = confirmed_flags(couple)
     form = flag_status_form(_flag_choices(confirmed))
     if not form.validate_on_submit():
         return render_page(couple, appointment, 422, flags=form)

@@ -395,6 +395,14 @@ def decide_safety(
     flush_versioned(db.session)
 
 
+def confirmed_flags(couple: Couple) -> list[Flag]:
+    """Confirmed flags, most severe first: what plans focus on and appointments track."""
+    flags = db.session.scalars(
+        select(Flag).where(Flag.couple_id == couple.id, Flag.status == FlagStatus.CONFIRMED)
+    ).all()
+    return sorted(flags, key=lambda flag: (-flag.severity.rank, flag.challenge_key))
+
+
 def owned_flag(couple: Couple, flag_id: int) -> Flag:
     return db.first_or_404(select(Flag).where(Flag.id == flag_id, Flag.couple_id == couple.id))
 

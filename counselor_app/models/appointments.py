@@ -73,6 +73,16 @@ class Appointment(Base):
 
     __mapper_args__ = {"version_id_col": version}
 
+    @property
+    def attendance_label(self) -> str:
+        """'Both partners', 'Avery only', or '—' while not recorded."""
+        if self.attendance is None:
+            return "—"
+        if self.attendance == Attendance.BOTH:
+            return "Both partners"
+        partner = next(p for p in self.couple.partners if p.label.lower() == self.attendance.value)
+        return f"{partner.display_name} only"
+
     def present(self, label: str) -> bool:
         """Whether a partner was there: only a held appointment has anyone present."""
         return (

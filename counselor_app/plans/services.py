@@ -17,7 +17,6 @@ from counselor_app.models import (
     Couple,
     DocumentKind,
     Flag,
-    FlagStatus,
     IssuedDocument,
     PaperSize,
     Practice,
@@ -51,14 +50,6 @@ class PlanValues:
 
 
 # ------------------------------------------------------------------------------ plans
-def confirmed_flags(couple: Couple) -> list[Flag]:
-    """Flags the therapist confirmed, most severe first: the candidates for a session's focus."""
-    flags = db.session.scalars(
-        select(Flag).where(Flag.couple_id == couple.id, Flag.status == FlagStatus.CONFIRMED)
-    ).all()
-    return sorted(flags, key=lambda flag: (-flag.severity.rank, flag.challenge_key))
-
-
 def suggested_strategy_keys(flags: list[Flag], strategies: dict[str, Strategy]) -> list[str]:
     """Strategies linked to the focus flags, most severe flag first, without repeats."""
     keys = [key for flag in flags for key in flag.strategies if key in strategies]

@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from counselor_app.assessment.services import handout_blocked
+from counselor_app.assessment.services import confirmed_flags, handout_blocked
 from counselor_app.couples.services import get_owned_couple
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
@@ -142,7 +142,7 @@ def create(couple_id: int) -> str | Response | tuple[str, int]:
     """A new plan, prefilled from the confirmed flags and their strategies."""
     couple = get_owned_couple(current_user, couple_id)
     form = PlanForm()
-    flags, strategies = services.confirmed_flags(couple), strategies_for(current_user)
+    flags, strategies = confirmed_flags(couple), strategies_for(current_user)
     if request.method == "GET":
         _fill(form, services.prefill(flags, strategies, date.today()))
     _with_choices(form, flags, strategies)
@@ -163,7 +163,7 @@ def edit(couple_id: int, plan_id: int) -> str | Response | tuple[str, int]:
     if request.method == "GET":
         _fill(form, _stored_values(plan))
         form.version.data = plan.version
-    _with_choices(form, services.confirmed_flags(couple), strategies_for(current_user))
+    _with_choices(form, confirmed_flags(couple), strategies_for(current_user))
     if request.method == "POST" and form.validate_on_submit():
         try:
             services.update_plan(plan, _values(form), expected_version=form.version.data)

@@ -33,7 +33,7 @@ from weasyprint import CSS, HTML  # noqa: E402
 import pgcluster  # noqa: E402
 import reports.pdf  # noqa: E402
 from counselor_app import create_app  # noqa: E402
-from counselor_app.assessment.services import rescore  # noqa: E402
+from counselor_app.assessment.services import confirmed_flags, rescore  # noqa: E402
 from counselor_app.auth.services import create_therapist  # noqa: E402
 from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple  # noqa: E402
 from counselor_app.extensions import db  # noqa: E402
@@ -130,7 +130,7 @@ def seed_plan(app, couple_id: int) -> int:
             flag.status = FlagStatus.CONFIRMED
             flag.note = "Came up in the first session."
         values = plan_services.prefill(
-            plan_services.confirmed_flags(couple),
+            confirmed_flags(couple),
             strategies_for(couple.therapist),
             date(2026, 11, 24),
         )
