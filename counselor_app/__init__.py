@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from counselor_app import config, errors
+from counselor_app.encryption import ensure_data_keys
 from counselor_app.extensions import csrf, db, login_manager, migrate
 from counselor_app.sessions import HttpsAwareSessionInterface
 
@@ -142,6 +143,7 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
 
     for name, value in config.PACKAGE_DEFAULTS.items():
         app.config.setdefault(name, value)  # a host app may not have set these
+    ensure_data_keys(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)

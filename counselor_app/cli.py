@@ -6,10 +6,12 @@ import os
 import sys
 
 import click
-from flask import Flask
+from cryptography.fernet import Fernet
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
+from counselor_app import encryption
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
@@ -83,7 +85,46 @@ def audit_verify_command() -> None:
     )
 
 
+keys_cli = AppGroup("data-keys", help="Manage the keys that encrypt clinical text at rest.")
+
+
+@keys_cli.command("rotate")
+def rotate_keys_command() -> None:
+    """Re-encrypt every stored value under a new key and retire the old key file entries.
+
+    Run it with the app stopped (running workers hold the old keys), then start the app.
+    """
+    if current_app.config.get("DATA_KEYS"):
+        raise click.ClickException(
+            "The keys come from the DATA_KEYS setting: put a new key first in it, run "
+            "`flask data-keys reencrypt`, then remove the old key (see the README)."
+        )
+    path = encryption.keys_path(current_app)
+    old_keys = encryption.read_or_create_keys(path)
+    new_key = Fernet.generate_key().decode()
+    # Both keys stay in the file until every value is re-encrypted, so a crash part way
+    # through leaves everything readable.
+    encryption.write_keys(path, [new_key, *old_keys])
+    encryption.ensure_data_keys(current_app)
+    count = reencrypt()
+    encryption.write_keys(path, [new_key])
+    encryption.ensure_data_keys(current_app)
+    click.echo(f"Re-encrypted {count} values under a new key; the old key is retired.")
+
+
+@keys_cli.command("reencrypt")
+def reencrypt_command() -> None:
+    """Re-encrypt every stored value under the first configured key."""
+    click.echo(f"Re-encrypted {reencrypt()} values under the first key.")
+
+
+def reencrypt() -> int:
+    with db.engine.begin() as connection:
+        return encryption.reencrypt_all(connection, db.metadata)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(therapist_cli)
     app.cli.add_command(setup_command)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(keys_cli)

@@ -61,12 +61,15 @@ def normalise_database_url(url: str) -> str:
 
 
 def from_environment() -> dict[str, Any]:
-    """The two settings a deployment most often gives through the environment."""
+    """The settings a deployment most often gives through the environment."""
     settings: dict[str, Any] = {}
     if url := os.environ.get("DATABASE_URL"):
         settings["SQLALCHEMY_DATABASE_URI"] = url
     if key := os.environ.get("SECRET_KEY"):
         settings["SECRET_KEY"] = key
+    if keys := os.environ.get("DATA_KEYS"):
+        # Comma-separated Fernet keys, newest first (see encryption.py).
+        settings["DATA_KEYS"] = [key.strip() for key in keys.split(",") if key.strip()]
     return settings
 
 

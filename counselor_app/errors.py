@@ -1,10 +1,15 @@
 """Error pages in the base layout; a failed request never leaves a half-done transaction."""
 
-from flask import Flask, render_template
+import logging
+
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from counselor_app.encryption import UnreadableRecord
 from counselor_app.extensions import db
+
+logger = logging.getLogger(__name__)
 
 PAGES = {
     400: ("Bad request", "The request could not be understood. Nothing was saved."),
@@ -14,6 +19,10 @@ PAGES = {
     429: ("Too many attempts", "Please wait a little before trying again."),
     500: ("Something went wrong", "Nothing was saved. Please try again."),
 }
+UNREADABLE_MESSAGE = (
+    "A stored record failed its integrity check, so it is not shown and nothing was changed. "
+    "The database may have been altered: please tell your practice administrator."
+)
 CSRF_MESSAGE = (
     "This form had expired or was not sent from this application, so nothing was saved. "
     "Go back, reload the page and submit it again."
@@ -41,6 +50,13 @@ def register(app: Flask) -> None:
             and error.description
         )
         return render_error(error.code or 500, own_message or None)
+
+    @app.errorhandler(UnreadableRecord)
+    def unreadable_record(error: UnreadableRecord) -> tuple[str, int]:
+        db.session.rollback()
+        # The endpoint says where to look; the record's content is never logged.
+        logger.error("Encrypted value failed its integrity check on %s", request.endpoint)
+        return render_error(500, UNREADABLE_MESSAGE)
 
     @app.errorhandler(500)
     def server_error(error: Exception) -> tuple[str, int]:

@@ -26,6 +26,8 @@ from counselor_app.models import RelationshipStage, Therapist
 
 BACKENDS = ("sqlite", "postgresql")
 PASSWORD = "a calm harbour at dawn"
+# A fixed key, so the template database and every per-test copy read each other's ciphertext.
+DATA_KEY = "Q291bnNlbG9yQXBwVGVzdEtleU5vdEZvclByb2R1Y3Q="
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
@@ -51,6 +53,7 @@ def base_config(url: str, instance: Path) -> dict[str, Any]:
         "SECRET_KEY": "test-secret-key-not-for-production",
         "SQLALCHEMY_DATABASE_URI": url,
         "COUPLES_PER_PAGE": 20,
+        "DATA_KEYS": [DATA_KEY],
     }
 
 

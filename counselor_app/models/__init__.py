@@ -1,6 +1,6 @@
 """Typed SQLAlchemy 2.0 models, one module per area; import them from here."""
 
-from counselor_app.models.accounts import LoginFailure, Therapist
+from counselor_app.models.accounts import FormDraft, LoginFailure, Therapist
 from counselor_app.models.appointments import (
     Appointment,
     AppointmentStatus,
@@ -51,6 +51,7 @@ __all__ = [
     "FlagProgress",
     "FlagStatus",
     "FlagStatusRecord",
+    "FormDraft",
     "HomeworkOutcome",
     "HomeworkReview",
     "IssuedDocument",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from counselor_app.encryption import EncryptedJSON
 from counselor_app.models.base import Base, utcnow
 
 if TYPE_CHECKING:
@@ -67,3 +68,18 @@ class LoginFailure(Base):
     # SHA-256 of the normalised email: counts failures per account without keeping what was typed.
     account: Mapped[str] = mapped_column(String(64), index=True)
     failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class FormDraft(Base):
+    """What a therapist sent from a form after their session had run out, kept (encrypted) so
+    the page can give it back once they have signed in again. One per therapist and page."""
+
+    __tablename__ = "form_draft"
+    __table_args__ = (UniqueConstraint("therapist_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapist.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(300))
+    # [name, value] pairs in the order sent: a multi-valued field keeps every value.
+    fields: Mapped[list[Any]] = mapped_column(EncryptedJSON)
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,9 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from counselor_app.encryption import EncryptedText
 from counselor_app.models.accounts import Therapist
 from counselor_app.models.base import Base, portable_enum, utcnow
 from counselor_app.models.couples import Couple
@@ -139,12 +140,12 @@ class HomeworkReview(Base):
     )
     plan_id: Mapped[int] = mapped_column(ForeignKey("session_plan.id", ondelete="CASCADE"))
     item_index: Mapped[int]
-    assignment: Mapped[str] = mapped_column(Text)  # the text as it was assigned
+    assignment: Mapped[str] = mapped_column(EncryptedText)  # the text as it was assigned
     partner_label: Mapped[str] = mapped_column(String(1))
     outcome: Mapped[HomeworkOutcome] = mapped_column(
         portable_enum(HomeworkOutcome, "homework_outcome")
     )
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(EncryptedText, default="")
 
     appointment: Mapped[Appointment] = relationship(back_populates="homework_reviews")
 
@@ -190,9 +191,9 @@ class SessionNote(Base):
     appointment_id: Mapped[int] = mapped_column(
         ForeignKey("appointment.id", ondelete="CASCADE"), unique=True
     )
-    data: Mapped[str] = mapped_column(Text, default="")
-    assessment: Mapped[str] = mapped_column(Text, default="")
-    plan: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[str] = mapped_column(EncryptedText, default="")
+    assessment: Mapped[str] = mapped_column(EncryptedText, default="")
+    plan: Mapped[str] = mapped_column(EncryptedText, default="")
     status: Mapped[NoteStatus] = mapped_column(
         portable_enum(NoteStatus, "note_status"), default=NoteStatus.DRAFT
     )
@@ -221,7 +222,7 @@ class NoteAddendum(Base):
     note_id: Mapped[int] = mapped_column(
         ForeignKey("session_note.id", ondelete="CASCADE"), index=True
     )
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"))
 
@@ -238,7 +239,7 @@ class PrivateNote(Base):
     appointment_id: Mapped[int] = mapped_column(
         ForeignKey("appointment.id", ondelete="CASCADE"), unique=True
     )
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(EncryptedText, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 

@@ -6,9 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from counselor_app.encryption import EncryptedText
 from counselor_app.models.accounts import Therapist
 from counselor_app.models.base import Base, portable_enum, utcnow
 from counselor_app.models.couples import Couple
@@ -62,8 +63,8 @@ class Flag(Base):
     # False once the current answers no longer raise it; kept for its decision and history.
     currently_suggested: Mapped[bool] = mapped_column(default=True)
     suggested_at: Mapped[datetime] = mapped_column(default=utcnow)
-    note: Mapped[str] = mapped_column(Text, default="")
-    dismiss_reason: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(EncryptedText, default="")
+    dismiss_reason: Mapped[str] = mapped_column(EncryptedText, default="")
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("therapist.id"))
     # The severity the therapist saw when deciding, to point out a later change by the rules.
@@ -116,7 +117,7 @@ class SafetyAlert(Base):
     decision: Mapped[SafetyDecision | None] = mapped_column(
         portable_enum(SafetyDecision, "safety_decision")
     )
-    decision_note: Mapped[str] = mapped_column(Text, default="")
+    decision_note: Mapped[str] = mapped_column(EncryptedText, default="")
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("therapist.id"))
     version: Mapped[int] = mapped_column(default=1)

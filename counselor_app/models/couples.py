@@ -6,9 +6,10 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from counselor_app.encryption import EncryptedText
 from counselor_app.models.base import Base, portable_enum, utcnow
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Couple(Base):
         portable_enum(RelationshipStage, "relationship_stage")
     )
     relationship_length_months: Mapped[int | None]
-    presenting_concerns: Mapped[str] = mapped_column(Text, default="")
+    presenting_concerns: Mapped[str] = mapped_column(EncryptedText, default="")
     status: Mapped[CoupleStatus] = mapped_column(
         portable_enum(CoupleStatus, "couple_status"), default=CoupleStatus.ACTIVE, index=True
     )

@@ -6,9 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from counselor_app.encryption import EncryptedJSON
 from counselor_app.models.base import Base, portable_enum, utcnow
 from counselor_app.models.couples import Couple, Partner
 
@@ -33,7 +34,7 @@ class Response(Base):
         portable_enum(ResponseStatus, "response_status"), default=ResponseStatus.DRAFT
     )
     # item id -> answer (int for scales and hours, str for choices and free text).
-    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    answers: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None]
@@ -62,8 +63,8 @@ class ResponseChange(Base):
         ForeignKey("response.id", ondelete="CASCADE"), index=True
     )
     item_id: Mapped[str] = mapped_column(String(60))
-    old_value: Mapped[Any] = mapped_column(JSON, nullable=True)
-    new_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    old_value: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
+    new_value: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -6,9 +6,10 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from counselor_app.encryption import EncryptedBytes, EncryptedJSON, EncryptedText
 from counselor_app.models.accounts import Therapist
 from counselor_app.models.base import Base, portable_enum, utcnow
 from counselor_app.models.couples import Couple
@@ -72,14 +73,14 @@ class SessionPlan(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     couple_id: Mapped[int] = mapped_column(ForeignKey("couple.id", ondelete="CASCADE"), index=True)
     session_date: Mapped[date]
-    goals: Mapped[str] = mapped_column(Text, default="")
+    goals: Mapped[str] = mapped_column(EncryptedText, default="")
     # [{"part": "check_in", "minutes": 5, "notes": ""}, ...] in session order.
-    agenda: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    agenda: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON, default=list)
     focus_flag_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     strategy_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
     # [{"strategy_key": "quality_time" or None, "text": "..."}, ...]
-    homework: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    private_notes: Mapped[str] = mapped_column(Text, default="")
+    homework: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON, default=list)
+    private_notes: Mapped[str] = mapped_column(EncryptedText, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -135,7 +136,7 @@ class IssuedDocument(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int]
     # Deferred: lists of documents must not drag every PDF's bytes out of the database.
-    content: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
+    content: Mapped[bytes] = deferred(mapped_column(EncryptedBytes, nullable=False))
     issued_by_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
 

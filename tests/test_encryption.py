@@ -1,0 +1,180 @@
+"""Clinical free text is stored only as authenticated ciphertext, under keys kept in instance/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet, InvalidToken
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+from conftest import DATA_KEY, base_config
+from counselor_app import create_app
+from counselor_app.extensions import db
+from counselor_app.models import Couple, SessionNote
+from marker_support import fill_every_free_text
+
+# Identifiers the dashboard searches by; encrypting them would need a blind index (see README).
+STORED_IN_CLEAR = {"partner_a_name", "partner_b_name"}
+
+
+def raw_database_text(app, backend: str) -> str:
+    """Everything the database holds, as an intruder with the files (not the key) would see it."""
+    with app.app_context():
+        if backend == "sqlite":
+            db.engine.dispose()  # every page is on disk, nothing held back in a connection
+            path = Path(db.engine.url.database)
+            files = [path, *path.parent.glob(path.name + "-*")]  # any -wal / -journal too
+            return "".join(f.read_bytes().decode("latin-1") for f in files)
+        rows = []
+        for table in inspect(db.engine).get_table_names():
+            query = text(f'SELECT t::text FROM "{table}" t')  # noqa: S608 (names from the schema)
+            rows += db.session.execute(query).scalars().all()
+        return "\n".join(rows)
+
+
+def test_free_text_is_never_stored_in_clear(app, logged_in, backend):
+    filled = fill_every_free_text(app, logged_in)
+    markers = filled["markers"]
+    raw = raw_database_text(app, backend)
+    in_clear = sorted(
+        name for name, value in markers.items() if value in raw and name not in STORED_IN_CLEAR
+    )
+    assert in_clear == []
+    # The search is real: the names, which are kept in clear, are found.
+    assert markers["partner_a_name"] in raw
+    # And the app itself reads every value back.
+    couple_page = logged_in.get(f"/couples/{filled['couple_id']}").get_data(as_text=True)
+    assert markers["presenting_concerns"] in couple_page
+    appointment_url = f"/couples/{filled['couple_id']}/appointments/{filled['appointment_id']}"
+    page = logged_in.get(appointment_url).get_data(as_text=True)
+    assert markers["note_data"] in page and markers["private_note"] in page
+
+
+def stored_token(app, table: str, column: str, row_id: int) -> str:
+    with app.app_context():
+        query = text(f"SELECT {column} FROM {table} WHERE id = :id")  # noqa: S608 (test constants)
+        return db.session.execute(query, {"id": row_id}).scalar_one()
+
+
+def store_token(app, table: str, column: str, row_id: int, token: str) -> None:
+    with app.app_context():
+        query = text(f"UPDATE {table} SET {column} = :token WHERE id = :id")  # noqa: S608
+        db.session.execute(query, {"id": row_id, "token": token})
+        db.session.commit()
+
+
+@pytest.mark.parametrize("tampering", ["flipped", "other_key"])
+def test_tampered_ciphertext_is_refused_not_shown(
+    app, logged_in, therapist, make_couple, tampering
+):
+    couple_id = make_couple(therapist, concerns="Tamper check: the garden argument.")
+    token = stored_token(app, "couple", "presenting_concerns", couple_id)
+    if tampering == "flipped":
+        # A changed character in the body: the HMAC over the token no longer matches.
+        middle = len(token) // 2
+        tampered = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
+    else:
+        tampered = Fernet(Fernet.generate_key()).encrypt(b"Planted text").decode()
+    store_token(app, "couple", "presenting_concerns", couple_id, tampered)
+
+    response = logged_in.get(f"/couples/{couple_id}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "failed its integrity check" in page
+    assert "garden argument" not in page and "Planted text" not in page
+    # Nothing was rewritten on the way: the altered token is still there for investigation.
+    assert stored_token(app, "couple", "presenting_concerns", couple_id) == tampered
+    # An untouched couple still opens.
+    other = make_couple(therapist, ("Lee", "Kim"), concerns="Fine")
+    assert logged_in.get(f"/couples/{other}").status_code == 200
+
+
+def keyfile_app(app, tmp_path: Path):
+    """The same database, with its key in instance/data_keys instead of the DATA_KEYS setting."""
+    instance = tmp_path / "keyfile-instance"
+    instance.mkdir()
+    (instance / "data_keys").write_text(DATA_KEY + "\n")
+    settings = base_config(app.config["SQLALCHEMY_DATABASE_URI"], instance)
+    del settings["DATA_KEYS"]
+    return create_app(settings, instance_path=str(instance)), instance / "data_keys"
+
+
+def test_key_rotation_reencrypts_every_value_and_retires_the_old_key(app, logged_in, tmp_path):
+    filled = fill_every_free_text(app, logged_in)
+    before = stored_token(app, "couple", "presenting_concerns", filled["couple_id"])
+    rotating, key_file = keyfile_app(app, tmp_path)
+
+    result = rotating.test_cli_runner().invoke(args=["data-keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert "Re-encrypted" in result.output
+
+    [new_key] = key_file.read_text().split()
+    assert new_key != DATA_KEY
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    after = stored_token(rotating, "couple", "presenting_concerns", filled["couple_id"])
+    assert after != before
+    with pytest.raises(InvalidToken):
+        Fernet(DATA_KEY).decrypt(after)  # the old key no longer opens anything
+    expected = filled["markers"]["presenting_concerns"].encode()
+    assert Fernet(new_key).decrypt(after) == expected
+    with rotating.app_context():
+        assert db.session.get(Couple, filled["couple_id"]).presenting_concerns == expected.decode()
+        note = db.session.query(SessionNote).one()
+        assert note.data == filled["markers"]["note_data"]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_rotation_refuses_keys_given_in_settings(app):
+    result = app.test_cli_runner().invoke(args=["data-keys", "rotate"])
+    assert result.exit_code != 0
+    assert "DATA_KEYS setting" in result.output
+
+
+def test_a_new_instance_gets_its_own_private_key(app, tmp_path):
+    instance = tmp_path / "fresh-instance"
+    settings = base_config(app.config["SQLALCHEMY_DATABASE_URI"], instance)
+    del settings["DATA_KEYS"]
+    fresh = create_app(settings, instance_path=str(instance))
+    key_file = instance / "data_keys"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    [key] = key_file.read_text().split()
+    assert key != DATA_KEY
+    Fernet(key)  # a valid key
+    # Starting again keeps the same key rather than making another.
+    create_app(settings, instance_path=str(instance))
+    assert key_file.read_text().split() == [key]
+    with fresh.app_context():
+        db.engine.dispose()
+
+
+def test_migration_encrypts_existing_rows_and_downgrade_restores_them(app):
+    with app.app_context():
+        downgrade(revision="0006")
+        db.session.execute(
+            text(
+                "INSERT INTO therapist (id, email, name, password_hash, is_admin, active, "
+                "login_token, created_at) VALUES (1, 'm@example.org', 'M', 'x', false, true, "
+                "'tok', CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO couple (id, therapist_id, relationship_stage, presenting_concerns, "
+                "status, created_at, updated_at, version) VALUES (1, 1, 'married', "
+                "'Old plaintext concerns', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"
+            )
+        )
+        db.session.commit()
+        upgrade()
+        raw = db.session.execute(text("SELECT presenting_concerns FROM couple")).scalar_one()
+        assert "Old plaintext" not in raw
+        assert db.session.get(Couple, 1).presenting_concerns == "Old plaintext concerns"
+        db.session.rollback()
+        downgrade(revision="0006")
+        raw = db.session.execute(text("SELECT presenting_concerns FROM couple")).scalar_one()
+        assert raw == "Old plaintext concerns"
+        db.session.rollback()
+        upgrade()
