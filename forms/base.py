@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from flask import g
 from flask_wtf import FlaskForm
 from wtforms import Form, IntegerField, PasswordField, StringField
 from wtforms.validators import InputRequired, NumberRange
@@ -65,3 +66,19 @@ class VersionField(IntegerField):
         """After a conflict, let the next save be made against the version now on record."""
         self.data = version
         self.raw_data = [str(version)]
+
+
+# Fields that say nothing about what was typed, so they cannot tell whose draft it is.
+BOOKKEEPING_FIELDS = frozenset({"CSRFTokenField", "VersionField", "SubmitField"})
+
+
+def restore_draft(form: Form) -> bool:
+    """Fill ``form`` with what was typed before the session ran out, if this page kept it
+    (auth.views.restore_form_draft) and it was this form's (its fields are in the draft)."""
+    restored = g.get("restored_form")
+    if restored is None:
+        return False
+    if not any(field.name in restored for field in form if field.type not in BOOKKEEPING_FIELDS):
+        return False
+    form.process(formdata=restored)
+    return True

@@ -196,6 +196,13 @@ def login(client: Client, therapist: Therapist, password: str = PASSWORD) -> Any
     return client.post_form("/login", {"email": therapist.email, "password": password})
 
 
+def age_session(client: Client, *, idle_minutes: int = 0, signed_in_hours: int = 0) -> None:
+    """Move the session's clocks back, as if the therapist had been away that long."""
+    with client.session_transaction() as session:
+        session["seen_at"] -= idle_minutes * 60
+        session["signed_in_at"] -= signed_in_hours * 3600
+
+
 @pytest.fixture
 def therapist(make_therapist: Callable[..., Therapist]) -> Therapist:
     return make_therapist("Dana Whitfield")

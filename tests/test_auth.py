@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PASSWORD, login
+from conftest import PASSWORD, age_session, login
 from counselor_app.extensions import db
 from counselor_app.models import Therapist
 
@@ -195,18 +195,12 @@ def test_a_long_passphrase_of_100_characters_is_accepted(app, logged_in, therapi
     assert response.status_code == 302
 
 
-def _age_session(client, *, idle_minutes: int = 0, signed_in_hours: int = 0) -> None:
-    with client.session_transaction() as session:
-        session["seen_at"] -= idle_minutes * 60
-        session["signed_in_at"] -= signed_in_hours * 3600
-
-
 def test_idle_for_thirty_minutes_signs_out(logged_in):
-    _age_session(logged_in, idle_minutes=29)
+    age_session(logged_in, idle_minutes=29)
     assert logged_in.get("/").status_code == 200
-    _age_session(logged_in, idle_minutes=29)  # 58 minutes in all, but activity reset the clock
+    age_session(logged_in, idle_minutes=29)  # 58 minutes in all, but activity reset the clock
     assert logged_in.get("/").status_code == 200
-    _age_session(logged_in, idle_minutes=31)
+    age_session(logged_in, idle_minutes=31)
     response = logged_in.get("/couples/new")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"] and "next=" in response.headers["Location"]
@@ -216,7 +210,7 @@ def test_idle_for_thirty_minutes_signs_out(logged_in):
 
 
 def test_twelve_hours_is_the_most_even_when_active(logged_in):
-    _age_session(logged_in, signed_in_hours=13)
+    age_session(logged_in, signed_in_hours=13)
     response = logged_in.get("/")
     assert response.status_code == 302
     assert "signed in for 12 hours" in logged_in.get("/login").get_data(as_text=True)
@@ -228,7 +222,7 @@ def test_an_expired_autosave_answers_in_json(app, logged_in, therapist, make_cou
     couple_id = make_couple(therapist)
     [appointment_id] = seed_history(app, couple_id, [Visit()])
     token = logged_in.csrf_token()
-    _age_session(logged_in, idle_minutes=45)
+    age_session(logged_in, idle_minutes=45)
     response = logged_in.post(
         f"/couples/{couple_id}/appointments/{appointment_id}/note/autosave",
         data={"csrf_token": token, "note-dap_data": "typed while away"},

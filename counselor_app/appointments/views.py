@@ -35,6 +35,7 @@ from forms.appointments import (
     flag_status_form,
     homework_review_form,
 )
+from forms.base import restore_draft
 
 bp = Blueprint("appointments", __name__, url_prefix="/couples/<id:couple_id>/appointments")
 
@@ -127,6 +128,8 @@ def render_page(
             version=private.version if private else 0,
         ),
     }
+    for form in (forms["note"], forms["private"], forms["addendum"]):
+        restore_draft(form)
     for name, form in overrides.items():
         if name.startswith("check_in_"):
             forms["check_in"][name[-1]] = form

@@ -14,7 +14,7 @@ from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from counselor_app.extensions import db
-from counselor_app.models import LoginFailure, Therapist
+from counselor_app.models import FormDraft, LoginFailure, Therapist
 from counselor_app.models.base import as_utc, utcnow
 
 MIN_PASSWORD_LENGTH = 12
@@ -168,5 +168,48 @@ def clear_failures(email: str, now: datetime | None = None) -> None:
         delete(LoginFailure).where(
             (LoginFailure.account == _account_key(email))
             | (LoginFailure.failed_at < now - FAILURE_WINDOW)
+        )
+    )
+
+
+# --- Form drafts kept over an expired session ------------------------------------------------
+
+# A draft nobody came back for is not kept for ever.
+DRAFT_LIFETIME = timedelta(days=7)
+# Larger posts are not kept: no form of ours comes near this, so it can only be abuse.
+DRAFT_MAX_BYTES = 256 * 1024
+
+
+def keep_form_draft(therapist_id: int, path: str, fields: list[tuple[str, str]]) -> None:
+    """Keep what was sent to ``path`` (the page the form is on), replacing an older draft."""
+    _drop_old_drafts(therapist_id)
+    db.session.execute(
+        delete(FormDraft).where(FormDraft.therapist_id == therapist_id, FormDraft.path == path)
+    )
+    db.session.add(FormDraft(therapist_id=therapist_id, path=path, fields=fields))
+
+
+def take_form_draft(therapist_id: int, path: str) -> list[tuple[str, str]] | None:
+    """The draft kept for ``path``, removed as it is handed back (it is shown once)."""
+    draft = db.session.scalar(
+        select(FormDraft).where(FormDraft.therapist_id == therapist_id, FormDraft.path == path)
+    )
+    if draft is None:
+        return None
+    db.session.delete(draft)
+    if as_utc(draft.saved_at) < utcnow() - DRAFT_LIFETIME:
+        return None
+    return [(name, value) for name, value in draft.fields]
+
+
+def form_draft_paths(therapist_id: int) -> list[str]:
+    query = select(FormDraft.path).where(FormDraft.therapist_id == therapist_id)
+    return list(db.session.scalars(query.order_by(FormDraft.id)))
+
+
+def _drop_old_drafts(therapist_id: int) -> None:
+    db.session.execute(
+        delete(FormDraft).where(
+            FormDraft.therapist_id == therapist_id, FormDraft.saved_at < utcnow() - DRAFT_LIFETIME
         )
     )

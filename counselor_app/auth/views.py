@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -17,8 +18,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from counselor_app import PAGE_BLUEPRINTS
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
@@ -27,6 +30,9 @@ from forms.auth import ChangePasswordForm, LoginForm
 from forms.base import ActionForm
 
 bp = Blueprint("auth", __name__)
+
+# Forms whose text is kept when they arrive after the session ran out (not sign-in or sign-out).
+DRAFT_BLUEPRINTS = PAGE_BLUEPRINTS - {"auth"}
 
 
 def load_therapist(token: str) -> Therapist | None:
@@ -63,22 +69,77 @@ def enforce_session_limits() -> Response | None:
         return None  # static files neither count as activity nor need the check
     now = time.time()
     if reason := expired_reason(now):
-        logout_user()
-        # Keep the CSRF token: a page left open can then save its text after signing in again.
-        token = session.get("csrf_token")
-        session.clear()
-        if token:
-            session["csrf_token"] = token
-        if request.accept_mimetypes.best == "application/json":
-            return jsonify(
-                saved=False, error=reason + " Sign in again; your text is still on screen."
-            ), 401
-        flash(reason, "info")
-        return redirect(
-            url_for("auth.login", next=request.full_path if request.method == "GET" else None)
-        )
+        return sign_out_expired(reason)
     session["seen_at"] = int(now)
+    if request.method == "GET" and request.path in session.get("draft_paths", ()):
+        restore_form_draft()
     return None
+
+
+def sign_out_expired(reason: str) -> Response:
+    kept_for = keep_unsent_form()
+    logout_user()
+    # Keep the CSRF token: a page left open can then save its text after signing in again.
+    token = session.get("csrf_token")
+    session.clear()
+    if token:
+        session["csrf_token"] = token
+    if request.accept_mimetypes.best == "application/json":
+        error = reason + " Sign in again; your text is still on screen."
+        return jsonify(saved=False, error=error), 401
+    flash(reason, "info")
+    if kept_for:
+        flash(KEPT_MESSAGE, "info")
+    next_page = request.full_path if request.method == "GET" else kept_for
+    return redirect(url_for("auth.login", next=next_page))
+
+
+KEPT_MESSAGE = (
+    "What you had just sent was not saved, but it has been kept: sign in and it will be back "
+    "in the form for you to check and save."
+)
+RESTORED_MESSAGE = (
+    "This is what you typed before you were signed out. It is not saved yet: check it, then save."
+)
+
+
+def keep_unsent_form() -> str | None:
+    """A form sent after the session ran out (its CSRF token already checked): keep what it
+    held, encrypted, for the page it came from; return that page's path."""
+    if request.method != "POST" or request.blueprint not in DRAFT_BLUEPRINTS:
+        return None
+    if (request.content_length or 0) > services.DRAFT_MAX_BYTES:
+        return None
+    fields = [
+        (name, value)
+        for name, value in request.form.items(multi=True)
+        if not name.endswith("csrf_token")
+    ]
+    if not fields:
+        return None
+    page = form_page_path()
+    services.keep_form_draft(current_user.id, page, fields)
+    db.session.commit()
+    return page
+
+
+def form_page_path() -> str:
+    """The page the form was on: the referring page when it is one of ours (autosave and the
+    appointment page's forms post elsewhere), else the address the form was sent to."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and safe_next(referrer.path):
+        return referrer.path
+    return request.path
+
+
+def restore_form_draft() -> None:
+    """Hand a kept draft to this page's forms (forms.base.restore_draft fills them)."""
+    session["draft_paths"] = [p for p in session["draft_paths"] if p != request.path]
+    fields = services.take_form_draft(current_user.id, request.path)
+    db.session.commit()
+    if fields:
+        g.restored_form = MultiDict(fields)
+        flash(RESTORED_MESSAGE, "warning")
 
 
 def safe_next(target: str | None) -> str | None:
@@ -133,7 +194,11 @@ def login() -> str | Response:
             login_user(therapist)
             start_session_clock()
             flash(f"Signed in as {therapist.name}.", "success")
-            return redirect(safe_next(request.args.get("next")) or url_for("couples.index"))
+            # Text kept from a form sent after the last session ran out: go back to it.
+            if drafts := services.form_draft_paths(therapist.id):
+                session["draft_paths"] = drafts
+            fallback = drafts[-1] if drafts else url_for("couples.index")
+            return redirect(safe_next(request.args.get("next")) or fallback)
     status = 401 if form.errors and request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
 

@@ -15,7 +15,7 @@ from counselor_app.extensions import db
 from counselor_app.intake import services as intake_services
 from counselor_app.models import Couple, CoupleStatus, RelationshipStage
 from counselor_app.models.base import StaleEdit
-from forms.base import ActionForm
+from forms.base import ActionForm, restore_draft
 from forms.couples import CoupleEditForm, CoupleForm
 
 bp = Blueprint("couples", __name__)
@@ -118,7 +118,7 @@ def edit(couple_id: int) -> str | Response:
     """Edit a couple; a save made from an out-of-date page is refused, with its text kept."""
     couple = services.get_owned_couple(current_user, couple_id)
     form = CoupleEditForm()
-    if request.method == "GET":
+    if request.method == "GET" and not restore_draft(form):
         _fill(form, couple)
     elif form.validate_on_submit():
         try:

@@ -14,7 +14,7 @@ from counselor_app.extensions import db
 from counselor_app.intake import services
 from counselor_app.models import Couple, Partner
 from counselor_app.models.base import StaleEdit
-from forms.base import ActionForm
+from forms.base import ActionForm, restore_draft
 from forms.intake import section_form_class
 
 bp = Blueprint("intake", __name__, url_prefix="/couples/<id:couple_id>/intake")
@@ -65,7 +65,7 @@ def section(couple_id: int, label: str, slug: str) -> str | Response | tuple[str
     responses = services.responses_of(partner)
     form = section_form_class(step.instrument.id, step.instrument.version, step.section)()
     status = 200
-    if request.method == "GET":
+    if request.method == "GET" and not restore_draft(form):
         form.fill(services.section_values(responses.get(step.instrument.id), step))
         form.version.data = services.version_token(responses, step)
     else:

@@ -24,7 +24,7 @@ from counselor_app.library.services import strategies_for
 from counselor_app.models import Couple, DocumentKind, SessionPlan
 from counselor_app.models.base import StaleEdit
 from counselor_app.plans import services
-from forms.base import ActionForm
+from forms.base import ActionForm, restore_draft
 from forms.plans import PlanEditForm, PlanForm
 from reports import builders
 from reports.documents import render, render_html
@@ -143,7 +143,7 @@ def create(couple_id: int) -> str | Response | tuple[str, int]:
     couple = get_owned_couple(current_user, couple_id)
     form = PlanForm()
     flags, strategies = confirmed_flags(couple), strategies_for(current_user)
-    if request.method == "GET":
+    if request.method == "GET" and not restore_draft(form):
         _fill(form, services.prefill(flags, strategies, date.today()))
     _with_choices(form, flags, strategies)
     if request.method == "POST" and form.validate_on_submit():
@@ -160,7 +160,7 @@ def edit(couple_id: int, plan_id: int) -> str | Response | tuple[str, int]:
     couple = get_owned_couple(current_user, couple_id)
     plan = services.owned_plan(couple, plan_id)
     form = PlanEditForm()
-    if request.method == "GET":
+    if request.method == "GET" and not restore_draft(form):
         _fill(form, _stored_values(plan))
         form.version.data = plan.version
     _with_choices(form, confirmed_flags(couple), strategies_for(current_user))
