@@ -6,9 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from appointment_support import Visit, seed_history
 from sqlalchemy import select
 
+from appointment_support import Visit, seed_history
 from conftest import login
 from counselor_app.extensions import db
 from counselor_app.models import (

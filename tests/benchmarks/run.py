@@ -25,13 +25,13 @@ sys.path[:0] = [str(HERE.parent), str(HERE.parent.parent)]
 
 import psycopg  # noqa: E402
 import pypdf  # noqa: E402
-from appointment_support import Visit, seed_history  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from weasyprint import CSS, HTML  # noqa: E402
 
 import pgcluster  # noqa: E402
 import reports.pdf  # noqa: E402
+from appointment_support import Visit, seed_history  # noqa: E402
 from counselor_app import create_app  # noqa: E402
 from counselor_app.assessment.services import confirmed_flags, rescore  # noqa: E402
 from counselor_app.auth.services import create_therapist  # noqa: E402
