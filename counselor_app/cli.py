@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from cryptography.fernet import Fernet
@@ -11,7 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
-from counselor_app import encryption
+from counselor_app import backup, encryption
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
@@ -123,8 +124,38 @@ def reencrypt() -> int:
         return encryption.reencrypt_all(connection, db.metadata)
 
 
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Write a consistent copy of the database to PATH while the app keeps running."""
+    try:
+        backup.backup(path)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Backup written to {path}.")
+    click.echo("The data keys are not in it: keep instance/data_keys safe separately.")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(path: Path, yes: bool) -> None:
+    """Replace the database's contents with the backup at PATH (stop the app first)."""
+    if not yes:
+        click.confirm("Replace everything in the database with the backup?", abort=True)
+    try:
+        backup.restore(path)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Database restored from {path}.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(therapist_cli)
     app.cli.add_command(setup_command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -13,10 +13,7 @@ from conftest import DATA_KEY, base_config
 from counselor_app import create_app
 from counselor_app.extensions import db
 from counselor_app.models import Couple, SessionNote
-from marker_support import fill_every_free_text
-
-# Identifiers the dashboard searches by; encrypting them would need a blind index (see README).
-STORED_IN_CLEAR = {"partner_a_name", "partner_b_name"}
+from marker_support import STORED_IN_CLEAR, fill_every_free_text
 
 
 def raw_database_text(app, backend: str) -> str:
