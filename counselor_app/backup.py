@@ -34,9 +34,7 @@ def backup(path: Path) -> None:
         _sqlite_copy(_sqlite_path(url), path)
     elif url.get_backend_name() == "postgresql":
         # Uncompressed: ciphertext does not compress, and an auditor can search the file.
-        _postgres(
-            "pg_dump", url, "--format=custom", "--compress=0", "--no-owner", f"--file={path}"
-        )
+        _postgres("pg_dump", url, "--format=custom", "--compress=0", "--no-owner", f"--file={path}")
     else:
         raise BackupError(f"Backups of {url.get_backend_name()} databases are not supported.")
 

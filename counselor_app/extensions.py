@@ -23,8 +23,11 @@ csrf = CSRFProtect()
 
 @event.listens_for(Engine, "connect")
 def _sqlite_foreign_keys(dbapi_connection: object, connection_record: object) -> None:
-    """SQLite ignores foreign keys (and so ON DELETE CASCADE) unless each connection asks."""
+    """SQLite ignores foreign keys (and so ON DELETE CASCADE) unless each connection asks;
+    secure_delete overwrites what is deleted (an erased couple) instead of leaving it in
+    free pages of the file."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()

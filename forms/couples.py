@@ -61,3 +61,10 @@ class CoupleForm(BaseForm):
 class CoupleEditForm(CoupleForm):
     # The version the page was built from; a save against a newer version is a conflict.
     version = VersionField()
+
+
+class EraseCoupleForm(BaseForm):
+    confirm_name = StringField(
+        "Type the couple's name, exactly as shown above, to confirm",
+        validators=[DataRequired("Type the couple's name to confirm.")],
+    )

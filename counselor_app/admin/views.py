@@ -36,6 +36,7 @@ AUDIT_ACTIONS = (
     "view",
     "create",
     "update",
+    "delete",
     "export",
     "issue",
     "login_success",

@@ -28,7 +28,8 @@ CREATES = frozenset(
     }
 )
 ISSUES = frozenset({"plans.issue", "progress.issue"})
-EXPORTS = frozenset({"intake.export", "plans.download"})
+EXPORTS = frozenset({"intake.export", "plans.download", "couples.export_zip"})
+DELETES = frozenset({"couples.erase"})
 # Sign-in and sign-out are recorded by the auth views themselves (they know the outcome).
 NOT_HERE = frozenset({"auth.login", "auth.logout", "counselor.static", "counselor.print_css"})
 
@@ -40,6 +41,8 @@ def action_of(endpoint: str, method: str) -> str:
         return "view"
     if endpoint in ISSUES:
         return "issue"
+    if endpoint in DELETES:
+        return "delete"
     return "create" if endpoint in CREATES else "update"
 
 

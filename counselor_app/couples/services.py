@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from dataclasses import dataclass
+from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import selectinload
 
+from counselor_app.assessment.services import export_intake
 from counselor_app.extensions import db
-from counselor_app.models import Couple, CoupleStatus, Partner, RelationshipStage, Therapist
+from counselor_app.models import (
+    Appointment,
+    Couple,
+    CoupleStatus,
+    FormDraft,
+    IssuedDocument,
+    Partner,
+    RelationshipStage,
+    Response,
+    SessionNote,
+    SessionPlan,
+    Therapist,
+)
 from counselor_app.models.base import check_version, flush_versioned, utcnow
+from counselor_app.plans.services import documents_of, plans_of
 
 
 @dataclass(frozen=True)
@@ -96,3 +114,185 @@ def set_status(couple: Couple, status: CoupleStatus) -> bool:
         return False
     couple.status = status
     return True
+
+
+# --- Export and erase ------------------------------------------------------------------------
+
+EXPORT_README = """\
+The complete record of one couple, exported from counselor_app on {exported_at} (UTC).
+
+couple.json   the couple, both partners, the intake with its scores, flags and safety alert,
+              every session plan, and every appointment with its check-ins, homework review,
+              flag statuses and session note (with addenda)
+documents/    every PDF issued for this couple, exactly as it was issued (checksums in
+              couple.json)
+
+Private psychotherapy notes are kept apart from the clinical record and are not exported.
+This archive holds protected health information: store and send it accordingly.
+"""
+
+
+def export_record(couple: Couple) -> dict[str, Any]:
+    """The couple's whole clinical record as plain JSON values."""
+    return {
+        "format": "counselor_app.couple-export",
+        "format_version": 1,
+        "exported_at": utcnow().isoformat(),
+        "couple": {
+            "id": couple.id,
+            "status": couple.status.value,
+            "relationship_stage": couple.relationship_stage.value,
+            "relationship_length_months": couple.relationship_length_months,
+            "presenting_concerns": couple.presenting_concerns,
+            "created_at": couple.created_at.isoformat(),
+        },
+        "partners": [
+            {
+                "label": p.label,
+                "display_name": p.display_name,
+                "pronouns": p.pronouns,
+                "email": p.email,
+            }
+            for p in couple.partners
+        ],
+        "intake": export_intake(couple),
+        "plans": [_plan_export(plan) for plan in reversed(plans_of(couple))],
+        "appointments": [_appointment_export(a) for a in _appointments_for_export(couple)],
+        "documents": [
+            {
+                "id": d.id,
+                "kind": d.kind.value,
+                "number": d.number,
+                "plan_id": d.plan_id,
+                "issued_at": d.issued_at.isoformat(),
+                "file": archive_name(d),
+                "sha256": d.sha256,
+            }
+            for d in reversed(documents_of(couple))
+        ],
+    }
+
+
+def export_archive(couple: Couple) -> bytes:
+    """A ZIP of export_record as couple.json, and every issued PDF under documents/."""
+    record = export_record(couple)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("README.txt", EXPORT_README.format(exported_at=record["exported_at"]))
+        archive.writestr("couple.json", json.dumps(record, indent=2, ensure_ascii=False))
+        for document in documents_of(couple):
+            archive.writestr(archive_name(document), document.content)
+    return buffer.getvalue()
+
+
+def archive_name(document: IssuedDocument) -> str:
+    # The id keeps names unique even if two documents were issued under the same file name.
+    return f"documents/{document.id}-{document.filename}"
+
+
+def _plan_export(plan: SessionPlan) -> dict[str, Any]:
+    return {
+        "id": plan.id,
+        "session_date": plan.session_date.isoformat(),
+        "goals": plan.goals,
+        "agenda": plan.agenda,
+        "focus_flag_ids": plan.focus_flag_ids,
+        "strategy_keys": plan.strategy_keys,
+        "homework": plan.homework,
+        "private_notes": plan.private_notes,
+    }
+
+
+def _appointments_for_export(couple: Couple) -> list[Appointment]:
+    query = (
+        select(Appointment)
+        .where(Appointment.couple_id == couple.id)
+        .options(
+            selectinload(Appointment.check_ins),
+            selectinload(Appointment.homework_reviews),
+            selectinload(Appointment.flag_records),
+            selectinload(Appointment.note).selectinload(SessionNote.addenda),
+        )
+        .order_by(Appointment.starts_at, Appointment.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def _appointment_export(appointment: Appointment) -> dict[str, Any]:
+    note = appointment.note
+    return {
+        "id": appointment.id,
+        "starts_at": appointment.starts_at.isoformat(),
+        "duration_minutes": appointment.duration_minutes,
+        "status": appointment.status.value,
+        "attendance": appointment.attendance.value if appointment.attendance else None,
+        "plan_id": appointment.plan_id,
+        "check_ins": [
+            {
+                "partner": c.partner_label,
+                "instrument": c.instrument_id,
+                "instrument_version": c.instrument_version,
+                "answers": c.answers,
+                "total": c.total,
+            }
+            for c in appointment.check_ins
+        ],
+        "homework_review": [
+            {
+                "partner": h.partner_label,
+                "assignment": h.assignment,
+                "outcome": h.outcome.value,
+                "note": h.note,
+            }
+            for h in appointment.homework_reviews
+        ],
+        "flag_statuses": [
+            {"flag_id": r.flag_id, "status": r.status.value} for r in appointment.flag_records
+        ],
+        "note": None
+        if note is None
+        else {
+            "data": note.data,
+            "assessment": note.assessment,
+            "plan": note.plan,
+            "status": note.status.value,
+            "signed_at": note.signed_at.isoformat() if note.signed_at else None,
+            "addenda": [
+                {"text": a.text, "created_at": a.created_at.isoformat()} for a in note.addenda
+            ],
+        },
+    }
+
+
+def erase_couple(couple: Couple) -> None:
+    """Delete the couple and, through the database's ON DELETE CASCADE, every row of their
+    clinical data (intake, flags, safety alert, plans, issued PDFs, appointments, notes).
+
+    The audit trail keeps its rows: they hold ids and actions, never clinical content.
+    """
+    couple_id, therapist_id = couple.id, couple.therapist_id
+    db.session.expunge(couple)
+    db.session.execute(delete(Couple).where(Couple.id == couple_id))
+    # Text kept from this couple's forms over an expired session goes too.
+    pattern = f"%/couples/{couple_id}/%"
+    db.session.execute(
+        delete(FormDraft).where(
+            FormDraft.therapist_id == therapist_id,
+            FormDraft.path.like(pattern) | FormDraft.path.like(pattern.rstrip("/%")),
+        )
+    )
+
+
+def record_counts(couple: Couple) -> dict[str, int]:
+    """How much an erase would remove, for the confirmation page."""
+
+    def count(model: Any) -> int:
+        query = select(func.count()).select_from(model).where(model.couple_id == couple.id)
+        return db.session.scalar(query) or 0
+
+    return {
+        "questionnaire responses": count(Response),
+        "session plans": count(SessionPlan),
+        "issued documents": count(IssuedDocument),
+        "appointments (with their check-ins and notes)": count(Appointment),
+    }

@@ -16,7 +16,7 @@ from counselor_app.intake import services as intake_services
 from counselor_app.models import Couple, CoupleStatus, RelationshipStage
 from counselor_app.models.base import StaleEdit
 from forms.base import ActionForm, restore_draft
-from forms.couples import CoupleEditForm, CoupleForm
+from forms.couples import CoupleEditForm, CoupleForm, EraseCoupleForm
 
 bp = Blueprint("couples", __name__)
 
@@ -141,6 +141,41 @@ def edit(couple_id: int) -> str | Response:
 def _status(form: CoupleForm) -> int:
     """422 for a submitted form with errors: the page still shows everything typed."""
     return 422 if request.method == "POST" and form.errors else 200
+
+
+@bp.route("/couples/<id:couple_id>/export.zip")
+def export_zip(couple_id: int) -> Response:
+    """The couple's whole record: JSON and every issued PDF, for a transfer or a request."""
+    couple = services.get_owned_couple(current_user, couple_id)
+    response = Response(services.export_archive(couple), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="couple-{couple.id}.zip"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/couples/<id:couple_id>/erase", methods=["GET", "POST"])
+def erase(couple_id: int) -> str | Response | tuple[str, int]:
+    """Erase a couple and all their clinical data, after the therapist types their name."""
+    couple = services.get_owned_couple(current_user, couple_id)
+    form = EraseCoupleForm()
+    if form.validate_on_submit():
+        if _same_name(form.confirm_name.data, couple.display_name):
+            name = couple.display_name
+            services.erase_couple(couple)
+            db.session.commit()
+            flash(f"{name} erased. The audit trail records that it was done.", "success")
+            return redirect(url_for("couples.index"))
+        form.confirm_name.errors.append(
+            f"That does not match. Type {couple.display_name} to erase this couple."
+        )
+    page = render_template(
+        "couples/erase.html", couple=couple, form=form, counts=services.record_counts(couple)
+    )
+    return page, _status(form)
+
+
+def _same_name(typed: str, name: str) -> bool:
+    return " ".join(typed.split()).casefold() == " ".join(name.split()).casefold()
 
 
 def _change_status(couple_id: int, status: CoupleStatus, done: str) -> Response:
