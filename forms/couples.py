@@ -6,6 +6,7 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectChoice,
+    SelectField,
     StringField,
     TextAreaField,
 )
@@ -67,4 +68,19 @@ class EraseCoupleForm(BaseForm):
     confirm_name = StringField(
         "Type the couple's name, exactly as shown above, to confirm",
         validators=[DataRequired("Type the couple's name to confirm.")],
+    )
+
+
+class SearchForm(BaseForm):
+    """The dashboard search. Sent by POST and kept in the session, so partner names never
+    appear in a URL (and so never in an access log or the browser's history)."""
+
+    q = StringField("Partner name", validators=[Optional(), Length(max=80)])
+    status = SelectField(
+        "Status",
+        choices=[
+            SelectChoice("active", "Active"),
+            SelectChoice("closed", "Closed"),
+            SelectChoice("all", "All"),
+        ],
     )

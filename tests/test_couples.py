@@ -96,8 +96,15 @@ def test_dashboard_lists_search_and_filters(app, logged_in, therapist, make_coup
     assert "Alex &amp; Sam" in page and "Morgan &amp; Casey" in page
     assert "Priya" not in page  # closed couples are not in the default (active) list
 
-    page = logged_in.get("/?q=case").get_data(as_text=True)
+    response = logged_in.post_form("/search", {"q": "case", "status": "active"})
+    assert response.status_code == 302
+    assert "case" not in response.headers["Location"]  # names never go into a URL
+    page = logged_in.get(response.headers["Location"]).get_data(as_text=True)
     assert "Morgan &amp; Casey" in page and "Alex" not in page
+    assert 'value="case"' in page  # the box shows what is being searched for
+    page = logged_in.get("/?page=1").get_data(as_text=True)
+    assert "Alex" not in page  # the search holds while paging
+    logged_in.post_form("/search", {"q": "case", "status": "active", "clear": "1"})
 
     page = logged_in.get("/?status=closed").get_data(as_text=True)
     assert "Priya &amp; Tom" in page and "Alex" not in page
@@ -105,8 +112,11 @@ def test_dashboard_lists_search_and_filters(app, logged_in, therapist, make_coup
     page = logged_in.get("/?status=all").get_data(as_text=True)
     assert "Last appointment" in page and "Next appointment" in page
 
-    page = logged_in.get("/?status=all&q=%25").get_data(as_text=True)
+    logged_in.post_form("/search", {"q": "%", "status": "all"})
+    page = logged_in.get("/?status=all").get_data(as_text=True)
     assert "No couples match" in page  # a % is searched for literally, not as a wildcard
+    too_long = logged_in.post_form("/search", {"q": "x" * 81, "status": "all"})
+    assert too_long.status_code == 400
 
 
 def test_dashboard_paginates(app, logged_in, therapist, make_couple):
@@ -236,7 +246,9 @@ def test_hostile_input_is_a_4xx_never_a_500(app, logged_in, therapist, make_coup
     assert logged_in.get("/couples/99999999999999999999").status_code == 404
     assert logged_in.get("/couples/2147483648/edit").status_code == 404
     assert logged_in.get("/?page=999999999999999999999999").status_code == 200
-    assert logged_in.get("/?q=%00abc").status_code == 200  # NUL in a search
+    assert logged_in.post_form("/search", {"q": "\x00abc", "status": "x"}).status_code == 400
+    assert logged_in.post_form("/search", {"q": "\x00abc", "status": "all"}).status_code == 302
+    assert logged_in.get("/").status_code == 200  # NUL in a search
     response = logged_in.post_form(
         "/couples/new", couple_form(**{"partner_a-display_name": "Jo\x00rdan"})
     )

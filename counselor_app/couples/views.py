@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -16,10 +26,11 @@ from counselor_app.intake import services as intake_services
 from counselor_app.models import Couple, CoupleStatus, RelationshipStage
 from counselor_app.models.base import StaleEdit
 from forms.base import ActionForm, restore_draft
-from forms.couples import CoupleEditForm, CoupleForm, EraseCoupleForm
+from forms.couples import CoupleEditForm, CoupleForm, EraseCoupleForm, SearchForm
 
 bp = Blueprint("couples", __name__)
 
+SEARCH_KEY = "couple_search"
 STATUS_FILTERS = {"active": CoupleStatus.ACTIVE, "closed": CoupleStatus.CLOSED, "all": None}
 
 
@@ -32,7 +43,7 @@ def require_login() -> None:
 @bp.route("/")
 def index() -> str:
     """Dashboard: the therapist's couples, searchable by partner name, active ones first."""
-    search = request.args.get("q", "").replace("\x00", "").strip()[:80]
+    search = session.get(SEARCH_KEY, "")
     status_key = request.args.get("status", "active")
     if status_key not in STATUS_FILTERS:
         status_key = "active"
@@ -45,13 +56,25 @@ def index() -> str:
         per_page=current_app.config["COUPLES_PER_PAGE"],
     )
     appointments = last_and_next([c.id for c in pagination.items], datetime.now(UTC))
+    form = SearchForm(formdata=None, q=search, status=status_key)
     return render_template(
         "couples/index.html",
         pagination=pagination,
         search=search,
         status=status_key,
         appointments=appointments,
+        form=form,
     )
+
+
+@bp.route("/search", methods=["POST"])
+def search() -> Response:
+    """Keep the search in the session and show the dashboard; "Clear" forgets it."""
+    form = SearchForm()
+    if not form.validate_on_submit():
+        abort(400, "The search could not be used: names are at most 80 characters.")
+    session[SEARCH_KEY] = "" if "clear" in request.form else form.q.data or ""
+    return redirect(url_for("couples.index", status=form.status.data))
 
 
 def _details(form: CoupleForm) -> services.CoupleDetails:
