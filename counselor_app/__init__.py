@@ -144,6 +144,7 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     for name, value in config.PACKAGE_DEFAULTS.items():
         app.config.setdefault(name, value)  # a host app may not have set these
     ensure_data_keys(app)
+    errors.protect_logs(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)

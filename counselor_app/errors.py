@@ -1,6 +1,8 @@
 """Error pages in the base layout; a failed request never leaves a half-done transaction."""
 
 import logging
+import traceback
+from types import TracebackType
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -29,11 +31,46 @@ CSRF_MESSAGE = (
 )
 
 
+class WithholdExceptionMessages(logging.Filter):
+    """Exception messages can quote what was typed (a database error echoing a value), so a
+    logged traceback keeps where it happened and the exception's type, never its message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = withheld_traceback(record.exc_info[1])
+            record.exc_info = None
+        return True
+
+
+def withheld_traceback(error: BaseException) -> str:
+    lines: list[str] = []
+    current: BaseException | None = error
+    while current is not None:  # the chain, innermost cause first once reversed
+        lines[:0] = [*_frames(current.__traceback__), _kind(current)]
+        current = current.__cause__ or current.__context__
+    return "Traceback (most recent call last):\n" + "".join(lines).rstrip("\n")
+
+
+def _frames(frames: TracebackType | None) -> list[str]:
+    return traceback.format_tb(frames) if frames else []
+
+
+def _kind(error: BaseException) -> str:
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__} (message withheld: it may hold client data)\n"
+
+
 def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
     title, message = PAGES.get(code, (f"Error {code}", "The request could not be completed."))
     return render_template(
         "errors/error.html", code=code, title=title, message=detail or message
     ), code
+
+
+def protect_logs(app: Flask) -> None:
+    """Fit the filter to the app's logger (a host app's too: our exceptions go through it)."""
+    if not any(isinstance(f, WithholdExceptionMessages) for f in app.logger.filters):
+        app.logger.addFilter(WithholdExceptionMessages())
 
 
 def register(app: Flask) -> None:
