@@ -3,6 +3,9 @@
 
 A backup holds clinical text only as ciphertext; the data keys (instance/data_keys) are not in
 it and must be kept safe separately, or the backup cannot be read.
+
+bandit's subprocess warnings are answered here: pg_dump and pg_restore run from a fixed path,
+with an argument list and never through a shell.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import glob
 import os
 import shutil
 import sqlite3
-import subprocess  # nosec B404: runs pg_dump/pg_restore with argument lists, never a shell
+import subprocess  # nosec B404
 from contextlib import closing
 from pathlib import Path
 
@@ -86,7 +89,8 @@ def _postgres(program: str, url: URL, *arguments: str) -> None:
         *arguments,
         f"--dbname={libpq_url.render_as_string(hide_password=False)}",
     ]
-    finished = subprocess.run(  # noqa: S603  # nosec B603: fixed program, no shell
+    # A fixed program found by _postgres_tool, arguments as a list, no shell.
+    finished = subprocess.run(  # noqa: S603  # nosec B603
         command, env=environment, capture_output=True, text=True, check=False
     )
     if finished.returncode != 0:

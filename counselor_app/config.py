@@ -10,7 +10,8 @@ from typing import Any
 
 from flask import Flask
 
-SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+# A file name, not a secret.
+SECRET_KEY_FILE = "secret_key"  # noqa: S105  # nosec B105
 
 # Settings the package's own code reads. init_app applies them too, so a host app that mounts
 # the package gets them unless it sets its own.
