@@ -21,8 +21,10 @@ class StrippingMeta:
         field_class = unbound_field.field_class
         # Spaces at either end of a password are part of it, so passwords are left alone.
         if issubclass(field_class, StringField) and not issubclass(field_class, PasswordField):
-            filters = unbound_field.kwargs.get("filters", [])
-            unbound_field.kwargs["filters"] = [strip_whitespace, *filters]
+            # Passed to this binding only: the class's field definition is shared by every
+            # form built from it, so changing it would add a filter per form ever built.
+            filters = [strip_whitespace, *unbound_field.kwargs.get("filters", [])]
+            return unbound_field.bind(form=form, filters=filters, **options)
         return unbound_field.bind(form=form, **options)
 
 

@@ -10,7 +10,7 @@ from wtforms import Field, IntegerField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import Optional, ValidationError
 
 from counselor_app.instruments import AnswerError, Item, Section, validate_answer
-from forms.base import BaseForm, VersionField
+from forms.base import BaseForm, VersionField, strip_whitespace
 
 # Submit buttons and bookkeeping fields that are not answers.
 CONTROL_FIELDS = frozenset({"csrf_token", "version", "action"})
@@ -80,7 +80,7 @@ class SectionForm(BaseForm):
         nothing chosen, and a partial post must not wipe answers it never showed.
         """
         return {
-            item.id: validate_answer(item, self[item.id].raw_data[0])
+            item.id: validate_answer(item, strip_whitespace(self[item.id].raw_data[0]))
             for item in self.items
             if self[item.id].raw_data
         }
