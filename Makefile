@@ -8,7 +8,10 @@ PORT ?= 5000
 
 # Debian packages: WeasyPrint needs Pango and fonts; the suite starts its own PostgreSQL.
 RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core
-TEST_DEBS := $(RUN_DEBS) postgresql
+# The browser tests drive Debian's Chromium and run the Nu HTML Checker with Java.
+TEST_DEBS := $(RUN_DEBS) postgresql chromium default-jre-headless
+# axe-core and vnu.jar come from the npm registry, at the versions in package-lock.json.
+BROWSER_DEPS := tests/browser/node_modules/.installed
 
 .PHONY: run test lint format bench system-deps-run system-deps-test clean
 
@@ -19,7 +22,7 @@ run: system-deps-run $(VENV)/.installed
 # bandit scans the shipped code; each finding it would raise is explained beside its # nosec.
 BANDIT := $(BIN)/bandit -q -r counselor_app forms reports
 
-test: system-deps-test $(VENV)/.installed-test
+test: system-deps-test $(VENV)/.installed-test $(BROWSER_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BANDIT)
@@ -43,6 +46,11 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+# --ignore-scripts: vnu-jar's install script would fetch a Java runtime; Debian's is used.
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
@@ -71,4 +79,4 @@ system-deps-test:
 	$(call install_debs,$(TEST_DEBS))
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache tests/browser/node_modules
