@@ -12,6 +12,7 @@ from conftest import login
 from counselor_app.extensions import db
 from counselor_app.models import Flag, FlagOrigin, FlagStatus, SafetyAlert
 from intake_support import CSI_DISTRESSED, CSI_SATISFIED, enter_intake_via_web, seed_intake
+from route_walk import routes
 from vignettes import NEUTRAL, SAFE, VIGNETTES
 
 VIGNETTE = {v.name: v for v in VIGNETTES}
@@ -471,3 +472,38 @@ def test_pages_with_client_data_are_not_cached(logged_in, couple_id):
         f"/couples/{couple_id}/intake/a/background",
     ]:
         assert logged_in.get(url).headers["Cache-Control"] == "no-store", url
+
+
+def test_every_page_of_a_couple_with_an_open_safety_alert_shows_the_banner(
+    app, logged_in, therapist, make_couple
+):
+    couple_id = make_couple(therapist)
+    quiet_id = make_couple(therapist, ("Lee", "Kim"))
+    seed_intake(app, couple_id, "A", safety={**SAFE, "saf_fear": "yes"})
+    banner = "An item needs your review before joint work continues"
+    pages = [
+        route
+        for route in routes(app)
+        if "GET" in route.methods
+        and route.arguments <= {"couple_id", "label", "slug"}
+        and "couple_id" in route.arguments
+        and not route.rule.endswith((".json", ".zip", ".pdf"))
+    ]
+    assert len(pages) >= 8
+    for route in pages:
+        page = logged_in.get(route.url({"couple_id": couple_id}), follow_redirects=True)
+        assert banner in page.get_data(as_text=True), route.rule
+        quiet = logged_in.get(route.url({"couple_id": quiet_id}), follow_redirects=True)
+        assert banner not in quiet.get_data(as_text=True), route.rule
+    # Deciding the alert takes the banner away.
+    with app.app_context():
+        version = db.session.scalar(select(SafetyAlert.version))
+    logged_in.post_form(
+        f"/couples/{couple_id}/safety/decision",
+        {
+            "safety-decision": "individual_first",
+            "safety-note": "Seen alone first.",
+            "safety-version": str(version),
+        },
+    )
+    assert banner not in logged_in.get(f"/couples/{couple_id}").get_data(as_text=True)

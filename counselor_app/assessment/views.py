@@ -25,6 +25,13 @@ from forms.assessment import (
 
 bp = Blueprint("assessment", __name__, url_prefix="/couples/<id:couple_id>")
 
+
+@bp.app_template_global()
+def safety_review_pending(couple: Couple) -> bool:
+    """For the banner every page of a couple shows while a safety alert awaits a decision."""
+    alert = services.safety_alert_of(couple)
+    return alert is not None and alert.is_open
+
 STALE_MESSAGE = (
     "This was changed in another tab or by a re-score after you opened the page. "
     "Nothing was saved; here is the current state. What you typed is kept below."

@@ -19,7 +19,6 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from counselor_app.appointments.services import last_and_next
-from counselor_app.assessment import services as assessment_services
 from counselor_app.couples import services
 from counselor_app.extensions import db
 from counselor_app.intake import services as intake_services
@@ -115,7 +114,6 @@ def detail(couple_id: int) -> str:
         couple=couple,
         action_form=ActionForm(),
         intake=intake_services.progress_by_partner(couple),
-        safety_alert=assessment_services.safety_alert_of(couple),
     )
 
 
