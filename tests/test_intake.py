@@ -280,3 +280,36 @@ def test_a_partial_post_leaves_unsent_answers_alone(app, logged_in, couple_id):
     assert intake.status == ResponseStatus.COMPLETE
     assert intake.answers["ind_hobbies"] == 5
     assert intake.answers["ind_goals"] == NEUTRAL["ind_goals"]
+
+
+def autosave(client, couple_id, values, version):
+    return client.post_form(
+        step_url(couple_id, "a", "independence"),
+        {**{k: str(v) for k, v in values.items()}, "version": str(version)},
+        headers={"Accept": "application/json"},
+    )
+
+
+def test_autosave_keeps_a_draft_and_hands_back_the_new_version(app, logged_in, couple_id):
+    url = step_url(couple_id, "a", "independence")
+    page = logged_in.get(url).get_data(as_text=True)
+    assert f'data-autosave="{url}"' in page and 'id="autosave-status"' in page
+    first = autosave(logged_in, couple_id, {"ind_hobbies": 4}, 0)
+    assert first.status_code == 200 and first.json["saved"] is True
+    assert first.json["at"].endswith("+00:00")
+    second = autosave(logged_in, couple_id, {"ind_hobbies": 5}, first.json["version"])
+    assert second.status_code == 200 and second.json["version"] > first.json["version"]
+    [stored] = responses(app, couple_id)
+    assert stored.status == ResponseStatus.DRAFT and stored.answers == {"ind_hobbies": 5}
+    # A save from a tab that missed the last autosave is a conflict, and changes nothing.
+    stale = autosave(logged_in, couple_id, {"ind_hobbies": 1}, first.json["version"])
+    assert stale.status_code == 409 and "another tab" in stale.json["error"]
+    bad = autosave(logged_in, couple_id, {"ind_hobbies": 9}, second.json["version"])
+    assert bad.status_code == 422 and bad.json["saved"] is False
+    assert responses(app, couple_id)[0].answers == {"ind_hobbies": 5}
+
+
+def test_a_completed_intake_is_not_autosaved(app, logged_in, couple_id):
+    enter_intake_via_web(logged_in, couple_id, "A")
+    page = logged_in.get(step_url(couple_id, "a", "independence")).get_data(as_text=True)
+    assert "data-autosave" not in page and "autosave.js" not in page

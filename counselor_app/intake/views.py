@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -13,7 +13,7 @@ from counselor_app.couples.services import get_owned_couple
 from counselor_app.extensions import db
 from counselor_app.intake import services
 from counselor_app.models import Couple, Partner
-from counselor_app.models.base import StaleEdit
+from counselor_app.models.base import StaleEdit, utcnow
 from forms.base import ActionForm, restore_draft
 from forms.intake import section_form_class
 
@@ -58,44 +58,64 @@ def start(couple_id: int, label: str) -> Response:
 
 
 @bp.route("/<label>/<slug>", methods=["GET", "POST"])
-def section(couple_id: int, label: str, slug: str) -> str | Response | tuple[str, int]:
-    """One page of a partner's intake; every save keeps a draft, errors keep what was typed."""
+def section(couple_id: int, label: str, slug: str) -> str | Response | tuple[str | Response, int]:
+    """One page of a partner's intake; every save keeps a draft, errors keep what was typed.
+
+    The page's script also posts here while the therapist types (autosave): those requests
+    ask for JSON and get the new version back instead of a page.
+    """
     couple, partner = _partner(couple_id, label)
     step = _step(slug)
     responses = services.responses_of(partner)
     form = section_form_class(step.instrument.id, step.instrument.version, step.section)()
+    autosave = request.accept_mimetypes.best == "application/json"
     status = 200
     if request.method == "GET" and not restore_draft(form):
         form.fill(services.section_values(responses.get(step.instrument.id), step))
         form.version.data = services.version_token(responses, step)
-    else:
+    elif request.method == "POST":
         if unexpected := form.unexpected_keys(request.form.keys()):
             abort(
                 400,
                 f"The form sent answers this questionnaire does not have "
                 f"({', '.join(unexpected[:5])}). Nothing was saved.",
             )
-        if form.validate_on_submit():
-            saved = _save(couple, partner, step, form)
-            if saved is not None:
-                return saved
-            status = 409
-        else:
+        if not form.validate_on_submit():
             status = 422
+        elif not _store(couple, partner, step, form):
+            form.version.refresh(services.version_token(services.responses_of(partner), step))
+            status = 409
+        elif autosave:
+            version = services.version_token(services.responses_of(partner), step)
+            return jsonify(saved=True, version=version, at=utcnow().isoformat()), 200
+        else:
+            return _after_save(couple, partner, step)
+        if autosave:
+            return jsonify(saved=False, error=AUTOSAVE_ERRORS[status]), status
     previous, following = services.neighbours(step)
+    progress = services.progress(responses)
     return render_template(
         "intake/section.html",
         couple=couple,
         partner=partner,
         step=step,
         form=form,
-        progress=services.progress(responses),
+        progress=progress,
         previous=previous,
         following=following,
+        # A completed intake's changes are recorded one by one: those are saved by hand only.
+        autosave=not progress.complete,
     ), status
 
 
-def _save(couple: Couple, partner: Partner, step: services.Step, form) -> Response | None:
+AUTOSAVE_ERRORS = {
+    422: "some answers need a look. Use Save draft to see which.",
+    409: "these answers were saved from another tab. Use Save draft to compare.",
+}
+
+
+def _store(couple: Couple, partner: Partner, step: services.Step, form) -> bool:
+    """Save the page's answers (and re-score); False, with a message, when another tab won."""
     try:
         changed = services.save_section(
             partner,
@@ -109,9 +129,12 @@ def _save(couple: Couple, partner: Partner, step: services.Step, form) -> Respon
     except StaleEdit:
         db.session.rollback()
         form.form_errors.append(CONFLICT_MESSAGE)
-        form.version.refresh(services.version_token(services.responses_of(partner), step))
-        return None
+        return False
     db.session.commit()
+    return True
+
+
+def _after_save(couple: Couple, partner: Partner, step: services.Step) -> Response:
     previous, following = services.neighbours(step)
     destination = {"prev": previous or step, "next": following, "save": step}.get(
         request.form.get("action", "next"), step
