@@ -32,6 +32,7 @@ def safety_review_pending(couple: Couple) -> bool:
     alert = services.safety_alert_of(couple)
     return alert is not None and alert.is_open
 
+
 STALE_MESSAGE = (
     "This was changed in another tab or by a re-score after you opened the page. "
     "Nothing was saved; here is the current state. What you typed is kept below."
