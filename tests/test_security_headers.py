@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from appointment_support import Visit, seed_history
+import route_walk
 from route_walk import routes
-from sqlalchemy import select
 
-from counselor_app.extensions import db
-from counselor_app.models import Flag, IssuedDocument
-from intake_support import seed_intake
-from plan_support import new_plan
-from vignettes import VIGNETTES
+every_id = route_walk.every_id  # the shared fixture: a couple with a row behind every id
 
-MONEY = next(v for v in VIGNETTES if v.name == "money_fights")
 REQUIRED = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -23,28 +16,6 @@ REQUIRED = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 CSP_PARTS = ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "script-src 'self'")
-
-
-@pytest.fixture
-def every_id(app, logged_in, therapist, make_couple):
-    """A couple with something behind every kind of id a URL can take."""
-    couple_id = make_couple(therapist)
-    seed_intake(app, couple_id, "A", intake=dict(MONEY.a))
-    seed_intake(app, couple_id, "B", intake=dict(MONEY.b))
-    plan_id = new_plan(logged_in, couple_id, strategies=["quality_time"])
-    logged_in.post_form(f"/couples/{couple_id}/plans/{plan_id}/issue/plan")
-    [appointment_id] = seed_history(app, couple_id, [Visit(csi={"A": 12, "B": 13})])
-    with app.app_context():
-        flag_id = db.session.scalar(select(Flag.id).where(Flag.couple_id == couple_id))
-        document_id = db.session.scalar(select(IssuedDocument.id))
-    return {
-        "couple_id": couple_id,
-        "plan_id": plan_id,
-        "appointment_id": appointment_id,
-        "flag_id": flag_id,
-        "document_id": document_id,
-        "therapist_id": therapist.id,
-    }
 
 
 def get_pages(app, ids):
