@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -11,11 +12,13 @@ from cryptography.fernet import Fernet
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
+from sqlalchemy import func, select
 
-from counselor_app import backup, encryption
+from counselor_app import backup, demo, encryption
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
+from counselor_app.models import Couple
 
 therapist_cli = AppGroup("therapist", help="Manage therapist accounts.")
 
@@ -152,6 +155,46 @@ def restore_command(path: Path, yes: bool) -> None:
     click.echo(f"Database restored from {path}.")
 
 
+@click.command("demo-data")
+@click.option("--large", is_flag=True, help="The benchmark practice: 50 therapists, 5,000 couples.")
+@click.option("--therapists", type=click.IntRange(1, 1000), help="How many therapists.")
+@click.option("--couples", type=click.IntRange(1, 1_000_000), help="How many couples in all.")
+@click.option(
+    "--appointments", type=click.IntRange(0, 10_000_000), help="How many appointments in all."
+)
+@click.option("--seed", default=2026, show_default=True, help="Same seed, same practice.")
+@click.option("--password-stdin", is_flag=True, help="One password, read from standard input.")
+@click.option("--add", is_flag=True, help="Add to a database that already has couples.")
+@with_appcontext
+def demo_data_command(
+    large: bool,
+    therapists: int | None,
+    couples: int | None,
+    appointments: int | None,
+    seed: int,
+    password_stdin: bool,
+    add: bool,
+) -> None:
+    """Fill the database with a fictitious practice, clearly marked as such."""
+    if not add and db.session.scalar(select(func.count()).select_from(Couple)):
+        raise click.ClickException(
+            "This database already has couples: demo data goes into an empty one (or use --add)."
+        )
+    size = demo.LARGE if large else demo.DEMO
+    overrides = {"therapists": therapists, "couples": couples, "appointments": appointments}
+    size = dataclasses.replace(size, **{k: v for k, v in overrides.items() if v is not None})
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    built = demo.build(size, seed=seed, password=password)
+    click.echo(
+        f"Added a fictitious practice: {len(built.therapists)} therapists, {built.couples} "
+        f"couples, {built.appointments} appointments."
+    )
+    if not password_stdin:
+        click.echo("Demo accounts (passwords shown once):")
+        for email, secret in built.therapists:
+            click.echo(f"  {email}  {secret}")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(therapist_cli)
     app.cli.add_command(setup_command)
@@ -159,3 +202,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(keys_cli)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(demo_data_command)
