@@ -105,6 +105,13 @@ def print_css() -> Response:
     return send_from_directory(REPORTS_DIR, "print.css", mimetype="text/css")
 
 
+@assets.route("/healthz")
+def health() -> Response:
+    """For load balancers and uptime checks, and the benchmarks' framework baseline: answers
+    without touching the database or the session."""
+    return Response("ok\n", mimetype="text/plain")
+
+
 def create_app(
     test_config: dict[str, Any] | None = None, *, instance_path: str | None = None
 ) -> Flask:

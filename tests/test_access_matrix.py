@@ -34,6 +34,7 @@ PUBLIC = {
     "auth.login": "the sign-in page",
     "counselor.static": "the package's CSS and JavaScript",
     "counselor.print_css": "the PDFs' print stylesheet",
+    "counselor.health": "a fixed 'ok' for load balancers, no data",
 }
 # Own scope: a signed-in therapist's own records only, found through ``current_user``; there is
 # no id in the URL that could name another therapist's. ``<key>`` names a strategy of the

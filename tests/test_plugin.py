@@ -88,3 +88,9 @@ def test_404_page_is_in_the_base_layout(logged_in):
     assert response.status_code == 404
     page = response.get_data(as_text=True)
     assert "Not found" in page and 'class="site-header"' in page
+
+
+def test_the_health_check_answers_without_a_session_or_database(app, client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "ok\n"
+    assert "Set-Cookie" not in response.headers
