@@ -82,17 +82,24 @@ def ensure_secret_key(app: Flask) -> None:
     if app.config.get("SECRET_KEY"):
         return
     path = Path(app.instance_path) / SECRET_KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two workers starting at once must not each write a different key.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
+    write_once(path, secrets.token_hex(32))
     app.config["SECRET_KEY"] = path.read_text().strip()
+
+
+def write_once(path: Path, content: str) -> None:
+    """Create a private file (mode 0600) holding ``content``, unless it exists already.
+
+    O_EXCL: two workers starting at once must not each write a different key.
+    """
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
 
 
 def load(app: Flask, test_config: dict[str, Any] | None) -> None:

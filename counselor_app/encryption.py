@@ -22,6 +22,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import type_coerce
 from sqlalchemy.types import TypeDecorator
 
+from counselor_app.config import write_once
+
 DATA_KEYS_FILE = "data_keys"
 EXTENSION = "counselor_cipher"
 
@@ -45,16 +47,7 @@ def ensure_data_keys(app: Flask) -> None:
 
 
 def read_or_create_keys(path: Path) -> list[str]:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two workers starting at once must not each write a different key.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(Fernet.generate_key().decode() + "\n")
+    write_once(path, Fernet.generate_key().decode() + "\n")
     return parse_keys(path.read_text())
 
 

@@ -52,33 +52,20 @@ def _rewrite(table, columns, change, column_type=sa.Text()):
             bind.execute(handle.update().where(handle.c.id == row.id).values(**values))
 
 
-def _json_to_text(table, columns):
-    dialect = op.get_bind().dialect.name
+def _retype(table, columns, old_type, new_type, cast):
+    """Change JSON columns to text and back; PostgreSQL needs to be told how to convert."""
+    postgresql = op.get_bind().dialect.name == 'postgresql'
     with op.batch_alter_table(table) as batch_op:
         for name in columns:
-            if dialect == 'postgresql':
-                batch_op.alter_column(name, type_=sa.Text(), existing_type=sa.JSON(),
-                                      postgresql_using=f'{name}::text')
-            else:
-                batch_op.alter_column(name, type_=sa.Text(), existing_type=sa.JSON())
-
-
-def _text_to_json(table, columns):
-    dialect = op.get_bind().dialect.name
-    with op.batch_alter_table(table) as batch_op:
-        for name in columns:
-            if dialect == 'postgresql':
-                batch_op.alter_column(name, type_=sa.JSON(), existing_type=sa.Text(),
-                                      postgresql_using=f'{name}::json')
-            else:
-                batch_op.alter_column(name, type_=sa.JSON(), existing_type=sa.Text())
+            using = {'postgresql_using': f'{name}::{cast}'} if postgresql else {}
+            batch_op.alter_column(name, type_=new_type, existing_type=old_type, **using)
 
 
 def upgrade():
     cipher = current_app.extensions[EXTENSION]
     encrypt_text = lambda value: cipher.encrypt(value.encode()).decode('ascii')  # noqa: E731
     for table, columns in JSON_COLUMNS.items():
-        _json_to_text(table, columns)
+        _retype(table, columns, sa.JSON(), sa.Text(), 'text')
     for table, columns in (*TEXT_COLUMNS.items(), *JSON_COLUMNS.items()):
         _rewrite(table, columns, encrypt_text)
     for table, columns in BINARY_COLUMNS.items():
@@ -105,4 +92,4 @@ def downgrade():
     for table, columns in (*TEXT_COLUMNS.items(), *JSON_COLUMNS.items()):
         _rewrite(table, columns, decrypt_text)
     for table, columns in JSON_COLUMNS.items():
-        _text_to_json(table, columns)
+        _retype(table, columns, sa.Text(), sa.JSON(), 'json')
