@@ -13,7 +13,7 @@ TEST_DEBS := $(RUN_DEBS) postgresql chromium default-jre-headless
 # axe-core and vnu.jar come from the npm registry, at the versions in package-lock.json.
 BROWSER_DEPS := tests/browser/node_modules/.installed
 
-.PHONY: run test lint format bench system-deps-run system-deps-test clean
+.PHONY: run test lint format bench bench-quick system-deps-run system-deps-test system-deps-bench clean
 
 run: system-deps-run $(VENV)/.installed
 	$(BIN)/flask --app counselor_app setup
@@ -37,8 +37,13 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: system-deps-test $(VENV)/.installed-test
+# Benchmarks print tables (never asserted). bench builds the large practice on SQLite and
+# PostgreSQL (up to 30 minutes); bench-quick does the same on a small scale (under 3 minutes).
+bench: system-deps-bench $(VENV)/.installed-bench
 	$(BIN)/python tests/benchmarks/run.py
+
+bench-quick: system-deps-bench $(VENV)/.installed-bench
+	$(BIN)/python tests/benchmarks/run.py --quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +57,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
 	cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
+
+# The benchmarks also serve the app with gunicorn (the prod extra) and load it with wrk.
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[test,prod]"
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
@@ -77,6 +87,9 @@ system-deps-run:
 
 system-deps-test:
 	$(call install_debs,$(TEST_DEBS))
+
+system-deps-bench:
+	$(call install_debs,$(TEST_DEBS) wrk)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache tests/browser/node_modules

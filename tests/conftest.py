@@ -47,6 +47,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", chosen, scope="session")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: they are the slowest, and a plain failure should show first."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def base_config(url: str, instance: Path) -> dict[str, Any]:
     return {
         "TESTING": True,

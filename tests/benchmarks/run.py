@@ -21,20 +21,19 @@ from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE.parent.parent)]
+sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent.parent)]
 
 import psycopg  # noqa: E402
 import pypdf  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from weasyprint import CSS, HTML  # noqa: E402
 
+import bench_pages as pages  # noqa: E402
 import pgcluster  # noqa: E402
 import reports.pdf  # noqa: E402
 from appointment_support import Visit, seed_history  # noqa: E402
-from counselor_app import create_app  # noqa: E402
+from counselor_app import demo  # noqa: E402
 from counselor_app.assessment.services import confirmed_flags, rescore  # noqa: E402
-from counselor_app.auth.services import create_therapist  # noqa: E402
 from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple  # noqa: E402
 from counselor_app.extensions import db  # noqa: E402
 from counselor_app.flags import evaluate, load_ruleset  # noqa: E402
@@ -50,7 +49,6 @@ from counselor_app.models import (  # noqa: E402
 )
 from counselor_app.plans import services as plan_services  # noqa: E402
 from counselor_app.progress.services import progress_of  # noqa: E402
-from intake_support import CSI_DISTRESSED, seed_intake  # noqa: E402
 from reports import builders  # noqa: E402
 from reports.documents import VARIANTS, render, render_html  # noqa: E402
 from reports.progress import progress_document  # noqa: E402
@@ -58,6 +56,9 @@ from vignettes import VIGNETTES  # noqa: E402
 
 PASSWORD = "benchmark passphrase 1"
 RUNS = 200
+QUICK_RUNS = 30
+# bench-quick's "large" practice: big enough to show growth, small enough for three minutes.
+QUICK_LARGE = demo.Size(therapists=5, couples=300, appointments=6000, issue_documents=False)
 
 
 def timed(run: Callable[[], object], repeat: int) -> tuple[float, float, float]:
@@ -93,33 +94,6 @@ def bench_engine() -> None:
         ),
     ]
     print_table("Flag engine (pure Python, 2000 runs)", rows)
-
-
-def seeded_app(url: str, instance: Path):
-    app = create_app(
-        {"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url}, instance_path=str(instance)
-    )
-    with app.app_context():
-        upgrade()
-        therapist = create_therapist("Bench Therapist", "bench@example.org", PASSWORD)
-        story = next(v for v in VIGNETTES if v.name == "money_fights")
-        for number in range(30):
-            create_couple(
-                therapist,
-                CoupleDetails(
-                    PartnerDetails(f"A{number}"),
-                    PartnerDetails(f"B{number}"),
-                    RelationshipStage.MARRIED,
-                    40,
-                    "Bench couple",
-                ),
-            )
-        db.session.commit()
-        couple_id = db.session.scalar(db.select(Couple.id).order_by(Couple.id))
-    pursue = next(v for v in VIGNETTES if v.name == "pursue_withdraw")
-    seed_intake(app, couple_id, "A", intake={**dict(story.a), **dict(pursue.a)})
-    seed_intake(app, couple_id, "B", intake={**dict(story.b), **dict(pursue.b)}, csi=CSI_DISTRESSED)
-    return app, couple_id
 
 
 def seed_plan(app, couple_id: int) -> int:
@@ -245,61 +219,61 @@ def bench_progress(app, therapist_email: str, client) -> None:
     print_table("Progress with 100 appointments", rows)
 
 
-def bench_backend(name: str, url: str, instance: Path) -> None:
-    import logging
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    app, couple_id = seeded_app(url, instance)
+def bench_backend(name: str, url_of: Callable[[str], str], folder: Path, quick: bool) -> None:
+    """Pages on a small and a large practice; then, on the small one, documents and progress."""
+    repeat = QUICK_RUNS if quick else RUNS
+    small = pages.build_practice(url_of("small"), folder / "small", demo.DEMO)
+    large_size = QUICK_LARGE if quick else demo.LARGE
+    large = pages.build_practice(url_of("large"), folder / "large", large_size)
+    print(
+        f"\n{name}: built the small practice in {small.build_seconds:.0f} s and the large one "
+        f"in {large.build_seconds:.0f} s"
+    )
+    pages.print_growth(
+        name,
+        small,
+        pages.page_times(small, repeat, timed),
+        large,
+        pages.page_times(large, repeat, timed),
+        repeat,
+    )
+    pages.dispose(large)
+    app, couple_id = small.app, small.ids["couple_id"]
 
     def rescore_once() -> None:
         with app.app_context():
             rescore(db.session.get(Couple, couple_id))
             db.session.commit()
 
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = page.split('name="csrf-token" content="')[1].split('"')[0]
-    client.post(
-        "/login", data={"csrf_token": token, "email": "bench@example.org", "password": PASSWORD}
+    print_table(
+        f"{name}: re-scoring on the small practice ({repeat} runs)",
+        [("re-score one couple (DB + engine)", timed(rescore_once, repeat))],
     )
-
-    def get(url: str) -> Callable[[], object]:
-        def run() -> None:
-            response = client.get(url)
-            assert response.status_code == 200, (url, response.status_code)
-
-        return run
-
-    rows = [
-        ("re-score one couple (DB + engine)", timed(rescore_once, RUNS)),
-        ("GET dashboard (30 couples)", timed(get("/"), RUNS)),
-        ("GET couple page", timed(get(f"/couples/{couple_id}"), RUNS)),
-        (
-            "GET intake page (18 items)",
-            timed(get(f"/couples/{couple_id}/intake/a/closeness_space"), RUNS),
-        ),
-        ("GET assessment page", timed(get(f"/couples/{couple_id}/assessment"), RUNS)),
-        ("GET intake export (JSON)", timed(get(f"/couples/{couple_id}/intake/export.json"), RUNS)),
-    ]
-    print_table(f"{name}: server time in-process ({RUNS} requests each)", rows)
-    bench_documents(app, couple_id, client)
-    bench_progress(app, "bench@example.org", client)
-    with app.app_context():
-        db.engine.dispose()
+    client = pages.signed_in_client(small)
+    if not quick:
+        bench_documents(app, couple_id, client)
+        bench_progress(app, small.email, client)
+    pages.dispose(small)
 
 
 def main() -> None:
+    quick = "--quick" in sys.argv
     machine = platform.processor() or platform.machine()
     print(f"Machine: {machine}, Python {platform.python_version()}, {os.cpu_count()} cores")
+    print("Mode: quick (make bench-quick)" if quick else "Mode: full (make bench)")
     bench_engine()
     with tempfile.TemporaryDirectory() as folder:
-        bench_backend("SQLite", f"sqlite:///{folder}/bench.sqlite3", Path(folder))
+        root = Path(folder)
+        bench_backend("SQLite", lambda name: f"sqlite:///{root}/{name}.sqlite3", root, quick)
     cluster = pgcluster.start()
     try:
         with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE counselor_bench")
+            for name in ("small", "large"):
+                conn.execute(f"CREATE DATABASE bench_{name}")
         with tempfile.TemporaryDirectory() as folder:
-            bench_backend("PostgreSQL", cluster.url("counselor_bench"), Path(folder))
+            bench_backend(
+                "PostgreSQL", lambda name: cluster.url(f"bench_{name}"), Path(folder), quick
+            )
     finally:
         cluster.stop()
 
