@@ -13,7 +13,7 @@ TEST_DEBS := $(RUN_DEBS) postgresql chromium default-jre-headless
 # axe-core and vnu.jar come from the npm registry, at the versions in package-lock.json.
 BROWSER_DEPS := tests/browser/node_modules/.installed
 
-.PHONY: run test lint format bench bench-quick system-deps-run system-deps-test system-deps-bench clean
+.PHONY: run demo test lint format bench bench-quick system-deps-run system-deps-test system-deps-bench clean
 
 run: system-deps-run $(VENV)/.installed
 	$(BIN)/flask --app counselor_app setup
@@ -21,6 +21,15 @@ run: system-deps-run $(VENV)/.installed
 
 # bandit scans the shipped code; each finding it would raise is explained beside its # nosec.
 BANDIT := $(BIN)/bandit -q -r counselor_app forms reports
+
+# The fictitious demo practice, in a database of its own (instance/demo.sqlite3), made once.
+DEMO_DB := $(CURDIR)/instance/demo.sqlite3
+demo: system-deps-run $(VENV)/.installed
+	@if [ ! -f "$(DEMO_DB)" ]; then \
+	  DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/flask --app counselor_app setup && \
+	  DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/flask --app counselor_app demo-data; \
+	fi
+	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/flask --app counselor_app run --host $(HOST) --port $(PORT)
 
 test: system-deps-test $(VENV)/.installed-test $(BROWSER_DEPS)
 	$(BIN)/ruff check .
