@@ -1,9 +1,14 @@
 """`make bench`: timings printed as tables (never asserted: seconds are not test results).
 
 Measures, on SQLite and on a throwaway PostgreSQL cluster:
-- the flag engine alone (pure Python) for one couple;
-- a full re-score (load responses, evaluate, sync flags and safety alert, flush);
-- server time of the main pages, in-process through Flask's test client.
+- the flag engine alone (pure Python) for one couple, and a full re-score;
+- server time of the main pages in-process, on the small demo practice and on the large one
+  (50 therapists, 5,000 couples, 100,000 appointments; `--quick`: 300 couples), with the SQL
+  statements each page sends;
+- on PostgreSQL, the large practice served by gunicorn: the pages over HTTP one at a time, then
+  throughput under load with wrk at 16 and 64 connections beside /healthz (bench_pages, load);
+- PDFs: warm renders beside plain WeasyPrint, re-downloads, the progress report, a batch of 100
+  handouts with a process pool, and a worker's memory over 1,000 renders (pdfs).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent.parent)]
 
+import load  # noqa: E402
+import pdfs  # noqa: E402
 import psycopg  # noqa: E402
 import pypdf  # noqa: E402
 from sqlalchemy import select  # noqa: E402
@@ -237,6 +244,8 @@ def bench_backend(name: str, url_of: Callable[[str], str], folder: Path, quick: 
         pages.page_times(large, repeat, timed),
         repeat,
     )
+    if name == "PostgreSQL":
+        bench_http(large, quick)
     pages.dispose(large)
     app, couple_id = small.app, small.ids["couple_id"]
 
@@ -253,7 +262,29 @@ def bench_backend(name: str, url_of: Callable[[str], str], folder: Path, quick: 
     if not quick:
         bench_documents(app, couple_id, client)
         bench_progress(app, small.email, client)
+    if name == "SQLite":
+        plan_id = small.ids["plan_id"]
+        pdfs.bench_pool(small.url, pages.DATA_KEYS, plan_id, count=20 if quick else 100)
+        renders = 200 if quick else 1000
+        pdfs.bench_memory(small.url, pages.DATA_KEYS, plan_id, renders, investigate=False)
     pages.dispose(small)
+
+
+def bench_http(practice: pages.Practice, quick: bool) -> None:
+    """The main pages over real HTTP from gunicorn, then the load runs, on the large practice."""
+    urls = {name: url for name, url in practice.urls().items() if url != "/login"}
+    repeat = QUICK_RUNS if quick else 100
+    with load.serve(practice.url, pages.DATA_KEYS) as base_url:
+        cookie = load.sign_in(base_url, practice.email, pages.PASSWORD)
+        rows = load.http_page_times(base_url, cookie, urls, repeat)
+    print_table(
+        f"PostgreSQL, large practice: over HTTP from gunicorn ({load.default_workers()} sync "
+        f"workers), one request at a time ({repeat} each)",
+        rows,
+    )
+    load.bench_load(
+        practice.url, pages.DATA_KEYS, practice.email, pages.PASSWORD, list(urls.values()), quick
+    )
 
 
 def main() -> None:
