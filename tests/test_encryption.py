@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from conftest import DATA_KEY, base_config
 from counselor_app import create_app
 from counselor_app.extensions import db
-from counselor_app.models import Couple, SessionNote
+from counselor_app.models import Couple, Response, ResponseChange, SessionNote
 from marker_support import STORED_IN_CLEAR, fill_every_free_text
 
 
@@ -147,31 +147,45 @@ def test_a_new_instance_gets_its_own_private_key(app, tmp_path):
         db.engine.dispose()
 
 
+OLD_ROWS = (
+    "INSERT INTO therapist (id, email, name, password_hash, is_admin, active, login_token, "
+    "created_at) VALUES (1, 'm@example.org', 'M', 'x', false, true, 'tok', CURRENT_TIMESTAMP)",
+    "INSERT INTO couple (id, therapist_id, relationship_stage, presenting_concerns, status, "
+    "created_at, updated_at, version) VALUES (1, 1, 'married', 'Old plaintext concerns', "
+    "'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
+    "INSERT INTO partner (id, couple_id, label, display_name, pronouns) "
+    "VALUES (1, 1, 'A', 'Avery', '')",
+    "INSERT INTO response (id, couple_id, partner_id, instrument_id, instrument_version, status, "
+    "answers, started_at, updated_at, version) VALUES (1, 1, 1, 'intake', 1, 'draft', "
+    "'{\"ind_goals\": 4}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)",
+    "INSERT INTO response_change (id, response_id, item_id, old_value, new_value, "
+    "changed_by_id, changed_at) VALUES (1, 1, 'ind_goals', '2', '4', 1, CURRENT_TIMESTAMP)",
+)
+
+
 def test_migration_encrypts_existing_rows_and_downgrade_restores_them(app):
+    def rows(table: str) -> int:
+        return db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+
     with app.app_context():
         downgrade(revision="0006")
-        db.session.execute(
-            text(
-                "INSERT INTO therapist (id, email, name, password_hash, is_admin, active, "
-                "login_token, created_at) VALUES (1, 'm@example.org', 'M', 'x', false, true, "
-                "'tok', CURRENT_TIMESTAMP)"
-            )
-        )
-        db.session.execute(
-            text(
-                "INSERT INTO couple (id, therapist_id, relationship_stage, presenting_concerns, "
-                "status, created_at, updated_at, version) VALUES (1, 1, 'married', "
-                "'Old plaintext concerns', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"
-            )
-        )
+        for statement in OLD_ROWS:
+            db.session.execute(text(statement))
         db.session.commit()
         upgrade()
         raw = db.session.execute(text("SELECT presenting_concerns FROM couple")).scalar_one()
         assert "Old plaintext" not in raw
         assert db.session.get(Couple, 1).presenting_concerns == "Old plaintext concerns"
+        # The tables rebuilt to change a column's type keep their children (SQLite's batch
+        # mode copies and drops a table: with foreign keys on, that would delete them).
+        assert rows("response_change") == 1
+        assert db.session.get(Response, 1).answers == {"ind_goals": 4}
+        change = db.session.get(ResponseChange, 1)
+        assert (change.old_value, change.new_value) == (2, 4)
         db.session.rollback()
         downgrade(revision="0006")
         raw = db.session.execute(text("SELECT presenting_concerns FROM couple")).scalar_one()
         assert raw == "Old plaintext concerns"
+        assert rows("response_change") == 1
         db.session.rollback()
         upgrade()

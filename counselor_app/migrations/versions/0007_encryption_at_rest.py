@@ -39,17 +39,20 @@ JSON_COLUMNS = {
 BINARY_COLUMNS = {'issued_document': ['content']}
 
 
-def _rewrite(table, columns, change, column_type=sa.Text()):
-    """Apply ``change`` to every non-null value of ``columns``, row by row."""
+def _rewrite(table, columns, change, column_type=sa.Text(), batch=200):
+    """Apply ``change`` to every non-null value of ``columns``, ``batch`` rows at a time (the
+    issued PDFs would not all fit in memory at once)."""
     bind = op.get_bind()
     handle = sa.table(table, sa.column('id', sa.Integer()),
                       *(sa.column(name, column_type) for name in columns))
-    rows = bind.execute(sa.select(handle)).all()
-    for row in rows:
-        values = {name: change(getattr(row, name)) for name in columns
-                  if getattr(row, name) is not None}
-        if values:
-            bind.execute(handle.update().where(handle.c.id == row.id).values(**values))
+    ids = bind.execute(sa.select(handle.c.id).order_by(handle.c.id)).scalars().all()
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        for row in bind.execute(sa.select(handle).where(handle.c.id.in_(chunk))).all():
+            values = {name: change(getattr(row, name)) for name in columns
+                      if getattr(row, name) is not None}
+            if values:
+                bind.execute(handle.update().where(handle.c.id == row.id).values(**values))
 
 
 def _retype(table, columns, old_type, new_type, cast):
