@@ -99,6 +99,8 @@ def test_dashboard_lists_search_and_filters(app, logged_in, therapist, make_coup
     response = logged_in.post_form("/search", {"q": "case", "status": "active"})
     assert response.status_code == 302
     assert "case" not in response.headers["Location"]  # names never go into a URL
+    with logged_in.session_transaction() as session:  # nor into the cookie in clear
+        assert "case" not in str(dict(session))
     page = logged_in.get(response.headers["Location"]).get_data(as_text=True)
     assert "Morgan &amp; Casey" in page and "Alex" not in page
     assert 'value="case"' in page  # the box shows what is being searched for

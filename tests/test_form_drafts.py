@@ -144,3 +144,32 @@ def test_the_intake_has_free_text():
     assert free_text_step()[1].id in {
         item.id for section in load(INTAKE_ID).sections for item in section.items
     }
+
+
+def test_a_new_couple_form_comes_back_too(app, logged_in, therapist):
+    response = expire_and_post(
+        logged_in,
+        "/couples/new",
+        {"partner_a-display_name": "Jordan", "presenting_concerns": WORRY},
+    )
+    assert "it has been kept" in logged_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert login(logged_in, therapist).headers["Location"].endswith("/couples/new")
+    page = logged_in.get("/couples/new").get_data(as_text=True)
+    assert WORRY in page and 'value="Jordan"' in page
+
+
+def test_forms_whose_page_cannot_give_text_back_are_not_kept_nor_promised(
+    app, logged_in, therapist, make_couple
+):
+    couple_id = make_couple(therapist)
+    response = expire_and_post(
+        logged_in,
+        f"/couples/{couple_id}/flags/new",
+        {"add-challenge_key": "boundary_strain", "add-note": WORRY},
+        # The referrer is a POST-only address (a page shown again after a refused save).
+        headers={"Referer": f"http://localhost/couples/{couple_id}/flags/new"},
+    )
+    page = logged_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert "signed out after 30 minutes" in page and "it has been kept" not in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(FormDraft)) == 0

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
@@ -186,7 +187,11 @@ def keep_form_draft(therapist_id: int, path: str, fields: list[tuple[str, str]])
     db.session.execute(
         delete(FormDraft).where(FormDraft.therapist_id == therapist_id, FormDraft.path == path)
     )
-    db.session.add(FormDraft(therapist_id=therapist_id, path=path, fields=fields))
+    try:
+        with db.session.begin_nested():
+            db.session.add(FormDraft(therapist_id=therapist_id, path=path, fields=fields))
+    except IntegrityError:
+        pass  # a second post from the same page (autosave and Save) kept its draft first
 
 
 def take_form_draft(therapist_id: int, path: str) -> list[tuple[str, str]] | None:
@@ -203,7 +208,9 @@ def take_form_draft(therapist_id: int, path: str) -> list[tuple[str, str]] | Non
 
 
 def form_draft_paths(therapist_id: int) -> list[str]:
-    query = select(FormDraft.path).where(FormDraft.therapist_id == therapist_id)
+    query = select(FormDraft.path).where(
+        FormDraft.therapist_id == therapist_id, FormDraft.saved_at >= utcnow() - DRAFT_LIFETIME
+    )
     return list(db.session.scalars(query.order_by(FormDraft.id)))
 
 

@@ -19,9 +19,9 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from counselor_app import PAGE_BLUEPRINTS
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
@@ -31,8 +31,18 @@ from forms.base import ActionForm
 
 bp = Blueprint("auth", __name__)
 
-# Forms whose text is kept when they arrive after the session ran out (not sign-in or sign-out).
-DRAFT_BLUEPRINTS = PAGE_BLUEPRINTS - {"auth"}
+# The pages whose forms give back text sent after the session ran out (forms.base.restore_draft
+# is called in their views); a form posted from any other page is not kept.
+RESTORING_PAGES = frozenset(
+    {
+        "intake.section",
+        "couples.create",
+        "couples.edit",
+        "plans.create",
+        "plans.edit",
+        "appointments.detail",
+    }
+)
 
 
 def load_therapist(token: str) -> Therapist | None:
@@ -105,36 +115,49 @@ RESTORED_MESSAGE = (
 
 def keep_unsent_form() -> str | None:
     """A form sent after the session ran out (its CSRF token already checked): keep what it
-    held, encrypted, for the page it came from; return that page's path."""
-    if request.method != "POST" or request.blueprint not in DRAFT_BLUEPRINTS:
+    held, encrypted, for the page it came from; return that page's path.
+
+    Only forms whose page gives a draft back (RESTORING_PAGES) are kept: telling the therapist
+    that text was kept, then never showing it, would be worse than saying nothing.
+    """
+    if request.method != "POST" or (request.content_length or 0) > services.DRAFT_MAX_BYTES:
         return None
-    if (request.content_length or 0) > services.DRAFT_MAX_BYTES:
-        return None
+    page = form_page_path()
     fields = [
         (name, value)
         for name, value in request.form.items(multi=True)
         if not name.endswith("csrf_token")
     ]
-    if not fields:
+    if page is None or not fields:
         return None
-    page = form_page_path()
     services.keep_form_draft(current_user.id, page, fields)
     db.session.commit()
     return page
 
 
-def form_page_path() -> str:
-    """The page the form was on: the referring page when it is one of ours (autosave and the
-    appointment page's forms post elsewhere), else the address the form was sent to."""
+def form_page_path() -> str | None:
+    """The page the form was on, if it is one that restores drafts: the referring page (the
+    appointment page's forms and the autosave post elsewhere), else the form's own address."""
     referrer = urlsplit(request.referrer or "")
+    candidates = [request.path]
     if referrer.netloc == request.host and safe_next(referrer.path):
-        return referrer.path
-    return request.path
+        candidates.insert(0, referrer.path)
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for path in candidates:
+        try:
+            endpoint, _ = adapter.match(path.removeprefix(request.script_root), method="GET")
+        except HTTPException:
+            continue
+        if endpoint in RESTORING_PAGES:
+            return path
+    return None
 
 
 def restore_form_draft() -> None:
     """Hand a kept draft to this page's forms (forms.base.restore_draft fills them)."""
     session["draft_paths"] = [p for p in session["draft_paths"] if p != request.path]
+    if request.endpoint not in RESTORING_PAGES:
+        return
     fields = services.take_form_draft(current_user.id, request.path)
     db.session.commit()
     if fields:

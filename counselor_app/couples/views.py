@@ -18,8 +18,10 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from counselor_app import encryption
 from counselor_app.appointments.services import last_and_next
 from counselor_app.couples import services
+from counselor_app.encryption import UnreadableRecord
 from counselor_app.extensions import db
 from counselor_app.intake import services as intake_services
 from counselor_app.models import Couple, CoupleStatus, RelationshipStage
@@ -42,7 +44,7 @@ def require_login() -> None:
 @bp.route("/")
 def index() -> str:
     """Dashboard: the therapist's couples, searchable by partner name, active ones first."""
-    search = session.get(SEARCH_KEY, "")
+    search = _remembered_search()
     status_key = request.args.get("status", "active")
     if status_key not in STATUS_FILTERS:
         status_key = "active"
@@ -71,9 +73,24 @@ def search() -> Response:
     """Keep the search in the session and show the dashboard; "Clear" forgets it."""
     form = SearchForm()
     if not form.validate_on_submit():
-        abort(400, "The search could not be used: names are at most 80 characters.")
-    session[SEARCH_KEY] = "" if "clear" in request.form else form.q.data or ""
+        abort(400, "The search could not be used: a name of at most 80 characters, please.")
+    _remember_search("" if "clear" in request.form else form.q.data or "")
     return redirect(url_for("couples.index", status=form.status.data))
+
+
+def _remember_search(text: str) -> None:
+    # The session cookie is signed, not encrypted: a name in it would be readable.
+    session[SEARCH_KEY] = encryption.encrypt(text.encode()).decode("ascii") if text else ""
+
+
+def _remembered_search() -> str:
+    token = session.get(SEARCH_KEY)
+    if not token:
+        return ""
+    try:
+        return encryption.decrypt(token.encode("ascii")).decode()
+    except UnreadableRecord:
+        return ""  # made under a retired key: start again with no search
 
 
 def _details(form: CoupleForm) -> services.CoupleDetails:
@@ -97,7 +114,9 @@ def _details(form: CoupleForm) -> services.CoupleDetails:
 def create() -> str | Response:
     """Create a couple with both partners in one form."""
     form = CoupleForm()
-    if form.validate_on_submit():
+    if request.method == "GET":
+        restore_draft(form)
+    elif form.validate_on_submit():
         couple = services.create_couple(current_user, _details(form))
         db.session.commit()
         flash(f"{couple.display_name} added.", "success")
