@@ -18,9 +18,12 @@ import subprocess  # nosec B404
 from contextlib import closing
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.engine import URL
 
+from counselor_app.encryption import UnreadableRecord
 from counselor_app.extensions import db
+from counselor_app.models import Couple
 
 
 class BackupError(Exception):
@@ -64,6 +67,21 @@ def restore(path: Path) -> None:
         )
     else:
         raise BackupError(f"Restoring {url.get_backend_name()} databases is not supported.")
+    _check_keys_open_it()
+
+
+def _check_keys_open_it() -> None:
+    """A backup made under keys no longer in use restores fine but shows nothing: say so now."""
+    try:
+        db.session.scalars(select(Couple.presenting_concerns).limit(1)).all()
+    except UnreadableRecord as error:
+        raise BackupError(
+            "The backup was restored, but the data keys in use do not open it: put back the "
+            "data_keys file that was in use when the backup was made (or add its keys after "
+            "the current one)."
+        ) from error
+    finally:
+        db.session.remove()
 
 
 def _sqlite_path(url: URL) -> Path:

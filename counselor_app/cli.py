@@ -93,10 +93,17 @@ keys_cli = AppGroup("data-keys", help="Manage the keys that encrypt clinical tex
 
 
 @keys_cli.command("rotate")
-def rotate_keys_command() -> None:
-    """Re-encrypt every stored value under a new key and retire the old key file entries.
+@click.option(
+    "--retire-old",
+    is_flag=True,
+    help="Also remove the old keys: backups made under them can no longer be read.",
+)
+def rotate_keys_command(retire_old: bool) -> None:
+    """Re-encrypt every stored value under a new key.
 
-    Run it with the app stopped (running workers hold the old keys), then start the app.
+    The old keys stay in the file, after the new one, to read backups made before; the
+    database itself then holds nothing they open. Run it with the app stopped (running
+    workers hold the old keys), then start the app.
     """
     if current_app.config.get("DATA_KEYS"):
         raise click.ClickException(
@@ -106,14 +113,20 @@ def rotate_keys_command() -> None:
     path = encryption.keys_path(current_app)
     old_keys = encryption.read_or_create_keys(path)
     new_key = Fernet.generate_key().decode()
-    # Both keys stay in the file until every value is re-encrypted, so a crash part way
-    # through leaves everything readable.
+    # The new key goes first before anything is re-encrypted, so a crash part way through
+    # leaves everything readable.
     encryption.write_keys(path, [new_key, *old_keys])
     encryption.ensure_data_keys(current_app)
     count = reencrypt()
-    encryption.write_keys(path, [new_key])
-    encryption.ensure_data_keys(current_app)
-    click.echo(f"Re-encrypted {count} values under a new key; the old key is retired.")
+    if retire_old:
+        encryption.write_keys(path, [new_key])
+        encryption.ensure_data_keys(current_app)
+    click.echo(f"Re-encrypted {count} values under a new key.")
+    click.echo(
+        "The old keys are removed: earlier backups can no longer be read."
+        if retire_old
+        else "The old keys are kept after it, only to read earlier backups."
+    )
 
 
 @keys_cli.command("reencrypt")

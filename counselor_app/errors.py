@@ -44,8 +44,10 @@ class WithholdExceptionMessages(logging.Filter):
 
 def withheld_traceback(error: BaseException) -> str:
     lines: list[str] = []
+    seen: set[int] = set()
     current: BaseException | None = error
-    while current is not None:  # the chain, innermost cause first once reversed
+    while current is not None and id(current) not in seen:  # `raise e from e` loops
+        seen.add(id(current))
         lines[:0] = [*_frames(current.__traceback__), _kind(current)]
         current = current.__cause__ or current.__context__
     return "Traceback (most recent call last):\n" + "".join(lines).rstrip("\n")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from cryptography.fernet import Fernet
 from sqlalchemy import delete
 
+from conftest import base_config
+from counselor_app import create_app
 from counselor_app.extensions import db
 from counselor_app.models import Couple, NoteAddendum, RelationshipStage
 from marker_support import STORED_IN_CLEAR, fill_every_free_text
@@ -74,3 +77,19 @@ def test_restore_asks_before_replacing_everything(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["restore", str(backup_file)], input="n\n")
     assert result.exit_code != 0
     assert "Replace everything" in result.output
+
+
+def test_restoring_under_other_keys_says_which_keys_are_needed(
+    app, therapist, make_couple, tmp_path
+):
+    make_couple(therapist)
+    backup_file = tmp_path / "practice.backup"
+    run(app, "backup", str(backup_file))
+    settings = base_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path)
+    settings["DATA_KEYS"] = [Fernet.generate_key().decode()]
+    other_keys = create_app(settings, instance_path=str(tmp_path / "other"))
+    result = other_keys.test_cli_runner().invoke(args=["restore", "--yes", str(backup_file)])
+    assert result.exit_code != 0
+    assert "data keys in use do not open it" in result.output
+    with other_keys.app_context():
+        db.engine.dispose()

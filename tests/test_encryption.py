@@ -98,24 +98,27 @@ def keyfile_app(app, tmp_path: Path):
     return create_app(settings, instance_path=str(instance)), instance / "data_keys"
 
 
-def test_key_rotation_reencrypts_every_value_and_retires_the_old_key(app, logged_in, tmp_path):
+@pytest.mark.parametrize("retire", [False, True])
+def test_key_rotation_reencrypts_every_value_under_a_new_key(app, logged_in, tmp_path, retire):
     filled = fill_every_free_text(app, logged_in)
     before = stored_token(app, "couple", "presenting_concerns", filled["couple_id"])
     rotating, key_file = keyfile_app(app, tmp_path)
 
-    result = rotating.test_cli_runner().invoke(args=["data-keys", "rotate"])
+    arguments = ["data-keys", "rotate", *(["--retire-old"] if retire else [])]
+    result = rotating.test_cli_runner().invoke(args=arguments)
     assert result.exit_code == 0, result.output
     assert "Re-encrypted" in result.output
 
-    [new_key] = key_file.read_text().split()
-    assert new_key != DATA_KEY
+    keys = key_file.read_text().split()
+    # The old key is kept after the new one (to read earlier backups) unless retired.
+    assert keys[1:] == ([] if retire else [DATA_KEY]) and keys[0] != DATA_KEY
     assert key_file.stat().st_mode & 0o777 == 0o600
     after = stored_token(rotating, "couple", "presenting_concerns", filled["couple_id"])
     assert after != before
     with pytest.raises(InvalidToken):
-        Fernet(DATA_KEY).decrypt(after)  # the old key no longer opens anything
+        Fernet(DATA_KEY).decrypt(after)  # nothing in the database is under the old key
     expected = filled["markers"]["presenting_concerns"].encode()
-    assert Fernet(new_key).decrypt(after) == expected
+    assert Fernet(keys[0]).decrypt(after) == expected
     with rotating.app_context():
         assert db.session.get(Couple, filled["couple_id"]).presenting_concerns == expected.decode()
         note = db.session.query(SessionNote).one()

@@ -127,7 +127,8 @@ couple.json   the couple, both partners, the intake with its scores, flags and s
 documents/    every PDF issued for this couple, exactly as it was issued (checksums in
               couple.json)
 
-Private psychotherapy notes are kept apart from the clinical record and are not exported.
+The appointments' private psychotherapy notes are kept apart from the clinical record and
+are not exported. A plan's notes to self are part of the plan (and of its issued PDF).
 This archive holds protected health information: store and send it accordingly.
 """
 
@@ -274,11 +275,11 @@ def erase_couple(couple: Couple) -> None:
     db.session.expunge(couple)
     db.session.execute(delete(Couple).where(Couple.id == couple_id))
     # Text kept from this couple's forms over an expired session goes too.
-    pattern = f"%/couples/{couple_id}/%"
+    page, below = f"%/couples/{couple_id}", f"%/couples/{couple_id}/%"
     db.session.execute(
         delete(FormDraft).where(
             FormDraft.therapist_id == therapist_id,
-            FormDraft.path.like(pattern) | FormDraft.path.like(pattern.rstrip("/%")),
+            FormDraft.path.like(page) | FormDraft.path.like(below),
         )
     )
 
