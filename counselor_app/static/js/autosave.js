@@ -10,6 +10,9 @@
     var timer = null;
     var dirty = false;
     var saving = false;
+    // A Save pressed while a draft save is on its way waits for it: both would carry the same
+    // version, and the second would be refused as if another tab had saved.
+    var held = null;
 
     function say(text) { if (status) { status.textContent = text; } }
 
@@ -19,7 +22,14 @@
         if (version) { version.value = body.version; }
         if (!dirty) { form.dataset.dirty = ""; }
         say("Draft saved at " + new Date(body.at).toLocaleTimeString() + ".");
-      } else {
+      }
+      if (held) {
+        var submitter = held.submitter;
+        held = null;
+        form.requestSubmit(submitter || undefined);
+        return;
+      }
+      if (!(ok && body && body.saved)) {
         dirty = true;
         say("Not saved: " + ((body && body.error) || "please use Save draft (you may need to sign in again)."));
       }
@@ -50,6 +60,16 @@
       if (timer) { clearTimeout(timer); }
       timer = setTimeout(save, DELAY_MS);
     }
+
+    form.addEventListener("submit", function (event) {
+      if (timer) { clearTimeout(timer); timer = null; }
+      dirty = false;  // the form's own save carries everything typed
+      if (saving) {
+        event.preventDefault();
+        held = { submitter: event.submitter };
+        say("Finishing the draft save first…");
+      }
+    });
 
     form.addEventListener("input", function () {
       dirty = true;
