@@ -174,7 +174,9 @@ def bench_documents(app, couple_id: int, client) -> None:
         url = f"/couples/{couple_id}/plans/{plan_id}/issue/{kind}"
         assert client.post(url, data={"csrf_token": token}).status_code == 302
     with app.app_context():
-        document_ids = db.session.scalars(select(IssuedDocument.id)).all()
+        document_ids = db.session.scalars(
+            select(IssuedDocument.id).where(IssuedDocument.couple_id == couple_id)
+        ).all()
 
     def download() -> None:
         for document_id in document_ids:
