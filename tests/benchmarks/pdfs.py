@@ -39,6 +39,8 @@ from reports.documents import render  # noqa: E402
 
 GOAL_GROWTH = 10.0  # per cent, after the first 100 renders
 BASELINE_AT = 100
+# Enough frames to reach our code from inside WeasyPrint; each one more slows tracing down.
+TRACE_FRAMES = 8
 KINDS = {"handout": builders.handout_document, "session plan": builders.plan_document}
 
 
@@ -141,7 +143,7 @@ def _memory_child(kind: str, plan_id: int, renders: int, trace: bool) -> dict:
     result: dict = {}
     with renderer(os.environ["BENCH_DATABASE_URL"], os.environ["BENCH_DATA_KEYS"], kind) as one:
         if trace:
-            tracemalloc.start(12)
+            tracemalloc.start(TRACE_FRAMES)
         before = None
         for number in range(1, renders + 1):
             one(plan_id)
@@ -179,7 +181,7 @@ def measure_memory(
         command.append("--trace")
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
-        raise RuntimeError(f"memory child failed:\n{out.stderr}")
+        raise RuntimeError(f"memory child failed ({out.returncode}):\n{out.stderr}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     baseline, last = result["rss_baseline_kib"], result["rss_last_kib"]
     result["growth_pct"] = 100 * (last - baseline) / baseline
