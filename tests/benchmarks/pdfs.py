@@ -12,6 +12,8 @@ in a temporary SQLite database first.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import json
 import multiprocessing
 import os
@@ -40,7 +42,10 @@ from reports.documents import render  # noqa: E402
 GOAL_GROWTH = 10.0  # per cent, after the first 100 renders
 BASELINE_AT = 100
 # Enough frames to reach our code from inside WeasyPrint; each one more slows tracing down.
-TRACE_FRAMES = 8
+TRACE_FRAMES = 5
+# Traced renders after the baseline: enough to show a steady growth (a traced render takes
+# seconds: the investigation costs minutes per document).
+TRACE_AFTER = 50
 KINDS = {"handout": builders.handout_document, "session plan": builders.plan_document}
 
 
@@ -138,8 +143,33 @@ def rss_kib() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def malloc_in_use_kib() -> int | None:
+    """What the C allocator has handed out and not had back (glibc's mallinfo2), in KiB: the
+    native libraries' share of the heap, which tracemalloc does not see."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None  # not glibc, or older than 2.33
+    mallinfo2.restype = _MallInfo2
+    return mallinfo2().uordblks // 1024
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd",
+            "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
 def _memory_child(kind: str, plan_id: int, renders: int, trace: bool) -> dict:
-    """In the fresh process: render ``renders`` times, RSS after the first, the 100th, the last."""
+    """In the fresh process: render ``renders`` times; RSS and the C heap in use after the
+    first, the 100th and the last render. With ``trace``, also the Python heap (tracemalloc,
+    after a full collection so that garbage awaiting the cycle collector does not count) and
+    the allocations that grew."""
     result: dict = {}
     with renderer(os.environ["BENCH_DATABASE_URL"], os.environ["BENCH_DATA_KEYS"], kind) as one:
         if trace:
@@ -151,9 +181,16 @@ def _memory_child(kind: str, plan_id: int, renders: int, trace: bool) -> dict:
                 result["rss_first_kib"] = rss_kib()
             if number == BASELINE_AT:
                 result["rss_baseline_kib"] = rss_kib()
-                before = tracemalloc.take_snapshot() if trace else None
+                result["malloc_baseline_kib"] = malloc_in_use_kib()
+                if trace:
+                    gc.collect()
+                    result["python_baseline_kib"] = tracemalloc.get_traced_memory()[0] // 1024
+                    before = tracemalloc.take_snapshot()
         result["rss_last_kib"] = rss_kib()
+        result["malloc_last_kib"] = malloc_in_use_kib()
         if before is not None:
+            gc.collect()
+            result["python_last_kib"] = tracemalloc.get_traced_memory()[0] // 1024
             after = tracemalloc.take_snapshot()
             noise = (tracemalloc.__file__, "<frozen importlib._bootstrap>")
             filters = [tracemalloc.Filter(False, pattern) for pattern in noise]
@@ -164,9 +201,9 @@ def _memory_child(kind: str, plan_id: int, renders: int, trace: bool) -> dict:
                 {
                     "size_diff": stat.size_diff,
                     "count_diff": stat.count_diff,
-                    "traceback": stat.traceback.format(limit=8),
+                    "traceback": stat.traceback.format(limit=TRACE_FRAMES),
                 }
-                for stat in diff[:10]
+                for stat in diff[:5]
             ]
     return result
 
@@ -175,6 +212,8 @@ def measure_memory(
     database_url: str, data_keys: str, plan_id: int, kind: str, renders: int, trace: bool = False
 ) -> dict:
     """Run one fresh process rendering ``kind`` ``renders`` times; its figures as a dict."""
+    if renders <= BASELINE_AT:
+        raise ValueError(f"growth is measured after render {BASELINE_AT}: render more than that")
     env = {**os.environ, "BENCH_DATABASE_URL": database_url, "BENCH_DATA_KEYS": data_keys}
     command = [sys.executable, __file__, "--memory-child", kind, str(plan_id), str(renders)]
     if trace:
@@ -198,13 +237,15 @@ def bench_memory(
 ) -> list[tuple[str, float, float, float]]:
     """A fresh worker's RSS after render 100 and after the last, for handout and session plan.
 
-    Over the goal, with ``investigate``, a second run with tracemalloc prints the biggest
-    allocations that grew between render 100 and the last (that run is slower: tracing).
+    Over the goal, with ``investigate``, a second, traced run (to render 100 + TRACE_AFTER only:
+    tracing is slow) shows whether the Python heap or the C heap (the native libraries:
+    Pango, HarfBuzz, cairo...) grows, and the Python allocations that grew the most.
     """
     rows = []
+    results = {}
     traced = {}
     for kind in KINDS:
-        result = measure_memory(database_url, data_keys, plan_id, kind, renders)
+        result = results[kind] = measure_memory(database_url, data_keys, plan_id, kind, renders)
         rows.append(
             (
                 kind,
@@ -214,13 +255,24 @@ def bench_memory(
             )
         )
         if investigate and result["growth_pct"] > GOAL_GROWTH:
-            traced[kind] = measure_memory(database_url, data_keys, plan_id, kind, renders, True)
+            traced[kind] = measure_memory(
+                database_url, data_keys, plan_id, kind, BASELINE_AT + TRACE_AFTER, True
+            )
     print(f"\nMemory of a fresh worker over {renders} renders (goal: ≤ {GOAL_GROWTH:.0f}% growth)")
     print(f"{'what':<30} {'RSS @100 MiB':>13} {f'RSS @{renders} MiB':>14} {'growth':>8}")
     for kind, baseline, last, growth in rows:
         print(f"{kind:<30} {baseline:>13.1f} {last:>14.1f} {growth:>7.1f}%")
     for kind, result in traced.items():
-        print(f"\n{kind}: allocations that grew between render {BASELINE_AT} and {renders}")
+        print(f"\n{kind}: what grows, per render after render {BASELINE_AT}")
+        python = (result["python_last_kib"] - result["python_baseline_kib"]) / TRACE_AFTER
+        print(f"  Python heap (tracemalloc after gc, traced run): {python:+.1f} KiB")
+        plain = results[kind]
+        if plain["malloc_baseline_kib"] is not None:
+            # From the untraced run: tracemalloc's own bookkeeping is C heap too.
+            native = plain["malloc_last_kib"] - plain["malloc_baseline_kib"]
+            per_render = native / (renders - BASELINE_AT)
+            print(f"  C heap in use (mallinfo2, untraced run): {per_render:+.1f} KiB")
+        print("  Python allocations that grew the most (traced run):")
         for stat in result["growth_top"]:
             print(f"  +{stat['size_diff'] / 1024:.1f} KiB in {stat['count_diff']:+d} blocks")
             for line in stat["traceback"]:
