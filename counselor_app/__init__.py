@@ -178,7 +178,10 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
     ):
         app.register_blueprint(blueprint, url_prefix=url_prefix + (blueprint.url_prefix or ""))
     app.before_request(enforce_session_limits)
+    # Flask runs after_request hooks last-registered first: the audit trail's commit goes last,
+    # so the hooks before it read the signed-in therapist before the commit expires it
+    # (otherwise every page paid one more query to load the therapist again).
+    app.after_request(audit_request)
     app.after_request(no_store)
     app.after_request(security_headers)
-    app.after_request(audit_request)
     cli.register(app)

@@ -238,9 +238,9 @@ def test_dashboard_query_count_does_not_grow_with_couples(
     assert response.status_code == 200
     # Session user, page count, page rows, partners of the page, the last and next
     # appointments of the page's couples, and the audit trail's record of the visit (last
-    # hash, insert, and the therapist reloaded after that commit, plus on PostgreSQL the lock
-    # that keeps the audit chain in order): the same number however many couples.
-    assert len(statements) == 9 + (backend == "postgresql"), statements
+    # hash and insert, plus on PostgreSQL the lock that keeps the audit chain in order): the
+    # same number however many couples.
+    assert len(statements) == 8 + (backend == "postgresql"), statements
 
 
 def test_hostile_input_is_a_4xx_never_a_500(app, logged_in, therapist, make_couple):
