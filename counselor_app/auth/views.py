@@ -192,12 +192,7 @@ def login() -> str | Response:
             return render_template("auth/login.html", form=form), 429
         therapist = services.authenticate(form.email.data, form.password.data)
         if therapist is None or not therapist.active:
-            audit.record(
-                "login_failure",
-                therapist_id=therapist.id if therapist else None,
-                endpoint="auth.login",
-                address=request.remote_addr or "",
-            )
+            _record_sign_in("login_failure", therapist.id if therapist else None)
             db.session.commit()
         if therapist is None:
             form.password.errors.append("The email or password is not correct.")
@@ -207,12 +202,7 @@ def login() -> str | Response:
             )
         else:
             services.clear_failures(form.email.data)
-            audit.record(
-                "login_success",
-                therapist_id=therapist.id,
-                endpoint="auth.login",
-                address=request.remote_addr or "",
-            )
+            _record_sign_in("login_success", therapist.id)
             db.session.commit()
             login_user(therapist)
             start_session_clock()
@@ -233,16 +223,21 @@ def logout() -> Response:
     form = ActionForm()
     if form.validate_on_submit():
         current_user.rotate_login_token()
-        audit.record(
-            "logout",
-            therapist_id=current_user.id,
-            endpoint="auth.logout",
-            address=request.remote_addr or "",
-        )
+        _record_sign_in("logout", current_user.id)
         db.session.commit()
         logout_user()
         flash("You have been signed out.", "success")
     return redirect(url_for("auth.login"))
+
+
+def _record_sign_in(action: str, therapist_id: int | None) -> None:
+    """Sign-in, its failures and sign-out are audited here: only the view knows the outcome."""
+    audit.record(
+        action,
+        therapist_id=therapist_id,
+        endpoint=request.endpoint or "",
+        address=request.remote_addr or "",
+    )
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
