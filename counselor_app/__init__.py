@@ -19,6 +19,7 @@ from counselor_app import config, errors
 from counselor_app.encryption import ensure_data_keys
 from counselor_app.extensions import csrf, db, login_manager, migrate
 from counselor_app.sessions import HttpsAwareSessionInterface
+from forms.rendering import choice_inputs
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # templates/ sits beside the package, both in a checkout and once installed into site-packages.
@@ -48,6 +49,7 @@ assets = Blueprint(
     static_url_path="/counselor-static",
     template_folder=str(TEMPLATES_DIR),
 )
+assets.add_app_template_global(choice_inputs)
 
 
 class IdConverter(IntegerConverter):

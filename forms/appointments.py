@@ -20,6 +20,7 @@ from counselor_app.instruments import Instrument, validate_answer
 from counselor_app.models import AppointmentStatus, FlagProgress, HomeworkOutcome
 from forms.base import BaseForm, VersionField
 from forms.intake import InstrumentAnswer
+from forms.rendering import QuickSelect
 
 ATTENDANCE_CHOICES = [
     SelectChoice("both", "Both partners"),
@@ -54,7 +55,9 @@ class AppointmentForm(BaseForm):
         validators=[Optional()],
         description="For a completed appointment only.",
     )
-    plan_id = SelectField("Session plan used", coerce=int, validate_choice=True)
+    plan_id = SelectField(
+        "Session plan used", coerce=int, validate_choice=True, widget=QuickSelect()
+    )
 
     def set_plans(self, plans: list[tuple[int, str]]) -> None:
         self.plan_id.choices = [SelectChoice(0, "None"), *(SelectChoice(v, t) for v, t in plans)]

@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from counselor_app.flags import CHALLENGES
 from counselor_app.models import SafetyDecision, Severity
 from forms.base import BaseForm, VersionField
+from forms.rendering import QuickSelect
 
 SEVERITY_CHOICES = [SelectChoice(s.value, s.value.capitalize()) for s in Severity]
 PARTNER_CHOICES = [
@@ -42,6 +43,7 @@ class ResetFlagForm(BaseForm):
 class AddFlagForm(BaseForm):
     challenge_key = SelectField(
         "Challenge",
+        widget=QuickSelect(),
         choices=[SelectChoice("", "Choose a challenge")]
         + [SelectChoice(key, title) for key, (title, _) in CHALLENGES.items()],
         validators=[DataRequired("Choose a challenge.")],

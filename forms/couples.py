@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 
 from counselor_app.models import RelationshipStage
 from forms.base import BaseForm, SubForm, VersionField
+from forms.rendering import QuickSelect
 
 STAGE_CHOICES = [SelectChoice(stage.value, stage.label) for stage in RelationshipStage]
 
@@ -78,6 +79,7 @@ class SearchForm(BaseForm):
     q = StringField("Partner name", validators=[Optional(), Length(max=80)])
     status = SelectField(
         "Status",
+        widget=QuickSelect(),
         choices=[
             SelectChoice("active", "Active"),
             SelectChoice("closed", "Closed"),

@@ -26,6 +26,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from counselor_app.plans.services import AGENDA_PARTS
 from forms.base import BaseForm, SubForm, VersionField
+from forms.rendering import QuickSelect
 
 HOMEWORK_ROWS = 5
 MAX_HOMEWORK_ROWS = 8  # a handout with more assignments than this helps nobody
@@ -54,7 +55,7 @@ HANDOUT_NOTE = "Printed on the couple's handout exactly as written."
 
 
 class HomeworkForm(SubForm):
-    strategy_key = SelectField("From strategy", validate_choice=True)
+    strategy_key = SelectField("From strategy", validate_choice=True, widget=QuickSelect())
     text = TextAreaField(
         "Assignment", validators=[Optional(), Length(max=1000)], description=HANDOUT_NOTE
     )

@@ -35,15 +35,15 @@ PAGES = {
 # order. Every page also pays 3 for the session user and the audit record.
 EXPECTED = {
     "dashboard": 8,
-    "couple page": 8,
+    "couple page": 7,
     "intake page": 7,
     "assessment": 10,
     "plans": 9,
     "plan editor": 9,
-    "plan page": 13,
+    "plan page": 12,
     "appointments": 10,
-    "appointment page": 23,
-    "progress": 13,
+    "appointment page": 20,
+    "progress": 12,
 }
 
 

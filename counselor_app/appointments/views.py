@@ -24,7 +24,7 @@ from counselor_app.models import (
 )
 from counselor_app.models.base import StaleEdit
 from counselor_app.plans.services import plans_of
-from counselor_app.progress.services import progress_of
+from counselor_app.progress.services import scores_of
 from forms.appointments import (
     AddendumForm,
     AppointmentEditForm,
@@ -146,7 +146,7 @@ def render_page(
         flags=flags,
         challenges=CHALLENGES,
         note=note,
-        progress=progress_of(couple),
+        progress=scores_of(couple),
         measures=_measures(),
     )
     return page, status

@@ -227,7 +227,7 @@ def _flag_order(flag: Flag) -> tuple[int, str]:
 
 
 def build_assessment(couple: Couple) -> Assessment:
-    responses = responses_of_couple(couple)
+    responses = responses_of_couple(couple, with_changes=True)
     evaluation = evaluate_couple(responses)
     csi = complete_answers(responses, CSI4_ID)
     intake = complete_answers(responses, INTAKE_ID)
@@ -486,7 +486,7 @@ def _flag_export(flag: Flag) -> dict[str, Any]:
 
 def export_intake(couple: Couple) -> dict[str, Any]:
     """Everything the intake produced for the therapist's records, as plain JSON values."""
-    responses = responses_of_couple(couple)
+    responses = responses_of_couple(couple, with_changes=True)
     assessment = build_assessment(couple)
     alert = assessment.safety_alert
     return {

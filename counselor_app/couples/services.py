@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, delete, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from counselor_app.assessment.services import export_intake
 from counselor_app.extensions import db
@@ -66,7 +66,10 @@ def search_couples(
     page: int = 1,
     per_page: int = 20,
 ) -> Pagination:
-    query = owned_couples(therapist).options(selectinload(Couple.partners))
+    # The list never shows the presenting concerns: they stay encrypted and unread.
+    query = owned_couples(therapist).options(
+        selectinload(Couple.partners), defer(Couple.presenting_concerns)
+    )
     if search:
         query = query.where(
             Couple.partners.any(Partner.display_name.icontains(search, autoescape=True))

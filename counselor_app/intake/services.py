@@ -119,15 +119,16 @@ def responses_of(partner: Partner) -> dict[str, Response]:
     return {row.instrument_id: row for row in rows}
 
 
-def responses_of_couple(couple: Couple) -> dict[str, dict[str, Response]]:
-    """Both partners' responses: label -> instrument id -> response, in one query."""
+def responses_of_couple(
+    couple: Couple, *, with_changes: bool = False
+) -> dict[str, dict[str, Response]]:
+    """Both partners' responses: label -> instrument id -> response, in one query (two
+    ``with_changes``: the answers' change history, for the pages that show it)."""
     labels = {partner.id: partner.label for partner in couple.partners}
     found: dict[str, dict[str, Response]] = {"A": {}, "B": {}}
-    query = (
-        select(Response)
-        .where(Response.couple_id == couple.id)
-        .options(selectinload(Response.changes))
-    )
+    query = select(Response).where(Response.couple_id == couple.id)
+    if with_changes:
+        query = query.options(selectinload(Response.changes))
     for row in db.session.scalars(query):
         found[labels[row.partner_id]][row.instrument_id] = row
     return found

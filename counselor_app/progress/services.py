@@ -1,60 +1,117 @@
-"""Build the couple's progress picture from the database: a fixed number of queries."""
+"""Build the couple's progress picture from the database: a fixed number of queries.
+
+The queries read plain columns rather than ORM objects: a long history is hundreds of rows of
+check-ins, reviews and flag records, and building an object for each cost more than the
+queries themselves (and would decrypt homework texts the picture never shows).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Row, Select, select
 
 from counselor_app.extensions import db
-from counselor_app.models import Appointment, AppointmentStatus, Couple, Flag
+from counselor_app.models import (
+    Appointment,
+    AppointmentStatus,
+    CheckIn,
+    Couple,
+    Flag,
+    FlagStatusRecord,
+    HomeworkReview,
+)
 from counselor_app.progress.model import MEASURE_IDS, AppointmentPoint, Progress, build_progress
 
 LABELS = ("A", "B")
 
 
-def _point(appointment: Appointment, flag_keys: dict[int, str]) -> AppointmentPoint:
-    scores: dict[str, dict[str, int | None]] = {m: {"A": None, "B": None} for m in MEASURE_IDS}
-    for row in appointment.check_ins:
-        # Only a partner who was there has a score: an absent partner's is None, never zero.
-        if row.instrument_id in scores and appointment.present(row.partner_label):
-            scores[row.instrument_id][row.partner_label] = row.total
-    homework: dict[str, Counter[str]] = {label: Counter() for label in LABELS}
-    for review in appointment.homework_reviews:
-        homework[review.partner_label][review.outcome.value] += 1
-    held = appointment.status == AppointmentStatus.COMPLETED
-    return AppointmentPoint(
-        appointment_id=appointment.id,
-        starts_at=appointment.starts_at,
-        status=appointment.status.value,
-        attendance=appointment.attendance.value if appointment.attendance and held else None,
-        scores=scores,
-        homework={label: dict(counts) for label, counts in homework.items()},
-        flag_statuses={
-            flag_keys[r.flag_id]: r.status.value
-            for r in appointment.flag_records
-            if r.flag_id in flag_keys
-        },
-    )
-
-
 def progress_of(couple: Couple) -> Progress:
-    """Four queries whatever the number of appointments (appointments, check-ins, reviews,
-    flag records) plus one for the flags' keys."""
-    appointments = db.session.scalars(
-        select(Appointment)
-        .where(Appointment.couple_id == couple.id)
-        .options(
-            selectinload(Appointment.check_ins),
-            selectinload(Appointment.homework_reviews),
-            selectinload(Appointment.flag_records),
-        )
-    ).all()
-    flag_keys = dict(
-        db.session.execute(
-            select(Flag.id, Flag.challenge_key).where(Flag.couple_id == couple.id)
-        ).all()
+    """Four queries whatever the number of appointments: appointments, check-ins, homework
+    outcomes, flag records."""
+    homework: dict[int, dict[str, Counter[str]]] = defaultdict(
+        lambda: {label: Counter() for label in LABELS}
     )
+    for appointment_id, label, outcome in db.session.execute(
+        _of_couple(couple, HomeworkReview, HomeworkReview.partner_label, HomeworkReview.outcome)
+    ):
+        homework[appointment_id][label][outcome.value] += 1
+    flag_statuses: dict[int, dict[str, str]] = defaultdict(dict)
+    for appointment_id, key, status in db.session.execute(
+        _of_couple(couple, FlagStatusRecord, Flag.challenge_key, FlagStatusRecord.status).join(
+            Flag, Flag.id == FlagStatusRecord.flag_id
+        )
+    ):
+        flag_statuses[appointment_id][key] = status.value
+    return _build(couple, homework, flag_statuses)
+
+
+def scores_of(couple: Couple) -> Progress:
+    """The measures alone (baseline, latest, divergence), for the appointment page's latest
+    scores: two queries (appointments, check-ins)."""
+    return _build(couple, {}, {})
+
+
+def _of_couple(couple: Couple, table: Any, *columns: Any) -> Select[Any]:
+    """The appointment id and ``columns`` of ``table``'s rows for the couple's appointments."""
+    return (
+        select(table.appointment_id, *columns)
+        .join(Appointment, Appointment.id == table.appointment_id)
+        .where(Appointment.couple_id == couple.id)
+    )
+
+
+def _build(
+    couple: Couple,
+    homework: dict[int, dict[str, Counter[str]]],
+    flag_statuses: dict[int, dict[str, str]],
+) -> Progress:
+    appointments = db.session.execute(
+        select(
+            Appointment.id, Appointment.starts_at, Appointment.status, Appointment.attendance
+        ).where(Appointment.couple_id == couple.id)
+    ).all()
+    scores = _scores(couple, {row.id: row for row in appointments})
+    points = [
+        AppointmentPoint(
+            appointment_id=row.id,
+            starts_at=row.starts_at,
+            status=row.status.value,
+            attendance=_attendance(row),
+            scores=scores[row.id],
+            homework={label: dict(counts) for label, counts in homework.get(row.id, {}).items()}
+            or {label: {} for label in LABELS},
+            flag_statuses=flag_statuses.get(row.id, {}),
+        )
+        for row in appointments
+    ]
     names = {p.label: p.display_name for p in couple.partners}
-    return build_progress([_point(a, flag_keys) for a in appointments], names)
+    return build_progress(points, names)
+
+
+def _attendance(appointment: Row[Any]) -> str | None:
+    held = appointment.status == AppointmentStatus.COMPLETED
+    return appointment.attendance.value if appointment.attendance and held else None
+
+
+def _present(appointment: Row[Any], label: str) -> bool:
+    """``Appointment.present`` for a row of columns: only a held appointment has anyone there."""
+    held = appointment.status == AppointmentStatus.COMPLETED
+    return held and appointment.attendance is not None and appointment.attendance.present(label)
+
+
+def _scores(
+    couple: Couple, appointments: dict[int, Row[Any]]
+) -> dict[int, dict[str, dict[str, int | None]]]:
+    scores = {
+        appointment_id: {m: {"A": None, "B": None} for m in MEASURE_IDS}
+        for appointment_id in appointments
+    }
+    for appointment_id, label, measure, total in db.session.execute(
+        _of_couple(couple, CheckIn, CheckIn.partner_label, CheckIn.instrument_id, CheckIn.total)
+    ):
+        # Only a partner who was there has a score: an absent partner's is None, never zero.
+        if measure in MEASURE_IDS and _present(appointments[appointment_id], label):
+            scores[appointment_id][measure][label] = total
+    return scores

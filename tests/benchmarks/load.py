@@ -50,6 +50,9 @@ COOKIE_NAME = "counselor_session"
 # here (sign-in, page timings, wrk) sends the same one.
 USER_AGENT = "counselor-bench"
 RESULT_PREFIX = "WRK-RESULT"
+# The cheapest page a signed-in therapist can ask for (a short form, no client data, nothing
+# audited): what signing in, the session and the page frame cost before any page's own work.
+SIGNED_IN_FLOOR = "/account/password"
 
 # wrk's Lua side. One Lua state per wrk thread: each rotates through the pages on its own, counts
 # what is not a 2xx (a 302 to /login means the cookie no longer signs in: an error here), and
@@ -348,7 +351,8 @@ def bench_load(
     worker_class: str = "sync",
     threads: int = 1,
 ) -> list[tuple[str, dict[str, float], float | None]]:
-    """The throughput table: mixed pages and /healthz at 16 and 64 connections.
+    """The throughput table: mixed pages, the signed-in floor and /healthz at 16 and 64
+    connections.
 
     Goals: pages at least 0.3 of /healthz's requests/s at the same concurrency, zero errors.
     """
@@ -363,10 +367,11 @@ def bench_load(
         load(base_url, cookie, urls, connections=2 * workers, seconds=2)
         for connections in (16, 64):
             pages = load(base_url, cookie, urls, connections, seconds)
+            floor = load(base_url, cookie, [SIGNED_IN_FLOOR], connections, seconds)
             ceiling = load(base_url, cookie, ["/healthz"], connections, seconds)
-            ratio = pages["rps"] / ceiling["rps"] if ceiling["rps"] else 0.0
             rows += [
-                (f"main pages ({len(urls)}), {connections} conn.", pages, ratio),
+                (f"main pages ({len(urls)}), {connections} conn.", pages, _ratio(pages, ceiling)),
+                (f"signed-in floor, {connections} conn.", floor, _ratio(floor, ceiling)),
                 (f"/healthz, {connections} conn.", ceiling, None),
             ]
     kind = worker_class if threads == 1 else f"{worker_class} ({threads} threads)"
@@ -375,6 +380,10 @@ def bench_load(
         rows,
     )
     return rows
+
+
+def _ratio(result: dict[str, float], ceiling: dict[str, float]) -> float:
+    return result["rps"] / ceiling["rps"] if ceiling["rps"] else 0.0
 
 
 def main_pages(database_url: str, data_keys: str, email: str) -> dict[str, str]:
