@@ -1,8 +1,9 @@
 """Over real HTTP: page times through gunicorn, and throughput under load with wrk.
 
 ``bench_load`` starts gunicorn (the worker count the README recommends: 2 × cores) against a
-PostgreSQL database, signs in over HTTP, then drives the main pages and the trivial ``/healthz``
-with wrk at 16 and 64 connections, so the table shows our pages beside the framework's ceiling.
+PostgreSQL database, signs in over HTTP, then drives the main pages, the cheapest signed-in page
+and the trivial ``/healthz`` with wrk at 16 and 64 connections, so the table shows our pages
+beside the framework's ceiling and beside what signing in alone costs.
 
 Run on its own (``python tests/benchmarks/load.py [--quick]``) it starts a throwaway cluster and
 fills it with a mid-sized demo practice first.
@@ -258,7 +259,7 @@ def http_page_times(
     from run import timed
 
     connection = _connection(base_url)
-    headers = {"Cookie": cookie, "User-Agent": USER_AGENT}
+    headers = {"Cookie": cookie, "User-Agent": USER_AGENT} if cookie else {"User-Agent": USER_AGENT}
     rows = []
     try:
         for name, path in pages.items():
@@ -447,7 +448,9 @@ def main() -> None:
         pages = main_pages(url, keys, email)
         with serve(url, keys) as base_url:
             cookie = sign_in(base_url, email, PASSWORD)
-            rows = http_page_times(base_url, cookie, pages, 20 if quick else 100)
+            repeat = 20 if quick else 100
+            rows = http_page_times(base_url, "", {"login (signed out)": "/login"}, repeat)
+            rows += http_page_times(base_url, cookie, pages, repeat)
             print_table(f"PostgreSQL over HTTP, gunicorn ({size.couples} couples)", rows)
         bench_load(url, keys, email, PASSWORD, list(pages.values()), quick)
     finally:

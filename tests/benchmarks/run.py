@@ -274,11 +274,13 @@ def bench_backend(name: str, url_of: Callable[[str], str], folder: Path, quick: 
 
 def bench_http(practice: pages.Practice, quick: bool) -> None:
     """The main pages over real HTTP from gunicorn, then the load runs, on the large practice."""
+    signed_out = {name: url for name, url in practice.urls().items() if url == "/login"}
     urls = {name: url for name, url in practice.urls().items() if url != "/login"}
     repeat = QUICK_RUNS if quick else 100
     with load.serve(practice.url, pages.DATA_KEYS) as base_url:
         cookie = load.sign_in(base_url, practice.email, pages.PASSWORD)
-        rows = load.http_page_times(base_url, cookie, urls, repeat)
+        rows = load.http_page_times(base_url, "", signed_out, repeat)
+        rows += load.http_page_times(base_url, cookie, urls, repeat)
     print_table(
         f"PostgreSQL, large practice: over HTTP from gunicorn ({load.default_workers()} sync "
         f"workers), one request at a time ({repeat} each)",
