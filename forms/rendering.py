@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup, escape
-from wtforms import Field
-from wtforms.fields.choices import SelectChoice
+from wtforms import Field, SelectChoice
 from wtforms.widgets import Select
 from wtforms.widgets.core import clean_key
 

@@ -80,8 +80,10 @@ def _build(
             status=row.status.value,
             attendance=_attendance(row),
             scores=scores[row.id],
-            homework={label: dict(counts) for label, counts in homework.get(row.id, {}).items()}
-            or {label: {} for label in LABELS},
+            homework={
+                label: dict(homework[row.id][label]) if row.id in homework else {}
+                for label in LABELS
+            },
             flag_statuses=flag_statuses.get(row.id, {}),
         )
         for row in appointments
