@@ -20,6 +20,7 @@ from wtforms.widgets.core import clean_key
 
 # The validation flags WTForms' RadioInput and CheckboxInput turn into attributes.
 FLAG_ATTRIBUTES = ("required", "disabled")
+QUOTE = '"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +33,12 @@ class ChoiceInput:
 def choice_inputs(field: Field, **extra: Any) -> list[ChoiceInput]:
     """One input per choice of ``field`` (a RadioField or a list of checkboxes), with the
     attributes ``extra`` added to each, as ``for choice in field: choice(**extra)`` would."""
-    common = {**(field.render_kw or {}), **extra}
+    # As DefaultMeta.render_field merges them: names cleaned first ("class_" is "class").
+    common = {clean_key(k): v for k, v in {**(field.render_kw or {}), **extra}.items()}
     for flag in FLAG_ATTRIBUTES:
         value = getattr(field.flags, flag, False)
         if value and flag not in common:
-            common[flag] = value
+            common[flag] = value() if callable(value) else value
     input_type = field.option_widget.input_type
     inputs = []
     for index, choice in enumerate(field.iter_choices()):
@@ -73,11 +75,12 @@ class QuickSelect(Select):
 
 def attributes(params: dict[str, Any]) -> str:
     """``wtforms.widgets.html_params``' output (sorted, escaped, True bare, False left out):
-    safe to put in Markup, since every value is escaped and the names are the code's own."""
+    safe to put in Markup, since every value is escaped (a quote inside a value that was
+    already Markup too) and the names are the code's own."""
     parts = []
     for key, value in sorted(params.items()):
         if value is True:
             parts.append(clean_key(key))
         elif value is not False:
-            parts.append(f'{clean_key(key)}="{escape(value)}"')
+            parts.append(f'{clean_key(key)}="{str(escape(value)).replace(QUOTE, "&quot;")}"')
     return " ".join(parts)

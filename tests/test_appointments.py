@@ -15,12 +15,16 @@ from counselor_app.models import (
     Appointment,
     CheckIn,
     Flag,
+    FlagOrigin,
+    FlagProgress,
     FlagStatus,
+    FlagStatusRecord,
     HomeworkReview,
     IssuedDocument,
     NoteAddendum,
     PrivateNote,
     SessionNote,
+    Severity,
 )
 from intake_support import seed_intake
 from plan_support import new_plan, pdf_text
@@ -359,6 +363,34 @@ def test_flag_status_over_time(app, logged_in, couple_id):
     assert "now improving" in flags
     assert "active from 05 Jan 2026" in flags and "improving from 12 Jan 2026" in flags
     assert "19 Jan" not in flags  # no change at the third appointment
+
+
+def test_progress_shows_only_the_couples_own_flags(
+    app, logged_in, therapist, couple_id, make_couple
+):
+    # record_flag_statuses never links another couple's flag; the progress query must not
+    # trust that either, since the page would then name another couple's challenge.
+    other = make_couple(therapist, ("Robin", "Lee"))
+    (appointment_id,) = seed_history(app, couple_id, [Visit()])
+    with app.app_context():
+        flag = Flag(
+            couple_id=other,
+            challenge_key="boundary_strain",
+            origin=FlagOrigin.THERAPIST,
+            status=FlagStatus.CONFIRMED,
+            severity=Severity.HIGH,
+            partners="AB",
+        )
+        db.session.add(flag)
+        db.session.flush()
+        db.session.add(
+            FlagStatusRecord(
+                appointment_id=appointment_id, flag_id=flag.id, status=FlagProgress.ACTIVE
+            )
+        )
+        db.session.commit()
+    assert "Boundary strain" in page_of(logged_in, f"/couples/{other}/assessment")
+    assert "Boundary strain" not in page_of(logged_in, f"/couples/{couple_id}/progress")
 
 
 # ------------------------------------------------------------------------------ progress

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, RadioField, SelectChoice, SelectField, SelectMultipleField
 from wtforms.validators import InputRequired
@@ -42,7 +43,10 @@ class ChoiceForm(Form):
         "Optional", choices=[SelectChoice(1, "One"), SelectChoice(2, "Two")], coerce=int
     )
     styled = RadioField(
-        "Styled", choices=[SelectChoice("x", "X")], render_kw={"data_kind": "styled"}
+        "Styled",
+        choices=[SelectChoice("x", "X")],
+        # A quote inside Markup must still be escaped; "class_" merges with a "class" given.
+        render_kw={"data_kind": "styled", "title": Markup('x" onclick="y'), "class_": "pill"},
     )
     many = SelectMultipleField(
         "Many",
@@ -55,7 +59,7 @@ class ChoiceForm(Form):
         choices=[
             SelectChoice("", "Choose"),
             SelectChoice("k", "Key <k>"),
-            SelectChoice("v", "Value"),
+            SelectChoice("v", "Value", render_kw={"title": Markup('v" onclick="w')}),
         ],
     )
     flag = SelectField(
@@ -72,7 +76,11 @@ class ChoiceForm(Form):
     ],
     ids=["empty", "answered", "invalid"],
 )
-@pytest.mark.parametrize("extra", [{}, {"aria-invalid": "true"}], ids=["plain", "invalid"])
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"aria-invalid": "true"}, {"class": "picked"}],
+    ids=["plain", "invalid", "class"],
+)
 def test_quick_choice_markup_is_wtforms_own(data, extra):
     form = ChoiceForm(formdata=MultiDict(data))
     form.validate()

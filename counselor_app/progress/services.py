@@ -39,9 +39,9 @@ def progress_of(couple: Couple) -> Progress:
         homework[appointment_id][label][outcome.value] += 1
     flag_statuses: dict[int, dict[str, str]] = defaultdict(dict)
     for appointment_id, key, status in db.session.execute(
-        _of_couple(couple, FlagStatusRecord, Flag.challenge_key, FlagStatusRecord.status).join(
-            Flag, Flag.id == FlagStatusRecord.flag_id
-        )
+        _of_couple(couple, FlagStatusRecord, Flag.challenge_key, FlagStatusRecord.status)
+        .join(Flag, Flag.id == FlagStatusRecord.flag_id)
+        .where(Flag.couple_id == couple.id)
     ):
         flag_statuses[appointment_id][key] = status.value
     return _build(couple, homework, flag_statuses)
@@ -113,7 +113,9 @@ def _scores(
     for appointment_id, label, measure, total in db.session.execute(
         _of_couple(couple, CheckIn, CheckIn.partner_label, CheckIn.instrument_id, CheckIn.total)
     ):
+        appointment = appointments.get(appointment_id)
+        # None: an appointment committed after the query above; the next page load shows it.
         # Only a partner who was there has a score: an absent partner's is None, never zero.
-        if measure in MEASURE_IDS and _present(appointments[appointment_id], label):
+        if appointment is not None and measure in MEASURE_IDS and _present(appointment, label):
             scores[appointment_id][measure][label] = total
     return scores
