@@ -140,9 +140,9 @@ def serve(
     N`, nginx in front), and the pages are CPU-bound Python (templates, ORM, decryption), so on
     a 2-core machine threads inside a worker only take turns on the GIL. gthread's one gain,
     keep-alive, is what nginx's upstream connections do without anyway (HTTP/1.0 by default).
-    Measured on 2 cores: 4 sync workers served the main pages at 93 req/s (p95 233 ms, 16
-    connections), 4 gthread workers of 4 threads at 79 req/s (p95 395 ms). Pass
-    ``worker_class="gthread"`` to compare again.
+    Measured on 2 cores (5 s runs, 16 and 64 connections): 2, 4 and 6 sync workers served the
+    main pages at 130–160 req/s alike, 2 gthread workers of 4 threads at 83–129 req/s. Pass
+    ``workers``, ``worker_class="gthread"`` and ``threads`` to compare again.
     """
     workers = workers or default_workers()
     port = _free_port()
