@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 # A file name, not a secret.
 SECRET_KEY_FILE = "secret_key"  # noqa: S105  # nosec B105
@@ -59,6 +60,23 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def create_private_sqlite_file(app: Flask) -> None:
+    """Create a missing SQLite database file readable by its owner only (mode 0600).
+
+    SQLite would create it with the process umask (0644 as a rule): every account on the
+    server could read the practice's records. Its journals take the database file's mode.
+    An existing file is left as it is.
+    """
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    if url.query.get("uri"):
+        return  # a "file:" URI: its own options, the deployment's business
+    path = Path(url.database)
+    # Flask-SQLAlchemy reads a relative path from the instance folder.
+    write_once(path if path.is_absolute() else Path(app.instance_path) / path, "")
 
 
 def from_environment() -> dict[str, Any]:
@@ -112,4 +130,5 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
+    create_private_sqlite_file(app)
     ensure_secret_key(app)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import stat
 
 import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select
 
 from counselor_app import create_app
+from counselor_app.auth.services import create_therapist
 from counselor_app.config import normalise_database_url
+from counselor_app.extensions import db
+from counselor_app.models import Therapist
 
 
 @pytest.fixture
@@ -80,3 +85,19 @@ def test_session_cookie_is_httponly_lax_and_secure_only_over_https(client):
     assert "Secure" not in plain
     secure = cookie_header(client.get("/login", base_url="https://localhost"))
     assert "Secure" in secure
+
+
+def test_the_sqlite_database_is_created_private(tmp_path, clean_env):
+    # SQLite would make it with the umask (0644 as a rule), readable by every local account.
+    app = create_app(instance_path=str(tmp_path))
+    database = tmp_path / "counselor_app.sqlite3"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    with app.app_context():
+        upgrade()
+        create_therapist("Ada Owner", "ada@example.org", "a long enough passphrase 7")
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(Therapist)) == 1
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    # A relative path is read from the instance folder, as Flask-SQLAlchemy reads it.
+    create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:///relative.db"}, instance_path=str(tmp_path))
+    assert stat.S_IMODE((tmp_path / "relative.db").stat().st_mode) == 0o600
