@@ -14,6 +14,7 @@ Measures, on SQLite and on a throwaway PostgreSQL cluster:
 from __future__ import annotations
 
 import dataclasses
+import gc
 import io
 import os
 import platform
@@ -78,6 +79,17 @@ def timed(run: Callable[[], object], repeat: int) -> tuple[float, float, float]:
         samples.append((time.perf_counter() - start) * 1000)
     samples.sort()
     return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))], samples[-1]
+
+
+def frozen(run: Callable[[], object], repeat: int) -> tuple[float, float, float]:
+    """``timed`` with everything alive so far frozen out of the garbage collector's scans, as
+    counselor_app/wsgi.py does in each gunicorn worker."""
+    gc.collect()
+    gc.freeze()
+    try:
+        return timed(run, repeat)
+    finally:
+        gc.unfreeze()
 
 
 def print_table(title: str, rows: list[tuple[str, tuple[float, float, float]]]) -> None:
@@ -165,6 +177,7 @@ def bench_documents(app, couple_id: int, client) -> None:
                 (f"{label}: plain, same parsed CSS", timed(plain_same_css, 30)),
                 (f"{label}: ours (template + render)", timed(ours, 30)),
                 (f"{label}: ours + database gather", timed(ours_with_gathering, 30)),
+                (f"{label}: ours + gather, gc frozen", frozen(ours_with_gathering, 30)),
             ]
     print_table("PDF rendering, warm process (30 renders each)", rows)
 
