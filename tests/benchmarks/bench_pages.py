@@ -3,8 +3,10 @@ large practice: the table shows whether a page's cost grows with the practice.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +52,26 @@ class Practice:
         return {name: path.format(**self.ids) for name, path in PAGES.items()}
 
 
-def settings(url: str) -> dict[str, object]:
-    return {"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url, "DATA_KEYS": [DATA_KEYS]}
+def settings(url: str, data_keys: str = DATA_KEYS) -> dict[str, object]:
+    """A benchmark app's settings; ``data_keys`` comma-separated, as in the environment."""
+    return {
+        "SECRET_KEY": "bench",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "DATA_KEYS": data_keys.split(","),
+    }
+
+
+@contextlib.contextmanager
+def throwaway_app(url: str, data_keys: str = DATA_KEYS) -> Iterator[Flask]:
+    """An app on ``url`` with an instance folder of its own, removed afterwards, and the app's
+    connections closed."""
+    with tempfile.TemporaryDirectory(prefix="counselor-bench-") as instance:
+        app = create_app(settings(url, data_keys), instance_path=instance)
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.engine.dispose()
 
 
 def build_practice(url: str, instance: Path, size: demo.Size) -> Practice:

@@ -37,7 +37,8 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 import pgcluster  # noqa: E402
-from counselor_app import create_app, demo  # noqa: E402
+from bench_pages import throwaway_app  # noqa: E402
+from counselor_app import demo  # noqa: E402
 from counselor_app.extensions import db  # noqa: E402
 from counselor_app.models import Appointment, Couple, SessionPlan, Therapist  # noqa: E402
 
@@ -393,28 +394,18 @@ def _ratio(result: dict[str, float], ceiling: dict[str, float]) -> float:
 
 def main_pages(database_url: str, data_keys: str, email: str) -> dict[str, str]:
     """The main pages of one of ``email``'s couples with a plan and a held appointment."""
-    with tempfile.TemporaryDirectory() as instance:
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": database_url,
-                "SECRET_KEY": SECRET_KEY,
-                "DATA_KEYS": data_keys.split(","),
-            },
-            instance_path=instance,
-        )
-        with app.app_context():
-            # The couple with the longest history: the heaviest progress page of the practice.
-            couple_id, plan_id, appointment_id = db.session.execute(
-                select(Couple.id, func.max(SessionPlan.id), func.max(Appointment.id))
-                .join(Therapist, Therapist.id == Couple.therapist_id)
-                .join(SessionPlan, SessionPlan.couple_id == Couple.id)
-                .join(Appointment, Appointment.couple_id == Couple.id)
-                .where(Therapist.email == email)
-                .group_by(Couple.id)
-                .order_by(func.count(Appointment.id).desc(), Couple.id)
-                .limit(1)
-            ).one()
-            db.engine.dispose()
+    with throwaway_app(database_url, data_keys) as app, app.app_context():
+        # The couple with the longest history: the heaviest progress page of the practice.
+        couple_id, plan_id, appointment_id = db.session.execute(
+            select(Couple.id, func.max(SessionPlan.id), func.max(Appointment.id))
+            .join(Therapist, Therapist.id == Couple.therapist_id)
+            .join(SessionPlan, SessionPlan.couple_id == Couple.id)
+            .join(Appointment, Appointment.couple_id == Couple.id)
+            .where(Therapist.email == email)
+            .group_by(Couple.id)
+            .order_by(func.count(Appointment.id).desc(), Couple.id)
+            .limit(1)
+        ).one()
     couple = f"/couples/{couple_id}"
     return {
         "dashboard": "/",
@@ -440,15 +431,9 @@ def main() -> None:
             conn.execute("CREATE DATABASE counselor_load")
         url = cluster.url("counselor_load")
         keys = Fernet.generate_key().decode()
-        with tempfile.TemporaryDirectory() as instance:
-            app = create_app(
-                {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY, "DATA_KEYS": [keys]},
-                instance_path=instance,
-            )
-            with app.app_context():
-                upgrade()
-                email = demo.build(size, password=PASSWORD).therapists[0][0]
-                db.engine.dispose()
+        with throwaway_app(url, keys) as app, app.app_context():
+            upgrade()
+            email = demo.build(size, password=PASSWORD).therapists[0][0]
         pages = main_pages(url, keys, email)
         with serve(url, keys) as base_url:
             cookie = sign_in(base_url, email, PASSWORD)

@@ -32,7 +32,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent), str(ROOT)]
 
 from sqlalchemy import select  # noqa: E402
 
-from counselor_app import create_app  # noqa: E402
+from bench_pages import throwaway_app  # noqa: E402
 from counselor_app.extensions import db  # noqa: E402
 from counselor_app.models import SessionPlan  # noqa: E402
 from counselor_app.plans import services as plan_services  # noqa: E402
@@ -54,29 +54,17 @@ def renderer(database_url: str, data_keys: str, kind: str = "handout") -> Iterat
     """A function rendering ``kind`` for a plan, as a worker would: its own app, and each render
     gathers from the database in a fresh session (as one request would), then renders."""
     gather = KINDS[kind]
-    with tempfile.TemporaryDirectory(prefix="counselor-pdfs-") as instance:
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": database_url,
-                "SECRET_KEY": "bench",
-                "DATA_KEYS": data_keys.split(","),
-            },
-            instance_path=instance,
-        )
-        with app.test_request_context():
+    with throwaway_app(database_url, data_keys) as app, app.test_request_context():
 
-            def render_one(plan_id: int) -> int:
-                try:
-                    plan = db.session.get(SessionPlan, plan_id)
-                    document = gather(plan, plan.couple.therapist, plan_services.practice())
-                    return len(render(document).pdf)
-                finally:
-                    db.session.remove()
-
+        def render_one(plan_id: int) -> int:
             try:
-                yield render_one
+                plan = db.session.get(SessionPlan, plan_id)
+                document = gather(plan, plan.couple.therapist, plan_services.practice())
+                return len(render(document).pdf)
             finally:
-                db.engine.dispose()
+                db.session.remove()
+
+        yield render_one
 
 
 # ------------------------------------------------------------------------------ process pool
@@ -282,18 +270,8 @@ def bench_memory(
 
 # ------------------------------------------------------------------------------ on its own
 def first_plan_id(database_url: str, data_keys: str) -> int:
-    with tempfile.TemporaryDirectory() as instance:
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": database_url,
-                "SECRET_KEY": "bench",
-                "DATA_KEYS": data_keys.split(","),
-            },
-            instance_path=instance,
-        )
-        with app.app_context():
-            plan_id = db.session.scalar(select(SessionPlan.id).order_by(SessionPlan.id))
-            db.engine.dispose()
+    with throwaway_app(database_url, data_keys) as app, app.app_context():
+        plan_id = db.session.scalar(select(SessionPlan.id).order_by(SessionPlan.id))
     if plan_id is None:
         raise RuntimeError("no session plan in this database")
     return plan_id
@@ -312,14 +290,9 @@ def main() -> None:
     keys = Fernet.generate_key().decode()
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/pdfs.sqlite3"
-        app = create_app(
-            {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "DATA_KEYS": [keys]},
-            instance_path=folder,
-        )
-        with app.app_context():
+        with throwaway_app(url, keys) as app, app.app_context():
             upgrade()
             demo.build(demo.DEMO, password="benchmark passphrase 1")
-            db.engine.dispose()
         plan_id = first_plan_id(url, keys)
         bench_pool(url, keys, plan_id, count=20 if quick else 100)
         bench_memory(url, keys, plan_id, renders=200 if quick else 1000)
