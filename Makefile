@@ -22,12 +22,16 @@ run: system-deps-run $(VENV)/.installed
 # bandit scans the shipped code; each finding it would raise is explained beside its # nosec.
 BANDIT := $(BIN)/bandit -q -r counselor_app forms reports
 
-# The fictitious demo practice, in a database of its own (instance/demo.sqlite3), made once.
+# The fictitious demo practice, in a database of its own (instance/demo.sqlite3), made once:
+# built under another name and moved into place only when complete, so a build that fails
+# part way is started afresh next time rather than taken for a finished one.
 DEMO_DB := $(CURDIR)/instance/demo.sqlite3
 demo: system-deps-run $(VENV)/.installed
 	@if [ ! -f "$(DEMO_DB)" ]; then \
-	  DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/flask --app counselor_app setup && \
-	  DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/flask --app counselor_app demo-data; \
+	  rm -f "$(DEMO_DB).part" && \
+	  DATABASE_URL=sqlite:///$(DEMO_DB).part $(BIN)/flask --app counselor_app setup && \
+	  DATABASE_URL=sqlite:///$(DEMO_DB).part $(BIN)/flask --app counselor_app demo-data && \
+	  mv "$(DEMO_DB).part" "$(DEMO_DB)"; \
 	fi
 	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/flask --app counselor_app run --host $(HOST) --port $(PORT)
 
