@@ -85,12 +85,16 @@ class Appointment(Base):
         return f"{partner.display_name} only"
 
     def present(self, label: str) -> bool:
-        """Whether a partner was there: only a held appointment has anyone present."""
-        return (
-            self.status == AppointmentStatus.COMPLETED
-            and self.attendance is not None
-            and self.attendance.present(label)
-        )
+        return partner_present(self.status, self.attendance, label)
+
+
+def partner_present(status: AppointmentStatus, attendance: Attendance | None, label: str) -> bool:
+    """Whether a partner was there: only a held appointment has anyone present."""
+    return (
+        status == AppointmentStatus.COMPLETED
+        and attendance is not None
+        and attendance.present(label)
+    )
 
 
 class CheckIn(Base):

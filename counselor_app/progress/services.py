@@ -22,6 +22,7 @@ from counselor_app.models import (
     FlagStatusRecord,
     HomeworkReview,
 )
+from counselor_app.models.appointments import partner_present
 from counselor_app.progress.model import MEASURE_IDS, AppointmentPoint, Progress, build_progress
 
 LABELS = ("A", "B")
@@ -97,12 +98,6 @@ def _attendance(appointment: Row[Any]) -> str | None:
     return appointment.attendance.value if appointment.attendance and held else None
 
 
-def _present(appointment: Row[Any], label: str) -> bool:
-    """``Appointment.present`` for a row of columns: only a held appointment has anyone there."""
-    held = appointment.status == AppointmentStatus.COMPLETED
-    return held and appointment.attendance is not None and appointment.attendance.present(label)
-
-
 def _scores(
     couple: Couple, appointments: dict[int, Row[Any]]
 ) -> dict[int, dict[str, dict[str, int | None]]]:
@@ -116,6 +111,10 @@ def _scores(
         appointment = appointments.get(appointment_id)
         # None: an appointment committed after the query above; the next page load shows it.
         # Only a partner who was there has a score: an absent partner's is None, never zero.
-        if appointment is not None and measure in MEASURE_IDS and _present(appointment, label):
+        if (
+            appointment is not None
+            and measure in MEASURE_IDS
+            and partner_present(appointment.status, appointment.attendance, label)
+        ):
             scores[appointment_id][measure][label] = total
     return scores
