@@ -1,33 +1,50 @@
-"""Extensions created once at import time and bound to an app in the factory.
+"""What the package binds to an app, created once at import time and bound in ``init_app``.
 
-Keeping them unbound here is what lets a host practice-management app mount this package
-without a global application object.
+Nothing here is global to the process: the database a request uses is the one ``init_app``
+was given for that app (the host's Flask-SQLAlchemy when mounted, our own otherwise), read
+through ``state()`` so one process can hold several apps (the test suite does).
 """
 
-import sqlite3
+from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from flask import current_app
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from werkzeug.local import LocalProxy
 
-from counselor_app.models.base import Base
+EXTENSION_KEY = "counselor"
 
-db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+# Standalone only: a host app brings its own database, sign-in and CSRF protection.
+own_db = SQLAlchemy()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_foreign_keys(dbapi_connection: object, connection_record: object) -> None:
-    """SQLite ignores foreign keys (and so ON DELETE CASCADE) unless each connection asks;
-    secure_delete overwrites what is deleted (an erased couple) instead of leaving it in
-    free pages of the file."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA secure_delete=ON")
-        cursor.close()
+@dataclass
+class Counselor:
+    """The package as bound to one app by ``init_app``."""
+
+    db: SQLAlchemy
+    # The parent blueprint's name: every endpoint of ours is "<name>.<area>.<view>".
+    name: str
+    url_prefix: str
+    # Mounted with the host's sign-in: returns the host's signed-in clinician, or None.
+    identity: Callable[[], Any] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def standalone_sign_in(self) -> bool:
+        return self.identity is None
+
+
+def state() -> Counselor:
+    return cast(Counselor, current_app.extensions[EXTENSION_KEY])
+
+
+# Our code says `db.session`, `db.engine`, `db.paginate`: whichever SQLAlchemy this app uses.
+db = cast(SQLAlchemy, LocalProxy(lambda: state().db))
