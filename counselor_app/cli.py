@@ -1,4 +1,4 @@
-"""Command-line commands: ``flask --app counselor_app therapist create`` and ``setup``."""
+"""Command-line commands, all under ``flask counselor``: setup, therapist, backup, restore..."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from counselor_app import backup, demo, encryption
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
-from counselor_app.models import Couple
+from counselor_app.models import Base, Couple
 
 therapist_cli = AppGroup("therapist", help="Manage therapist accounts.")
 
@@ -105,10 +105,10 @@ def rotate_keys_command(retire_old: bool) -> None:
     database itself then holds nothing they open. Run it with the app stopped (running
     workers hold the old keys), then start the app.
     """
-    if current_app.config.get("DATA_KEYS"):
+    if current_app.config.get("COUNSELOR_DATA_KEYS"):
         raise click.ClickException(
-            "The keys come from the DATA_KEYS setting: put a new key first in it, run "
-            "`flask data-keys reencrypt`, then remove the old key (see the README)."
+            "The keys come from the COUNSELOR_DATA_KEYS setting: put a new key first in it, run "
+            "`flask counselor data-keys reencrypt`, then remove the old key (see the README)."
         )
     path = encryption.keys_path(current_app)
     old_keys = encryption.read_or_create_keys(path)
@@ -137,7 +137,7 @@ def reencrypt_command() -> None:
 
 def reencrypt() -> int:
     with db.engine.begin() as connection:
-        return encryption.reencrypt_all(connection, db.metadata)
+        return encryption.reencrypt_all(connection, Base.metadata)
 
 
 @click.command("backup")
@@ -208,11 +208,19 @@ def demo_data_command(
             click.echo(f"  {email}  {secret}")
 
 
+# Every command of ours sits under one group: `flask counselor ...`, mounted or not.
+counselor_cli = AppGroup("counselor", help="The couples-therapy package's commands.")
+for _command in (
+    therapist_cli,
+    setup_command,
+    audit_cli,
+    keys_cli,
+    backup_command,
+    restore_command,
+    demo_data_command,
+):
+    counselor_cli.add_command(_command)
+
+
 def register(app: Flask) -> None:
-    app.cli.add_command(therapist_cli)
-    app.cli.add_command(setup_command)
-    app.cli.add_command(audit_cli)
-    app.cli.add_command(keys_cli)
-    app.cli.add_command(backup_command)
-    app.cli.add_command(restore_command)
-    app.cli.add_command(demo_data_command)
+    app.cli.add_command(counselor_cli)

@@ -2,26 +2,50 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+
+logger = logging.getLogger(__name__)
 
 # A file name, not a secret.
 SECRET_KEY_FILE = "secret_key"  # noqa: S105  # nosec B105
 
-# Settings the package's own code reads. init_app applies them too, so a host app that mounts
-# the package gets them unless it sets its own.
-PACKAGE_DEFAULTS = {
-    # Automatic logoff (HIPAA): after this long without a request, and after this long at most
-    # whatever the activity.
-    "IDLE_TIMEOUT": timedelta(minutes=30),
-    "ABSOLUTE_TIMEOUT": timedelta(hours=12),
-    "COUPLES_PER_PAGE": 20,
+# Settings the package's own code reads, all named COUNSELOR_*. init_app applies them too, so a
+# host app that mounts the package gets them unless it sets its own.
+PACKAGE_DEFAULTS: dict[str, Any] = {
+    # Automatic logoff (HIPAA) of our own sign-in: after this long without a request, and after
+    # this long at most whatever the activity. Mounted on a host's sign-in, the host's rules hold.
+    "COUNSELOR_IDLE_TIMEOUT": timedelta(minutes=30),
+    "COUNSELOR_ABSOLUTE_TIMEOUT": timedelta(hours=12),
+    "COUNSELOR_COUPLES_PER_PAGE": 20,
+    # A host's layout for our pages (it provides the blocks title, head and content).
+    "COUNSELOR_BASE_TEMPLATE": None,
+    # Mounted on a host's sign-in: where anonymous visitors go (else its Flask-Login view).
+    "COUNSELOR_LOGIN_URL": None,
+}
+# Standalone only: settings of an app of our own.
+STANDALONE_DEFAULTS: dict[str, Any] = {
+    "COUNSELOR_PROXY_FIX": False,
+}
+# The names used before the package could be mounted; still read standalone, with a warning.
+LEGACY_NAMES = ("IDLE_TIMEOUT", "ABSOLUTE_TIMEOUT", "COUPLES_PER_PAGE", "DATA_KEYS", "PROXY_FIX")
+# Flask-WTF's own defaults, for a host without a CSRFProtect: our forms check their tokens.
+CSRF_DEFAULTS: dict[str, Any] = {
+    "WTF_CSRF_ENABLED": True,
+    "WTF_CSRF_METHODS": {"POST", "PUT", "PATCH", "DELETE"},
+    "WTF_CSRF_FIELD_NAME": "csrf_token",
+    "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
+    "WTF_CSRF_TIME_LIMIT": 3600,
+    "WTF_CSRF_SSL_STRICT": True,
 }
 
 
@@ -40,13 +64,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_NAME": "counselor_session",
         "REMEMBER_COOKIE_DURATION": 0,
         "WTF_CSRF_TIME_LIMIT": None,
-        "PROXY_FIX": False,
-        **PACKAGE_DEFAULTS,
         # The cookie itself lasts no longer than the longest session.
-        "PERMANENT_SESSION_LIFETIME": PACKAGE_DEFAULTS["ABSOLUTE_TIMEOUT"],
-        # Standalone, every response (error pages too) carries the security headers; mounted in
-        # a host app, only this package's pages do unless the host sets this.
-        "SECURITY_HEADERS_EVERYWHERE": True,
+        "PERMANENT_SESSION_LIFETIME": PACKAGE_DEFAULTS["COUNSELOR_ABSOLUTE_TIMEOUT"],
     }
 
 
@@ -86,9 +105,11 @@ def from_environment() -> dict[str, Any]:
         settings["SQLALCHEMY_DATABASE_URI"] = url
     if key := os.environ.get("SECRET_KEY"):
         settings["SECRET_KEY"] = key
-    if keys := os.environ.get("DATA_KEYS"):
-        # Comma-separated Fernet keys, newest first (see encryption.py).
-        settings["DATA_KEYS"] = [key.strip() for key in keys.split(",") if key.strip()]
+    for name in ("COUNSELOR_DATA_KEYS", "DATA_KEYS"):
+        if keys := os.environ.get(name):
+            # Comma-separated Fernet keys, newest first (see encryption.py).
+            settings[name] = [key.strip() for key in keys.split(",") if key.strip()]
+            break
     return settings
 
 
@@ -127,8 +148,44 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.from_mapping(from_environment())
     if test_config:
         app.config.from_mapping(test_config)
+    adopt_legacy_names(app)
+    apply_defaults(app, STANDALONE_DEFAULTS)
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
     create_private_sqlite_file(app)
     ensure_secret_key(app)
+
+
+def adopt_legacy_names(app: Flask) -> None:
+    """Standalone, a setting under its old name (IDLE_TIMEOUT) still counts, with a warning;
+    the new name (COUNSELOR_IDLE_TIMEOUT) wins when both are set."""
+    for name in LEGACY_NAMES:
+        if name in app.config:
+            logger.warning("The setting %s is deprecated: name it COUNSELOR_%s.", name, name)
+            app.config.setdefault(f"COUNSELOR_{name}", app.config.pop(name))
+
+
+def apply_defaults(app: Flask, defaults: dict[str, Any] = PACKAGE_DEFAULTS) -> None:
+    """Set what is not set yet (a host's own values, and the layers above, win)."""
+    for name, value in defaults.items():
+        app.config.setdefault(name, value)
+
+
+def csrf_defaults(app: Flask) -> None:
+    apply_defaults(app, CSRF_DEFAULTS)
+
+
+def scope_sqlite_pragmas(engine: Engine) -> None:
+    """Foreign keys (and so ON DELETE CASCADE) and secure_delete on the engine we use, and on
+    no other: SQLite ignores foreign keys unless each connection asks, and secure_delete
+    overwrites what is deleted (an erased couple) instead of leaving it in free pages."""
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, connection_record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()

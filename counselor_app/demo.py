@@ -51,8 +51,8 @@ from counselor_app.models import (
     Therapist,
 )
 from counselor_app.plans import services as plans
-from reports import builders
-from reports.documents import render, render_html
+from counselor_app.reports import builders
+from counselor_app.reports.documents import render, render_html
 
 FICTITIOUS = "[Fictitious]"
 FIRST_NAMES = (

@@ -42,7 +42,7 @@ def keys_path(app: Flask) -> Path:
 
 def ensure_data_keys(app: Flask) -> None:
     """Use the configured keys, else instance/data_keys, else make and keep a first key."""
-    keys = app.config.get("DATA_KEYS") or read_or_create_keys(keys_path(app))
+    keys = app.config.get("COUNSELOR_DATA_KEYS") or read_or_create_keys(keys_path(app))
     app.extensions[EXTENSION] = MultiFernet([Fernet(key) for key in keys])
 
 

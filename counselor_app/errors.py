@@ -4,7 +4,7 @@ import logging
 import traceback
 from types import TracebackType
 
-from flask import Flask, render_template, request
+from flask import Blueprint, Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 
@@ -65,22 +65,29 @@ def _kind(error: BaseException) -> str:
 def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
     title, message = PAGES.get(code, (f"Error {code}", "The request could not be completed."))
     return render_template(
-        "errors/error.html", code=code, title=title, message=detail or message
+        "counselor/errors/error.html", code=code, title=title, message=detail or message
     ), code
 
 
-def protect_logs(app: Flask) -> None:
-    """Fit the filter to the app's logger (a host app's too: our exceptions go through it)."""
-    if not any(isinstance(f, WithholdExceptionMessages) for f in app.logger.filters):
-        app.logger.addFilter(WithholdExceptionMessages())
+def protect_logger(target: logging.Logger) -> None:
+    """Fit the filter to a logger (ours always; the app's own when the app is ours)."""
+    if not any(isinstance(f, WithholdExceptionMessages) for f in target.filters):
+        target.addFilter(WithholdExceptionMessages())
 
 
-def register(app: Flask) -> None:
-    @app.errorhandler(CSRFError)
+# Our pages' failures are logged here, never through the host's app.logger, and the filter on
+# it withholds exception messages (a host's own logging keeps its messages).
+protect_logger(logger)
+
+
+def register(target: Flask | Blueprint) -> None:
+    """Error pages for our blueprint (mounted: our pages only), or for the whole standalone app."""
+
+    @target.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
         return render_error(400, CSRF_MESSAGE)
 
-    @app.errorhandler(HTTPException)
+    @target.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:
         # A 400 raised by our own code with abort(400, "...") carries a message worth showing.
         own_message = (
@@ -90,14 +97,23 @@ def register(app: Flask) -> None:
         )
         return render_error(error.code or 500, own_message or None)
 
-    @app.errorhandler(UnreadableRecord)
+    @target.errorhandler(UnreadableRecord)
     def unreadable_record(error: UnreadableRecord) -> tuple[str, int]:
         db.session.rollback()
         # The endpoint says where to look; the record's content is never logged.
         logger.error("Encrypted value failed its integrity check on %s", request.endpoint)
         return render_error(500, UNREADABLE_MESSAGE)
 
-    @app.errorhandler(500)
+    @target.errorhandler(Exception)
     def server_error(error: Exception) -> tuple[str, int]:
+        if _propagates():
+            raise error  # testing and debugging: the exception itself is what helps
         db.session.rollback()
+        logger.error("Exception on %s [%s]", request.path, request.method, exc_info=error)
         return render_error(500)
+
+
+def _propagates() -> bool:
+    """Flask's own rule for letting an exception through: testing and debugging, unless set."""
+    propagate = current_app.config["PROPAGATE_EXCEPTIONS"]
+    return bool(current_app.testing or current_app.debug) if propagate is None else propagate

@@ -17,10 +17,13 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from werkzeug.local import LocalProxy
 
+from counselor_app.models.base import Base
+
 EXTENSION_KEY = "counselor"
 
 # Standalone only: a host app brings its own database, sign-in and CSRF protection.
-own_db = SQLAlchemy()
+# Our models are on Base (its own registry), never on a db.Model, so they work on either.
+own_db = SQLAlchemy(metadata=Base.metadata)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 

@@ -3,8 +3,8 @@
 from wtforms import BooleanField, EmailField, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Email, InputRequired, Length
 
+from counselor_app.forms.base import BaseForm, VersionField
 from counselor_app.models import PaperSize
-from forms.base import BaseForm, VersionField
 
 
 class TherapistForm(BaseForm):

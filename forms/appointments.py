@@ -16,11 +16,11 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from counselor_app.forms.base import BaseForm, VersionField
+from counselor_app.forms.intake import InstrumentAnswer
+from counselor_app.forms.rendering import QuickSelect
 from counselor_app.instruments import Instrument, validate_answer
 from counselor_app.models import AppointmentStatus, FlagProgress, HomeworkOutcome
-from forms.base import BaseForm, VersionField
-from forms.intake import InstrumentAnswer
-from forms.rendering import QuickSelect
 
 ATTENDANCE_CHOICES = [
     SelectChoice("both", "Both partners"),

@@ -6,9 +6,9 @@ from wtforms import RadioField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from counselor_app.flags import CHALLENGES
+from counselor_app.forms.base import BaseForm, VersionField
+from counselor_app.forms.rendering import QuickSelect
 from counselor_app.models import SafetyDecision, Severity
-from forms.base import BaseForm, VersionField
-from forms.rendering import QuickSelect
 
 SEVERITY_CHOICES = [SelectChoice(s.value, s.value.capitalize()) for s in Severity]
 PARTNER_CHOICES = [

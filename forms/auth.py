@@ -4,7 +4,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from counselor_app.auth.services import MAX_PASSWORD_LENGTH, password_problem
-from forms.base import BaseForm
+from counselor_app.forms.base import BaseForm
 
 
 def acceptable_password(form: BaseForm, field: PasswordField) -> None:

@@ -12,9 +12,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
+from counselor_app.forms.base import BaseForm, SubForm, VersionField
+from counselor_app.forms.rendering import QuickSelect
 from counselor_app.models import RelationshipStage
-from forms.base import BaseForm, SubForm, VersionField
-from forms.rendering import QuickSelect
 
 STAGE_CHOICES = [SelectChoice(stage.value, stage.label) for stage in RelationshipStage]
 

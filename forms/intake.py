@@ -9,8 +9,8 @@ from typing import Any
 from wtforms import Field, IntegerField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import Optional, ValidationError
 
+from counselor_app.forms.base import BaseForm, VersionField, strip_whitespace
 from counselor_app.instruments import AnswerError, Item, Section, validate_answer
-from forms.base import BaseForm, VersionField, strip_whitespace
 
 # Submit buttons and bookkeeping fields that are not answers.
 CONTROL_FIELDS = frozenset({"csrf_token", "version", "action"})

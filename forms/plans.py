@@ -24,9 +24,9 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from counselor_app.forms.base import BaseForm, SubForm, VersionField
+from counselor_app.forms.rendering import QuickSelect
 from counselor_app.plans.services import AGENDA_PARTS
-from forms.base import BaseForm, SubForm, VersionField
-from forms.rendering import QuickSelect
 
 HOMEWORK_ROWS = 5
 MAX_HOMEWORK_ROWS = 8  # a handout with more assignments than this helps nobody

@@ -9,7 +9,7 @@ from counselor_app.library import Strategy
 from counselor_app.library.services import strategies_for
 from counselor_app.models import FlagStatus, Practice, SessionPlan, Therapist
 from counselor_app.plans.services import AGENDA_LABELS
-from reports.documents import (
+from counselor_app.reports.documents import (
     AgendaRow,
     DomainRow,
     EvidenceRow,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask import render_template
 
-from reports.pdf import Rendered, render_pdf
+from counselor_app.reports.pdf import Rendered, render_pdf
 
 LANGUAGE = "en"
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -173,10 +173,10 @@ class ProgressSummaryDocument:
 
 Document = PlanDocument | HandoutDocument | ProgressDocument | ProgressSummaryDocument
 TEMPLATES = {
-    PlanDocument: "reports/session_plan.html",
-    HandoutDocument: "reports/handout.html",
-    ProgressDocument: "reports/progress_report.html",
-    ProgressSummaryDocument: "reports/progress_summary.html",
+    PlanDocument: "counselor/reports/session_plan.html",
+    HandoutDocument: "counselor/reports/handout.html",
+    ProgressDocument: "counselor/reports/progress_report.html",
+    ProgressSummaryDocument: "counselor/reports/progress_summary.html",
 }
 # Therapist records are kept for years: PDF/A. What clients read, some with screen readers, is
 # tagged PDF/UA.

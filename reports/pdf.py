@@ -12,14 +12,13 @@ import base64
 import mimetypes
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-REPORTS_DIR = Path(__file__).resolve().parent
-STATIC_DIR = REPORTS_DIR.parent / "counselor_app" / "static"
+from counselor_app.paths import REPORTS_DIR, STATIC_DIR
+
 # Templates refer to static files as "counselor-static:css/x.css"; nothing else resolves.
 STATIC_SCHEME = "counselor-static:"
 DATA_SVG = "data:image/svg+xml;base64,"

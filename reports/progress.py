@@ -12,7 +12,11 @@ from counselor_app.progress import (
     measure_table_header,
     measure_table_rows,
 )
-from reports.documents import MeasureSection, ProgressDocument, ProgressSummaryDocument
+from counselor_app.reports.documents import (
+    MeasureSection,
+    ProgressDocument,
+    ProgressSummaryDocument,
+)
 
 LABELS = ("A", "B")
 

@@ -57,8 +57,8 @@ def base_config(url: str, instance: Path) -> dict[str, Any]:
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "SQLALCHEMY_DATABASE_URI": url,
-        "COUPLES_PER_PAGE": 20,
-        "DATA_KEYS": [DATA_KEY],
+        "COUNSELOR_COUPLES_PER_PAGE": 20,
+        "COUNSELOR_DATA_KEYS": [DATA_KEY],
     }
 
 
@@ -73,6 +73,12 @@ def pg_cluster() -> Iterator[pgcluster.Cluster]:
 
 def migrate_to_head(url: str, instance: Path) -> None:
     app = create_app(base_config(url, instance))
+    from flask_migrate import Migrate  # TEMPORARY until counselor_app.schema lands
+
+    from counselor_app.extensions import own_db
+    from counselor_app.paths import MIGRATIONS_DIR
+
+    Migrate(app, own_db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     with app.app_context():
         upgrade()
         db.engine.dispose()

@@ -9,8 +9,8 @@ from wtforms import Form, RadioField, SelectChoice, SelectField, SelectMultipleF
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget, Select
 
-from forms.couples import CoupleForm
-from forms.rendering import QuickSelect, choice_inputs
+from counselor_app.forms.couples import CoupleForm
+from counselor_app.forms.rendering import QuickSelect, choice_inputs
 
 
 def test_text_fields_are_trimmed_once_however_many_forms_are_built(app):

@@ -40,6 +40,8 @@ from appointment_support import Visit, seed_history
 from conftest import PASSWORD, Client
 from counselor_app.auth import services as auth_services
 from counselor_app.extensions import db
+from counselor_app.forms.base import strip_whitespace
+from counselor_app.forms.plans import HOMEWORK_ROWS
 from counselor_app.instruments import Item
 from counselor_app.intake.services import steps
 from counselor_app.library.services import strategies_for
@@ -56,8 +58,6 @@ from counselor_app.models import (
 )
 from counselor_app.models.base import utcnow
 from counselor_app.plans.services import AGENDA_PARTS
-from forms.base import strip_whitespace
-from forms.plans import HOMEWORK_ROWS
 from intake_support import CSI_DISTRESSED, seed_intake
 from plan_support import new_plan
 from vignettes import VIGNETTES

@@ -336,7 +336,7 @@ def test_typed_markup_renders_as_text_and_fetches_nothing(app, logged_in, couple
 
 
 def test_the_renderer_itself_refuses_files_and_the_network(local_server):
-    from reports.pdf import render_pdf
+    from counselor_app.reports.pdf import render_pdf
 
     html = (
         f'<html lang="en"><head><title>t</title></head><body>'

@@ -15,20 +15,20 @@ from flask import (
     redirect,
     render_template,
     request,
-    url_for,
 )
-from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from counselor_app.admin import services
 from counselor_app.audit import services as audit
+from counselor_app.auth.identity import current_therapist
 from counselor_app.auth.services import AccountError
 from counselor_app.extensions import db
+from counselor_app.forms.admin import PracticeForm, TherapistForm
+from counselor_app.forms.base import ActionForm
 from counselor_app.models import PaperSize, Therapist
 from counselor_app.models.base import StaleEdit
 from counselor_app.plans.services import practice as practice_settings
-from forms.admin import PracticeForm, TherapistForm
-from forms.base import ActionForm
+from counselor_app.web import counselor_url
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -47,9 +47,8 @@ AUDIT_ACTIONS = (
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
-    @login_required
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not current_user.is_admin:
+        if not current_therapist.is_admin:
             abort(403)
         return view(*args, **kwargs)
 
@@ -61,7 +60,9 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 def therapists() -> str:
     """Every therapist of the practice, with their status."""
     return render_template(
-        "admin/therapists.html", therapists=services.list_therapists(), action_form=ActionForm()
+        "counselor/admin/therapists.html",
+        therapists=services.list_therapists(),
+        action_form=ActionForm(),
     )
 
 
@@ -80,13 +81,13 @@ def add_therapist() -> str | Response:
         else:
             db.session.commit()
             page = render_template(
-                "admin/therapist_added.html", therapist=therapist, password=password
+                "counselor/admin/therapist_added.html", therapist=therapist, password=password
             )
             response = make_response(page)
             # A one-time password must not linger in the browser's cache or history.
             response.headers["Cache-Control"] = "no-store"
             return response
-    return render_template("admin/therapist_form.html", form=form)
+    return render_template("counselor/admin/therapist_form.html", form=form)
 
 
 @bp.route("/audit")
@@ -109,7 +110,7 @@ def audit_trail() -> str:
     )
     names = {t.id: t.name for t in services.list_therapists()}
     return render_template(
-        "admin/audit.html",
+        "counselor/admin/audit.html",
         events=events,
         names=names,
         actions=AUDIT_ACTIONS,
@@ -138,14 +139,14 @@ def practice() -> str | Response | tuple[str, int]:
                 "Someone changed these settings meanwhile. Check and save again."
             )
             form.version.refresh(practice_settings().version)
-            return render_template("admin/practice.html", form=form), 409
+            return render_template("counselor/admin/practice.html", form=form), 409
         db.session.commit()
         flash("Practice settings saved.", "success")
-        return redirect(url_for("admin.practice"))
+        return redirect(counselor_url("admin.practice"))
     if request.method == "GET":
         form.paper_size.data = settings.paper_size.value
     status = 422 if form.errors else 200
-    return render_template("admin/practice.html", form=form), status
+    return render_template("counselor/admin/practice.html", form=form), status
 
 
 def _set_active(therapist_id: int, active: bool) -> Response:
@@ -154,24 +155,24 @@ def _set_active(therapist_id: int, active: bool) -> Response:
         abort(400)
     therapist = db.get_or_404(Therapist, therapist_id)
     try:
-        services.set_active(therapist, active, acting=current_user)
+        services.set_active(therapist, active, acting=current_therapist)
     except AccountError as error:
         flash(str(error), "error")
     else:
         db.session.commit()
         state = "reactivated" if active else "deactivated"
         flash(f"{therapist.name}'s account has been {state}.", "success")
-    return redirect(url_for("admin.therapists"))
+    return redirect(counselor_url("admin.therapists"))
 
 
-@bp.route("/therapists/<id:therapist_id>/deactivate", methods=["POST"])
+@bp.route("/therapists/<counselor_id:therapist_id>/deactivate", methods=["POST"])
 @admin_required
 def deactivate_therapist(therapist_id: int) -> Response:
     """Deactivate an account: it can no longer sign in, and open sessions end."""
     return _set_active(therapist_id, active=False)
 
 
-@bp.route("/therapists/<id:therapist_id>/activate", methods=["POST"])
+@bp.route("/therapists/<counselor_id:therapist_id>/activate", methods=["POST"])
 @admin_required
 def activate_therapist(therapist_id: int) -> Response:
     """Let a deactivated therapist sign in again."""

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from counselor_app.appointments import services
 from counselor_app.assessment.services import confirmed_flags
-from counselor_app.couples.services import get_owned_couple
+from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
+from counselor_app.forms.appointments import (
+    AddendumForm,
+    AppointmentEditForm,
+    AppointmentForm,
+    NoteForm,
+    PrivateNoteForm,
+    check_in_form_class,
+    flag_status_form,
+    homework_review_form,
+)
+from counselor_app.forms.base import restore_draft
 from counselor_app.instruments import BALANCE_ID, CSI4_ID, load
 from counselor_app.models import (
     Appointment,
@@ -25,30 +35,14 @@ from counselor_app.models import (
 from counselor_app.models.base import StaleEdit
 from counselor_app.plans.services import plans_of
 from counselor_app.progress.services import scores_of
-from forms.appointments import (
-    AddendumForm,
-    AppointmentEditForm,
-    AppointmentForm,
-    NoteForm,
-    PrivateNoteForm,
-    check_in_form_class,
-    flag_status_form,
-    homework_review_form,
-)
-from forms.base import restore_draft
+from counselor_app.web import counselor_url
 
-bp = Blueprint("appointments", __name__, url_prefix="/couples/<id:couple_id>/appointments")
+bp = Blueprint("appointments", __name__, url_prefix="/appointments")
 
 STALE = (
     "This was saved from another tab or device after you opened the page. Nothing was saved: "
     "your text is below. Check it against the current version, then save again."
 )
-
-
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Appointment pages are for signed-in therapists only."""
 
 
 def _measures() -> tuple:
@@ -72,9 +66,9 @@ def _values(form: AppointmentForm) -> services.AppointmentValues:
 
 
 @bp.route("", methods=["GET", "POST"])
-def index(couple_id: int) -> str | Response | tuple[str, int]:
+def index() -> str | Response | tuple[str, int]:
     """The couple's appointments, newest first, and a form to add one."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     form = _details_form(couple)
     if form.validate_on_submit():
         try:
@@ -86,11 +80,13 @@ def index(couple_id: int) -> str | Response | tuple[str, int]:
             db.session.commit()
             flash("Appointment added.", "success")
             return redirect(
-                url_for("appointments.detail", couple_id=couple.id, appointment_id=appointment.id)
+                counselor_url(
+                    "couple.appointments.detail", couple_id=couple.id, appointment_id=appointment.id
+                )
             )
     status = 422 if request.method == "POST" else 200
     return render_template(
-        "appointments/index.html",
+        "counselor/appointments/index.html",
         couple=couple,
         appointments=services.appointments_of(couple),
         form=form,
@@ -136,7 +132,7 @@ def render_page(
         else:
             forms[name] = form
     page = render_template(
-        "appointments/detail.html",
+        "counselor/appointments/detail.html",
         couple=couple,
         appointment=appointment,
         forms=forms,
@@ -213,8 +209,8 @@ def _filled_flags(appointment: Appointment, flags):
     return form
 
 
-def _load(couple_id: int, appointment_id: int) -> tuple[Couple, Appointment]:
-    couple = get_owned_couple(current_user, couple_id)
+def _load(appointment_id: int) -> tuple[Couple, Appointment]:
+    couple = g.couple
     return couple, services.owned_appointment(couple, appointment_id)
 
 
@@ -233,21 +229,23 @@ def _refused(
 def _done(couple: Couple, appointment: Appointment, message: str, anchor: str) -> Response:
     db.session.commit()
     flash(message, "success")
-    target = url_for("appointments.detail", couple_id=couple.id, appointment_id=appointment.id)
+    target = counselor_url(
+        "couple.appointments.detail", couple_id=couple.id, appointment_id=appointment.id
+    )
     return redirect(f"{target}#{anchor}")
 
 
-@bp.route("/<id:appointment_id>")
-def detail(couple_id: int, appointment_id: int) -> tuple[str, int]:
+@bp.route("/<counselor_id:appointment_id>")
+def detail(appointment_id: int) -> tuple[str, int]:
     """Everything about one appointment, with the latest scores beside the note."""
-    couple, appointment = _load(couple_id, appointment_id)
+    couple, appointment = _load(appointment_id)
     return render_page(couple, appointment)
 
 
-@bp.route("/<id:appointment_id>/details", methods=["POST"])
-def update_details(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+@bp.route("/<counselor_id:appointment_id>/details", methods=["POST"])
+def update_details(appointment_id: int) -> Response | tuple[str, int]:
     """Date, length, status, attendance and the plan used."""
-    couple, appointment = _load(couple_id, appointment_id)
+    couple, appointment = _load(appointment_id)
     form = _details_form(couple, AppointmentEditForm)
     if not form.validate_on_submit():
         return render_page(couple, appointment, 422, details=form)
@@ -275,10 +273,10 @@ def update_details(couple_id: int, appointment_id: int) -> Response | tuple[str,
     return _done(couple, appointment, "Appointment details saved.", "details")
 
 
-@bp.route("/<id:appointment_id>/check-in/<label>", methods=["POST"])
-def check_in(couple_id: int, appointment_id: int, label: str) -> Response | tuple[str, int]:
+@bp.route("/<counselor_id:appointment_id>/check-in/<label>", methods=["POST"])
+def check_in(appointment_id: int, label: str) -> Response | tuple[str, int]:
     """One present partner's CSI-4 and Balance check-in."""
-    couple, appointment = _load(couple_id, appointment_id)
+    couple, appointment = _load(appointment_id)
     label = label.upper()
     if label not in services.LABELS:
         abort(404)
@@ -294,10 +292,10 @@ def check_in(couple_id: int, appointment_id: int, label: str) -> Response | tupl
     )
 
 
-@bp.route("/<id:appointment_id>/homework", methods=["POST"])
-def homework(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+@bp.route("/<counselor_id:appointment_id>/homework", methods=["POST"])
+def homework(appointment_id: int) -> Response | tuple[str, int]:
     """Done, partly or not done, per assignment and partner."""
-    couple, appointment = _load(couple_id, appointment_id)
+    couple, appointment = _load(appointment_id)
     plan = services.plan_to_review(appointment)
     items = services.homework_items(plan)
     form = homework_review_form(items, _partner_names(couple))
@@ -322,10 +320,10 @@ def homework(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
     return _done(couple, appointment, "Homework review saved.", "homework")
 
 
-@bp.route("/<id:appointment_id>/flags", methods=["POST"])
-def flags(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+@bp.route("/<counselor_id:appointment_id>/flags", methods=["POST"])
+def flags(appointment_id: int) -> Response | tuple[str, int]:
     """Where each confirmed challenge stands at this appointment."""
-    couple, appointment = _load(couple_id, appointment_id)
+    couple, appointment = _load(appointment_id)
     confirmed = confirmed_flags(couple)
     form = flag_status_form(_flag_choices(confirmed))
     if not form.validate_on_submit():
@@ -343,10 +341,10 @@ def flags(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
     return _done(couple, appointment, "Flag status saved.", "flags")
 
 
-@bp.route("/<id:appointment_id>/note", methods=["POST"])
-def save_note(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+@bp.route("/<counselor_id:appointment_id>/note", methods=["POST"])
+def save_note(appointment_id: int) -> Response | tuple[str, int]:
     """Save the DAP note as a draft, or sign exactly this text (which locks it)."""
-    couple, appointment = _load(couple_id, appointment_id)
+    couple, appointment = _load(appointment_id)
     form = NoteForm(prefix="note")
     signing = request.form.get("action") == "sign"
     if not form.validate_on_submit():
@@ -358,7 +356,7 @@ def save_note(couple_id: int, appointment_id: int) -> Response | tuple[str, int]
             assessment=form.dap_assessment.data or "",
             plan=form.dap_plan.data or "",
             expected_version=form.version.data,
-            sign_as=current_user if signing else None,
+            sign_as=current_therapist if signing else None,
         )
     except services.NoteLocked as error:
         db.session.rollback()
@@ -401,10 +399,10 @@ def _locked_meanwhile(
     return render_page(couple, appointment, 409, addendum=addendum)
 
 
-@bp.route("/<id:appointment_id>/note/autosave", methods=["POST"])
-def autosave_note(couple_id: int, appointment_id: int) -> tuple[Response, int]:
+@bp.route("/<counselor_id:appointment_id>/note/autosave", methods=["POST"])
+def autosave_note(appointment_id: int) -> tuple[Response, int]:
     """The page's script saves the draft every few seconds while the therapist types."""
-    _, appointment = _load(couple_id, appointment_id)
+    _, appointment = _load(appointment_id)
     form = NoteForm(prefix="note")
     if not form.validate_on_submit():
         return jsonify(saved=False, error="The note could not be saved: reload the page."), 422
@@ -427,15 +425,15 @@ def autosave_note(couple_id: int, appointment_id: int) -> tuple[Response, int]:
     return jsonify(saved=True, version=note.version, at=saved_at.isoformat()), 200
 
 
-@bp.route("/<id:appointment_id>/note/addenda", methods=["POST"])
-def add_addendum(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+@bp.route("/<counselor_id:appointment_id>/note/addenda", methods=["POST"])
+def add_addendum(appointment_id: int) -> Response | tuple[str, int]:
     """A dated addendum below a signed note."""
-    couple, appointment = _load(couple_id, appointment_id)
+    couple, appointment = _load(appointment_id)
     form = AddendumForm(prefix="addendum")
     if not form.validate_on_submit():
         return render_page(couple, appointment, 422, addendum=form)
     try:
-        services.add_addendum(appointment, current_user, form.text.data)
+        services.add_addendum(appointment, current_therapist, form.text.data)
     except services.AppointmentError as error:
         db.session.rollback()
         form.form_errors.append(str(error))
@@ -443,10 +441,10 @@ def add_addendum(couple_id: int, appointment_id: int) -> Response | tuple[str, i
     return _done(couple, appointment, "Addendum added.", "note")
 
 
-@bp.route("/<id:appointment_id>/private-note", methods=["POST"])
-def private_note(couple_id: int, appointment_id: int) -> Response | tuple[str, int]:
+@bp.route("/<counselor_id:appointment_id>/private-note", methods=["POST"])
+def private_note(appointment_id: int) -> Response | tuple[str, int]:
     """Psychotherapy notes, kept apart from the record."""
-    couple, appointment = _load(couple_id, appointment_id)
+    couple, appointment = _load(appointment_id)
     form = PrivateNoteForm(prefix="private")
     if not form.validate_on_submit():
         return render_page(couple, appointment, 422, private=form)

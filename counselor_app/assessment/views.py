@@ -4,29 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, flash, g, redirect, render_template
 from werkzeug.wrappers import Response
 
 from counselor_app.assessment import services
-from counselor_app.couples.services import get_owned_couple
+from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
-from counselor_app.instruments import CSI4_ID, load
-from counselor_app.models import Couple, Flag, SafetyDecision, Severity
-from counselor_app.models.base import StaleEdit
-from forms.assessment import (
+from counselor_app.forms.assessment import (
     AddFlagForm,
     ConfirmFlagForm,
     DismissFlagForm,
     ResetFlagForm,
     SafetyDecisionForm,
 )
+from counselor_app.instruments import CSI4_ID, load
+from counselor_app.models import Couple, Flag, SafetyDecision, Severity
+from counselor_app.models.base import StaleEdit
+from counselor_app.web import counselor_url
 
-bp = Blueprint("assessment", __name__, url_prefix="/couples/<id:couple_id>")
+bp = Blueprint("assessment", __name__)
 
 
-@bp.app_template_global()
 def safety_review_pending(couple: Couple) -> bool:
     """For the banner every page of a couple shows while a safety alert awaits a decision."""
     alert = services.safety_alert_of(couple)
@@ -37,12 +36,6 @@ STALE_MESSAGE = (
     "This was changed in another tab or by a re-score after you opened the page. "
     "Nothing was saved; here is the current state. What you typed is kept below."
 )
-
-
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Assessment pages are for signed-in therapists only."""
 
 
 def render_page(
@@ -65,7 +58,7 @@ def render_page(
         return forms
 
     return render_template(
-        "assessment/index.html",
+        "counselor/assessment/index.html",
         couple=couple,
         report=report,
         challenges=CHALLENGES,
@@ -109,20 +102,19 @@ def _safety_form(alert) -> SafetyDecisionForm:
 
 
 @bp.route("/assessment")
-def index(couple_id: int) -> tuple[str, int]:
+def index() -> tuple[str, int]:
     """Both partners' profiles side by side, agreement, strengths, growth areas and flags."""
-    return render_page(get_owned_couple(current_user, couple_id))
+    return render_page(g.couple)
 
 
 def _flag_action(
-    couple_id: int,
     flag_id: int,
     kind: str,
     form_class: type,
     act: Callable[[Flag, object], None],
     done: str,
 ) -> Response | tuple[str, int]:
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     flag = services.owned_flag(couple, flag_id)
     form = form_class(prefix=flag_prefix(flag.id, kind))
     if not form.validate_on_submit():
@@ -138,44 +130,43 @@ def _flag_action(
         return render_page(couple, status=409 if stale else 422, failed=(flag_id, kind, form))
     db.session.commit()
     flash(f"{CHALLENGES[flag.challenge_key][0]}: {done}.", "success")
-    return redirect(url_for("assessment.index", couple_id=couple.id) + f"#flag-{flag.id}")
+    return redirect(
+        counselor_url("couple.assessment.index", couple_id=couple.id) + f"#flag-{flag.id}"
+    )
 
 
-@bp.route("/flags/<id:flag_id>/confirm", methods=["POST"])
-def confirm_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
+@bp.route("/flags/<counselor_id:flag_id>/confirm", methods=["POST"])
+def confirm_flag(flag_id: int) -> Response | tuple[str, int]:
     """Confirm a flag, with an optional note; it then feeds the session plan."""
     return _flag_action(
-        couple_id,
         flag_id,
         "confirm",
         ConfirmFlagForm,
         lambda flag, form: services.confirm_flag(
-            flag, current_user, form.note.data or "", expected_version=form.version.data
+            flag, current_therapist, form.note.data or "", expected_version=form.version.data
         ),
         "confirmed",
     )
 
 
-@bp.route("/flags/<id:flag_id>/dismiss", methods=["POST"])
-def dismiss_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
+@bp.route("/flags/<counselor_id:flag_id>/dismiss", methods=["POST"])
+def dismiss_flag(flag_id: int) -> Response | tuple[str, int]:
     """Dismiss a flag; a reason is required and kept with the flag."""
     return _flag_action(
-        couple_id,
         flag_id,
         "dismiss",
         DismissFlagForm,
         lambda flag, form: services.dismiss_flag(
-            flag, current_user, form.reason.data, expected_version=form.version.data
+            flag, current_therapist, form.reason.data, expected_version=form.version.data
         ),
         "dismissed",
     )
 
 
-@bp.route("/flags/<id:flag_id>/reset", methods=["POST"])
-def reset_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
+@bp.route("/flags/<counselor_id:flag_id>/reset", methods=["POST"])
+def reset_flag(flag_id: int) -> Response | tuple[str, int]:
     """Undo a decision, so the flag awaits review again."""
     return _flag_action(
-        couple_id,
         flag_id,
         "reset",
         ResetFlagForm,
@@ -185,15 +176,15 @@ def reset_flag(couple_id: int, flag_id: int) -> Response | tuple[str, int]:
 
 
 @bp.route("/flags/new", methods=["POST"])
-def add_flag(couple_id: int) -> Response | tuple[str, int]:
+def add_flag() -> Response | tuple[str, int]:
     """Add a flag from clinical judgement (it starts confirmed)."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     form = AddFlagForm(prefix="add")
     if form.validate_on_submit():
         try:
             flag = services.add_flag(
                 couple,
-                current_user,
+                current_therapist,
                 challenge_key=form.challenge_key.data,
                 severity=Severity(form.severity.data),
                 partners=form.partners.data,
@@ -205,21 +196,23 @@ def add_flag(couple_id: int) -> Response | tuple[str, int]:
         else:
             db.session.commit()
             flash(f"{CHALLENGES[flag.challenge_key][0]}: flag added.", "success")
-            return redirect(url_for("assessment.index", couple_id=couple.id) + f"#flag-{flag.id}")
+            return redirect(
+                counselor_url("couple.assessment.index", couple_id=couple.id) + f"#flag-{flag.id}"
+            )
     return render_page(couple, status=422, add_form=form)
 
 
 @bp.route("/safety/decision", methods=["POST"])
-def safety_decision(couple_id: int) -> Response | tuple[str, int]:
+def safety_decision() -> Response | tuple[str, int]:
     """Record the therapist's decision on an open safety alert."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     alert = services.owned_alert(couple)
     form = SafetyDecisionForm(prefix="safety")
     if form.validate_on_submit():
         try:
             services.decide_safety(
                 alert,
-                current_user,
+                current_therapist,
                 SafetyDecision(form.decision.data),
                 form.note.data,
                 expected_version=form.version.data,
@@ -231,5 +224,5 @@ def safety_decision(couple_id: int) -> Response | tuple[str, int]:
             return render_page(couple, status=409, safety_form=form)
         db.session.commit()
         flash("Safety decision recorded.", "success")
-        return redirect(url_for("assessment.index", couple_id=couple.id) + "#safety")
+        return redirect(counselor_url("couple.assessment.index", couple_id=couple.id) + "#safety")
     return render_page(couple, status=422, safety_form=form)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import request
-from flask_login import current_user
+from flask import g, request
 from werkzeug.wrappers import Response
 
 from counselor_app.audit import services
+from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
+from counselor_app.web import local_endpoint
 
 # The most specific record a URL names, first match wins: (URL argument, what it is).
 OBJECTS = (
@@ -21,17 +22,17 @@ OBJECTS = (
 CREATES = frozenset(
     {
         "couples.create",
-        "plans.create",
-        "appointments.index",
+        "couple.plans.create",
+        "couple.appointments.index",
         "library.create",
         "admin.add_therapist",
     }
 )
-ISSUES = frozenset({"plans.issue", "progress.issue"})
-EXPORTS = frozenset({"intake.export", "plans.download", "couples.export_zip"})
-DELETES = frozenset({"couples.erase"})
+ISSUES = frozenset({"couple.plans.issue", "couple.progress.issue"})
+EXPORTS = frozenset({"couple.intake.export", "couple.plans.download", "couple.export_zip"})
+DELETES = frozenset({"couple.erase"})
 # Sign-in and sign-out are recorded by the auth views themselves (they know the outcome).
-NOT_HERE = frozenset({"auth.login", "auth.logout", "counselor.static", "counselor.print_css"})
+NOT_HERE = frozenset({"auth.login", "auth.logout", "static", "print_css"})
 
 
 def action_of(endpoint: str, method: str) -> str:
@@ -48,22 +49,24 @@ def action_of(endpoint: str, method: str) -> str:
 
 def audit_request(response: Response) -> Response:
     """After every successful request of a signed-in therapist to this package's pages."""
-    endpoint = request.endpoint or ""
+    endpoint = local_endpoint()
     if (
         response.status_code >= 400
         or endpoint in NOT_HERE
         or endpoint.split(".")[0] not in AUDITED_BLUEPRINTS
-        or not current_user.is_authenticated
+        or not current_therapist
     ):
         return response
-    args = request.view_args or {}
+    # The couple's id is taken off the URL by its parent blueprint (see couples.views).
+    args = {**(request.view_args or {}), "couple_id": g.get("couple_id")}
+    area = endpoint.split(".")[-2] if endpoint.startswith("couple.") else endpoint.split(".")[0]
     object_type, object_id = next(
         ((kind, args[name]) for name, kind in OBJECTS if isinstance(args.get(name), int)),
-        (endpoint.split(".")[0], None),
+        (area, None),
     )
     services.record(
         action_of(endpoint, request.method),
-        therapist_id=current_user.id,
+        therapist_id=current_therapist.id,
         object_type=object_type,
         object_id=object_id,
         couple_id=args.get("couple_id"),
@@ -74,6 +77,4 @@ def audit_request(response: Response) -> Response:
     return response
 
 
-AUDITED_BLUEPRINTS = frozenset(
-    {"couples", "intake", "assessment", "plans", "library", "appointments", "progress", "admin"}
-)
+AUDITED_BLUEPRINTS = frozenset({"couples", "couple", "library", "admin"})

@@ -220,3 +220,65 @@ def _drop_old_drafts(therapist_id: int) -> None:
             FormDraft.therapist_id == therapist_id, FormDraft.saved_at < utcnow() - DRAFT_LIFETIME
         )
     )
+
+
+# --- Therapists of a host app's sign-in ------------------------------------------------------
+
+
+def provision(*, external_id: str, name: str, email: str, is_admin: bool) -> Therapist | None:
+    """The therapist for a host clinician, made the first time we meet them and kept in step
+    with the host's name, email and admin role; None when the account has been deactivated.
+
+    Flushes only: the request's own commit (or the audit row's) keeps it.
+    """
+    therapist = db.session.scalar(select(Therapist).where(Therapist.external_id == external_id))
+    if therapist is None:
+        therapist = _first_meeting(external_id, name, email, is_admin)
+    else:
+        _keep_in_step(therapist, name=name.strip(), email=normalise_email(email), is_admin=is_admin)
+    return therapist if therapist.active else None
+
+
+def _first_meeting(external_id: str, name: str, email: str, is_admin: bool) -> Therapist:
+    # A therapist of the standalone app with this email, not yet tied to a host account, is
+    # the same person: a practice that moves from standalone into its host keeps its records.
+    therapist = find_by_email(email)
+    if therapist is not None and therapist.external_id is None:
+        therapist.external_id = external_id
+        _keep_in_step(therapist, name=name.strip(), email=therapist.email, is_admin=is_admin)
+        return therapist
+    therapist = Therapist(
+        external_id=external_id,
+        name=name.strip(),
+        email=normalise_email(email) if therapist is None else _unique_email(external_id),
+        is_admin=is_admin,
+        # The host signs its clinicians in: no password of ours can open this account.
+        password_hash=UNUSABLE_PASSWORD,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(therapist)
+    except IntegrityError:
+        # A second request of the same clinician's first visit made the account first.
+        return db.session.scalars(
+            select(Therapist).where(Therapist.external_id == external_id)
+        ).one()
+    return therapist
+
+
+def _keep_in_step(therapist: Therapist, *, name: str, email: str, is_admin: bool) -> None:
+    if therapist.name != name:
+        therapist.name = name
+    if therapist.email != email and find_by_email(email) is None:
+        therapist.email = email
+    if therapist.is_admin != is_admin:
+        therapist.is_admin = is_admin
+
+
+def _unique_email(external_id: str) -> str:
+    """An address for a host clinician whose email another of our accounts already uses."""
+    return f"{hashlib.sha256(external_id.encode()).hexdigest()[:24]}@host.invalid"
+
+
+# Not a hash werkzeug can match, so check_password is always False for it.
+UNUSABLE_PASSWORD = "!host-sign-in"  # noqa: S105  # nosec B105

@@ -15,19 +15,20 @@ from flask import (
     render_template,
     request,
     session,
-    url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import login_user, logout_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
-from counselor_app.extensions import db
+from counselor_app.auth.identity import current_therapist, forget_therapist
+from counselor_app.extensions import db, state
+from counselor_app.forms.auth import ChangePasswordForm, LoginForm
+from counselor_app.forms.base import ActionForm
 from counselor_app.models import Therapist
-from forms.auth import ChangePasswordForm, LoginForm
-from forms.base import ActionForm
+from counselor_app.web import counselor_url, local_endpoint
 
 bp = Blueprint("auth", __name__)
 
@@ -35,12 +36,12 @@ bp = Blueprint("auth", __name__)
 # is called in their views); a form posted from any other page is not kept.
 RESTORING_PAGES = frozenset(
     {
-        "intake.section",
+        "couple.intake.section",
         "couples.create",
-        "couples.edit",
-        "plans.create",
-        "plans.edit",
-        "appointments.detail",
+        "couple.edit",
+        "couple.plans.create",
+        "couple.plans.edit",
+        "couple.appointments.detail",
     }
 )
 
@@ -64,18 +65,18 @@ def expired_reason(now: float) -> str | None:
     seen_at = session.get("seen_at")
     if signed_in_at is None or seen_at is None:
         return "Please sign in again."
-    if now - seen_at > config["IDLE_TIMEOUT"].total_seconds():
-        minutes = int(config["IDLE_TIMEOUT"].total_seconds() // 60)
+    if now - seen_at > config["COUNSELOR_IDLE_TIMEOUT"].total_seconds():
+        minutes = int(config["COUNSELOR_IDLE_TIMEOUT"].total_seconds() // 60)
         return f"You were signed out after {minutes} minutes without activity."
-    if now - signed_in_at > config["ABSOLUTE_TIMEOUT"].total_seconds():
-        hours = int(config["ABSOLUTE_TIMEOUT"].total_seconds() // 3600)
+    if now - signed_in_at > config["COUNSELOR_ABSOLUTE_TIMEOUT"].total_seconds():
+        hours = int(config["COUNSELOR_ABSOLUTE_TIMEOUT"].total_seconds() // 3600)
         return f"You were signed out because you had been signed in for {hours} hours."
     return None
 
 
 def enforce_session_limits() -> Response | None:
     """Automatic logoff: checked on every request of a signed-in therapist."""
-    if request.blueprint == "counselor" or not current_user.is_authenticated:
+    if local_endpoint() in ("static", "print_css", "health") or not current_therapist:
         return None  # static files neither count as activity nor need the check
     now = time.time()
     if reason := expired_reason(now):
@@ -89,6 +90,7 @@ def enforce_session_limits() -> Response | None:
 def sign_out_expired(reason: str) -> Response:
     kept_for = keep_unsent_form()
     logout_user()
+    forget_therapist()
     # Keep the CSRF token: a page left open can then save its text after signing in again.
     token = session.get("csrf_token")
     session.clear()
@@ -101,7 +103,7 @@ def sign_out_expired(reason: str) -> Response:
     if kept_for:
         flash(KEPT_MESSAGE, "info")
     next_page = request.full_path if request.method == "GET" else kept_for
-    return redirect(url_for("auth.login", next=next_page))
+    return redirect(counselor_url("auth.login", next=next_page))
 
 
 KEPT_MESSAGE = (
@@ -130,7 +132,7 @@ def keep_unsent_form() -> str | None:
     ]
     if page is None or not fields:
         return None
-    services.keep_form_draft(current_user.id, page, fields)
+    services.keep_form_draft(current_therapist.id, page, fields)
     db.session.commit()
     return page
 
@@ -148,7 +150,7 @@ def form_page_path() -> str | None:
             endpoint, _ = adapter.match(path.removeprefix(request.script_root), method="GET")
         except HTTPException:
             continue
-        if endpoint in RESTORING_PAGES:
+        if endpoint.removeprefix(state().name + ".") in RESTORING_PAGES:
             return path
     return None
 
@@ -156,9 +158,9 @@ def form_page_path() -> str | None:
 def restore_form_draft() -> None:
     """Hand a kept draft to this page's forms (forms.base.restore_draft fills them)."""
     session["draft_paths"] = [p for p in session["draft_paths"] if p != request.path]
-    if request.endpoint not in RESTORING_PAGES:
+    if local_endpoint() not in RESTORING_PAGES:
         return
-    fields = services.take_form_draft(current_user.id, request.path)
+    fields = services.take_form_draft(current_therapist.id, request.path)
     db.session.commit()
     if fields:
         g.restored_form = MultiDict(fields)
@@ -178,8 +180,8 @@ def safe_next(target: str | None) -> str | None:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response:
     """Sign in with email and password."""
-    if current_user.is_authenticated:
-        return redirect(url_for("couples.index"))
+    if current_therapist:
+        return redirect(counselor_url("couples.index"))
     form = LoginForm()
     if form.validate_on_submit():
         attempt = services.begin_attempt(form.email.data)
@@ -189,7 +191,7 @@ def login() -> str | Response:
                 "Too many failed sign-in attempts for this account. "
                 f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
             )
-            return render_template("auth/login.html", form=form), 429
+            return render_template("counselor/auth/login.html", form=form), 429
         therapist = services.authenticate(form.email.data, form.password.data)
         if therapist is None or not therapist.active:
             _record_sign_in("login_failure", therapist.id if therapist else None)
@@ -205,29 +207,30 @@ def login() -> str | Response:
             _record_sign_in("login_success", therapist.id)
             db.session.commit()
             login_user(therapist)
+            forget_therapist()
             start_session_clock()
             flash(f"Signed in as {therapist.name}.", "success")
             # Text kept from a form sent after the last session ran out: go back to it.
             if drafts := services.form_draft_paths(therapist.id):
                 session["draft_paths"] = drafts
-            fallback = drafts[-1] if drafts else url_for("couples.index")
+            fallback = drafts[-1] if drafts else counselor_url("couples.index")
             return redirect(safe_next(request.args.get("next")) or fallback)
     status = 401 if form.errors and request.method == "POST" else 200
-    return render_template("auth/login.html", form=form), status
+    return render_template("counselor/auth/login.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])
-@login_required
 def logout() -> Response:
     """Sign out, and make the old session cookie worthless should anyone replay it."""
     form = ActionForm()
     if form.validate_on_submit():
-        current_user.rotate_login_token()
-        _record_sign_in("logout", current_user.id)
+        current_therapist.rotate_login_token()
+        _record_sign_in("logout", current_therapist.id)
         db.session.commit()
         logout_user()
+        forget_therapist()
         flash("You have been signed out.", "success")
-    return redirect(url_for("auth.login"))
+    return redirect(counselor_url("auth.login"))
 
 
 def _record_sign_in(action: str, therapist_id: int | None) -> None:
@@ -235,27 +238,26 @@ def _record_sign_in(action: str, therapist_id: int | None) -> None:
     audit.record(
         action,
         therapist_id=therapist_id,
-        endpoint=request.endpoint or "",
+        endpoint=local_endpoint(),
         address=request.remote_addr or "",
     )
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@login_required
 def change_password() -> str | Response:
     """Change one's own password (every other session of the account is signed out)."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
             services.change_password(
-                current_user, form.current_password.data, form.new_password.data
+                current_therapist, form.current_password.data, form.new_password.data
             )
         except services.AccountError as error:
             form.current_password.errors.append(str(error))
         else:
             db.session.commit()
             # The cookie must carry the new login token (pass the object, not the proxy).
-            login_user(current_user._get_current_object())
+            login_user(current_therapist._get_current_object())
             flash("Your password has been changed.", "success")
-            return redirect(url_for("couples.index"))
-    return render_template("auth/password.html", form=form)
+            return redirect(counselor_url("couples.index"))
+    return render_template("counselor/auth/password.html", form=form)

@@ -3,42 +3,63 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     session,
-    url_for,
 )
-from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from counselor_app import encryption
 from counselor_app.appointments.services import last_and_next
+from counselor_app.auth.identity import current_therapist
 from counselor_app.couples import services
 from counselor_app.encryption import UnreadableRecord
 from counselor_app.extensions import db
+from counselor_app.forms.base import ActionForm, restore_draft
+from counselor_app.forms.couples import CoupleEditForm, CoupleForm, EraseCoupleForm, SearchForm
 from counselor_app.intake import services as intake_services
 from counselor_app.models import Couple, CoupleStatus, RelationshipStage
 from counselor_app.models.base import StaleEdit
-from forms.base import ActionForm, restore_draft
-from forms.couples import CoupleEditForm, CoupleForm, EraseCoupleForm, SearchForm
+from counselor_app.web import counselor_url
 
 bp = Blueprint("couples", __name__)
+# The parent of every page about one couple (theirs, and the intake, assessment, plans,
+# appointments and progress nested in it): the couple is loaded and authorised here, once per
+# request, so no page under it can forget the check.
+couple_bp = Blueprint("couple", __name__, url_prefix="/couples/<counselor_id:couple_id>")
 
 SEARCH_KEY = "couple_search"
 STATUS_FILTERS = {"active": CoupleStatus.ACTIVE, "closed": CoupleStatus.CLOSED, "all": None}
 
 
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Every page of this blueprint is for signed-in therapists only."""
+@couple_bp.url_value_preprocessor
+def take_couple_id(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """The views take the couple from g.couple, never an id of their own."""
+    g.couple_id = (values or {}).pop("couple_id", None)
+
+
+@couple_bp.before_request
+def load_couple() -> None:
+    """g.couple: the signed-in therapist's couple, or a 404 (another's id is not revealed).
+
+    Runs after the parent blueprint has made sure a therapist is signed in."""
+    g.couple = services.get_owned_couple(current_therapist, g.couple_id)
+
+
+@couple_bp.url_defaults
+def add_couple_id(endpoint: str, values: dict[str, Any]) -> None:
+    """Links from one of the couple's pages to another need not repeat the couple's id."""
+    if "couple_id" not in values and g.get("couple") is not None:
+        values["couple_id"] = g.couple.id
 
 
 @bp.route("/")
@@ -50,16 +71,16 @@ def index() -> str:
         status_key = "active"
     page = request.args.get("page", 1, type=int)
     pagination = services.search_couples(
-        current_user,
+        current_therapist,
         search=search,
         status=STATUS_FILTERS[status_key],
         page=min(max(page, 1), 100_000),
-        per_page=current_app.config["COUPLES_PER_PAGE"],
+        per_page=current_app.config["COUNSELOR_COUPLES_PER_PAGE"],
     )
     appointments = last_and_next([c.id for c in pagination.items], datetime.now(UTC))
     form = SearchForm(formdata=None, q=search, status=status_key)
     return render_template(
-        "couples/index.html",
+        "counselor/couples/index.html",
         pagination=pagination,
         search=search,
         status=status_key,
@@ -75,7 +96,7 @@ def search() -> Response:
     if not form.validate_on_submit():
         abort(400, "The search could not be used: a name of at most 80 characters, please.")
     _remember_search("" if "clear" in request.form else form.q.data or "")
-    return redirect(url_for("couples.index", status=form.status.data))
+    return redirect(counselor_url("couples.index", status=form.status.data))
 
 
 def _remember_search(text: str) -> None:
@@ -117,19 +138,19 @@ def create() -> str | Response:
     if request.method == "GET":
         restore_draft(form)
     elif form.validate_on_submit():
-        couple = services.create_couple(current_user, _details(form))
+        couple = services.create_couple(current_therapist, _details(form))
         db.session.commit()
         flash(f"{couple.display_name} added.", "success")
-        return redirect(url_for("couples.detail", couple_id=couple.id))
-    return render_template("couples/form.html", form=form, couple=None), _status(form)
+        return redirect(counselor_url("couple.detail", couple_id=couple.id))
+    return render_template("counselor/couples/form.html", form=form, couple=None), _status(form)
 
 
-@bp.route("/couples/<id:couple_id>")
-def detail(couple_id: int) -> str:
+@couple_bp.route("")
+def detail() -> str:
     """One couple: partners, relationship details and status."""
-    couple = services.get_owned_couple(current_user, couple_id)
+    couple = g.couple
     return render_template(
-        "couples/detail.html",
+        "counselor/couples/detail.html",
         couple=couple,
         action_form=ActionForm(),
         intake=intake_services.progress_by_partner(couple),
@@ -153,10 +174,10 @@ def _fill(form: CoupleEditForm, couple: Couple) -> None:
     form.version.data = couple.version
 
 
-@bp.route("/couples/<id:couple_id>/edit", methods=["GET", "POST"])
-def edit(couple_id: int) -> str | Response:
+@couple_bp.route("/edit", methods=["GET", "POST"])
+def edit() -> str | Response:
     """Edit a couple; a save made from an out-of-date page is refused, with its text kept."""
-    couple = services.get_owned_couple(current_user, couple_id)
+    couple = g.couple
     form = CoupleEditForm()
     if request.method == "GET" and not restore_draft(form):
         _fill(form, couple)
@@ -170,12 +191,12 @@ def edit(couple_id: int) -> str | Response:
                 "still below: compare them with the current record (open it in another tab), "
                 "then save again to keep yours."
             )
-            form.version.refresh(db.session.get(Couple, couple_id).version)
-            return render_template("couples/form.html", form=form, couple=couple), 409
+            form.version.refresh(db.session.get(Couple, couple.id).version)
+            return render_template("counselor/couples/form.html", form=form, couple=couple), 409
         db.session.commit()
         flash(f"Changes to {couple.display_name} saved.", "success")
-        return redirect(url_for("couples.detail", couple_id=couple.id))
-    return render_template("couples/form.html", form=form, couple=couple), _status(form)
+        return redirect(counselor_url("couple.detail", couple_id=couple.id))
+    return render_template("counselor/couples/form.html", form=form, couple=couple), _status(form)
 
 
 def _status(form: CoupleForm) -> int:
@@ -183,20 +204,20 @@ def _status(form: CoupleForm) -> int:
     return 422 if request.method == "POST" and form.errors else 200
 
 
-@bp.route("/couples/<id:couple_id>/export.zip")
-def export_zip(couple_id: int) -> Response:
+@couple_bp.route("/export.zip")
+def export_zip() -> Response:
     """The couple's whole record: JSON and every issued PDF, for a transfer or a request."""
-    couple = services.get_owned_couple(current_user, couple_id)
+    couple = g.couple
     response = Response(services.export_archive(couple), mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="couple-{couple.id}.zip"'
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-@bp.route("/couples/<id:couple_id>/erase", methods=["GET", "POST"])
-def erase(couple_id: int) -> str | Response | tuple[str, int]:
+@couple_bp.route("/erase", methods=["GET", "POST"])
+def erase() -> str | Response | tuple[str, int]:
     """Erase a couple and all their clinical data, after the therapist types their name."""
-    couple = services.get_owned_couple(current_user, couple_id)
+    couple = g.couple
     form = EraseCoupleForm()
     if form.validate_on_submit():
         if _same_name(form.confirm_name.data, couple.display_name):
@@ -204,12 +225,15 @@ def erase(couple_id: int) -> str | Response | tuple[str, int]:
             services.erase_couple(couple)
             db.session.commit()
             flash(f"{name} erased. The audit trail records that it was done.", "success")
-            return redirect(url_for("couples.index"))
+            return redirect(counselor_url("couples.index"))
         form.confirm_name.errors.append(
             f"That does not match. Type {couple.display_name} to erase this couple."
         )
     page = render_template(
-        "couples/erase.html", couple=couple, form=form, counts=services.record_counts(couple)
+        "counselor/couples/erase.html",
+        couple=couple,
+        form=form,
+        counts=services.record_counts(couple),
     )
     return page, _status(form)
 
@@ -218,23 +242,23 @@ def _same_name(typed: str, name: str) -> bool:
     return " ".join(typed.split()).casefold() == " ".join(name.split()).casefold()
 
 
-def _change_status(couple_id: int, status: CoupleStatus, done: str) -> Response:
-    couple = services.get_owned_couple(current_user, couple_id)
+def _change_status(status: CoupleStatus, done: str) -> Response:
+    couple = g.couple
     if not ActionForm().validate_on_submit():
         abort(400)
     if services.set_status(couple, status):
         db.session.commit()
         flash(f"{couple.display_name}: {done}.", "success")
-    return redirect(url_for("couples.detail", couple_id=couple.id))
+    return redirect(counselor_url("couple.detail", couple_id=couple.id))
 
 
-@bp.route("/couples/<id:couple_id>/close", methods=["POST"])
-def close(couple_id: int) -> Response:
+@couple_bp.route("/close", methods=["POST"])
+def close() -> Response:
     """Close a couple's file (ending therapy); it stays readable and can be reopened."""
-    return _change_status(couple_id, CoupleStatus.CLOSED, "file closed")
+    return _change_status(CoupleStatus.CLOSED, "file closed")
 
 
-@bp.route("/couples/<id:couple_id>/reopen", methods=["POST"])
-def reopen(couple_id: int) -> Response:
+@couple_bp.route("/reopen", methods=["POST"])
+def reopen() -> Response:
     """Reopen a closed couple's file."""
-    return _change_status(couple_id, CoupleStatus.ACTIVE, "file reopened")
+    return _change_status(CoupleStatus.ACTIVE, "file reopened")

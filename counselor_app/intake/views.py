@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from counselor_app.assessment import services as assessment
-from counselor_app.couples.services import get_owned_couple
+from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
+from counselor_app.forms.base import ActionForm, restore_draft
+from counselor_app.forms.intake import section_form_class
 from counselor_app.intake import services
 from counselor_app.models import Couple, Partner
 from counselor_app.models.base import StaleEdit, utcnow
-from forms.base import ActionForm, restore_draft
-from forms.intake import section_form_class
+from counselor_app.web import counselor_url
 
-bp = Blueprint("intake", __name__, url_prefix="/couples/<id:couple_id>/intake")
+bp = Blueprint("intake", __name__, url_prefix="/intake")
 
 CONFLICT_MESSAGE = (
     "These answers were saved from another tab or device after you opened this page. Your "
@@ -25,14 +25,8 @@ CONFLICT_MESSAGE = (
 )
 
 
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Intake pages are for signed-in therapists only."""
-
-
-def _partner(couple_id: int, label: str) -> tuple[Couple, Partner]:
-    couple = get_owned_couple(current_user, couple_id)
+def _partner(label: str) -> tuple[Couple, Partner]:
+    couple = g.couple
     partner = services.partner_by_label(couple, label) if label in ("a", "b") else None
     if partner is None:
         abort(404)
@@ -47,24 +41,26 @@ def _step(slug: str) -> services.Step:
 
 
 @bp.route("/<label>")
-def start(couple_id: int, label: str) -> Response:
+def start(label: str) -> Response:
     """Resume a partner's intake at the first page with required answers still missing."""
-    _, partner = _partner(couple_id, label)
+    _, partner = _partner(label)
     progress = services.progress(services.responses_of(partner))
     target = next((p.step for p in progress.steps if p.required_missing), None)
     if target is None:
-        return redirect(url_for("intake.review", couple_id=couple_id, label=label))
-    return redirect(url_for("intake.section", couple_id=couple_id, label=label, slug=target.slug))
+        return redirect(counselor_url("couple.intake.review", couple_id=g.couple.id, label=label))
+    return redirect(
+        counselor_url("couple.intake.section", couple_id=g.couple.id, label=label, slug=target.slug)
+    )
 
 
 @bp.route("/<label>/<slug>", methods=["GET", "POST"])
-def section(couple_id: int, label: str, slug: str) -> str | Response | tuple[str | Response, int]:
+def section(label: str, slug: str) -> str | Response | tuple[str | Response, int]:
     """One page of a partner's intake; every save keeps a draft, errors keep what was typed.
 
     The page's script also posts here while the therapist types (autosave): those requests
     ask for JSON and get the new version back instead of a page.
     """
-    couple, partner = _partner(couple_id, label)
+    couple, partner = _partner(label)
     step = _step(slug)
     responses = services.responses_of(partner)
     form = section_form_class(step.instrument.id, step.instrument.version, step.section)()
@@ -95,7 +91,7 @@ def section(couple_id: int, label: str, slug: str) -> str | Response | tuple[str
     previous, following = services.neighbours(step)
     progress = services.progress(responses)
     return render_template(
-        "intake/section.html",
+        "counselor/intake/section.html",
         couple=couple,
         partner=partner,
         step=step,
@@ -122,7 +118,7 @@ def _store(couple: Couple, partner: Partner, step: services.Step, form) -> bool:
             step,
             form.answers(),
             expected_version=form.version.data,
-            therapist=current_user,
+            therapist=current_therapist,
         )
         if changed:
             assessment.rescore(couple)
@@ -141,17 +137,19 @@ def _after_save(couple: Couple, partner: Partner, step: services.Step) -> Respon
     )
     label = partner.label.lower()
     if destination is None:  # "Save and review" on the last page
-        target = url_for("intake.review", couple_id=couple.id, label=label)
+        target = counselor_url("couple.intake.review", couple_id=couple.id, label=label)
     else:
-        target = url_for("intake.section", couple_id=couple.id, label=label, slug=destination.slug)
+        target = counselor_url(
+            "couple.intake.section", couple_id=couple.id, label=label, slug=destination.slug
+        )
     flash(f"{step.section.title}: answers saved for {partner.display_name}.", "success")
     return redirect(target)
 
 
 @bp.route("/<label>/review", methods=["GET", "POST"])
-def review(couple_id: int, label: str) -> str | Response | tuple[str, int]:
+def review(label: str) -> str | Response | tuple[str, int]:
     """What is still missing, and marking the partner's intake complete."""
-    couple, partner = _partner(couple_id, label)
+    couple, partner = _partner(label)
     form = ActionForm()
     missing = None
     if form.validate_on_submit():
@@ -160,10 +158,10 @@ def review(couple_id: int, label: str) -> str | Response | tuple[str, int]:
             assessment.rescore(couple)
             db.session.commit()
             flash(f"{partner.display_name}'s intake is complete.", "success")
-            return redirect(url_for("couples.detail", couple_id=couple.id))
+            return redirect(counselor_url("couple.detail", couple_id=couple.id))
     responses = services.responses_of(partner)
     return render_template(
-        "intake/review.html",
+        "counselor/intake/review.html",
         couple=couple,
         partner=partner,
         form=form,
@@ -174,9 +172,9 @@ def review(couple_id: int, label: str) -> str | Response | tuple[str, int]:
 
 
 @bp.route("/export.json")
-def export(couple_id: int) -> Response:
+def export() -> Response:
     """The couple's intake (answers, scores, flags, decisions) as a JSON download."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     body = json.dumps(assessment.export_intake(couple), indent=2, ensure_ascii=False)
     response = Response(body, mimetype="application/json")
     response.headers["Content-Disposition"] = (

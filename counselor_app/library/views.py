@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, flash, redirect, render_template, request
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
+from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
+from counselor_app.forms.plans import StrategyForm
 from counselor_app.library import services
 from counselor_app.models.base import StaleEdit
-from forms.plans import StrategyForm
+from counselor_app.web import counselor_url
 
 bp = Blueprint("library", __name__, url_prefix="/library")
 
@@ -19,12 +20,6 @@ CONFLICT_MESSAGE = (
     "This strategy was saved from another tab after you opened this page. Nothing was saved: "
     "your text is below. Save again to keep it."
 )
-
-
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Library pages are for signed-in therapists only."""
 
 
 def _form() -> StrategyForm:
@@ -60,7 +55,7 @@ def _fill(form: StrategyForm, entry: services.LibraryEntry) -> None:
 
 
 def _entry(key: str) -> services.LibraryEntry:
-    entry = services.entries(current_user).get(key)
+    entry = services.entries(current_therapist).get(key)
     if entry is None:
         abort(404)
     return entry
@@ -70,14 +65,18 @@ def _entry(key: str) -> services.LibraryEntry:
 def index() -> str:
     """Every strategy, with the challenges it addresses and whose wording is in use."""
     return render_template(
-        "library/index.html", entries=services.entries(current_user).values(), challenges=CHALLENGES
+        "counselor/library/index.html",
+        entries=services.entries(current_therapist).values(),
+        challenges=CHALLENGES,
     )
 
 
 @bp.route("/<key>")
 def detail(key: str) -> str:
     """One strategy in full, as plans and handouts will use it."""
-    return render_template("library/detail.html", entry=_entry(key), challenges=CHALLENGES)
+    return render_template(
+        "counselor/library/detail.html", entry=_entry(key), challenges=CHALLENGES
+    )
 
 
 @bp.route("/<key>/edit", methods=["GET", "POST"])
@@ -89,27 +88,27 @@ def edit(key: str) -> str | Response | tuple[str, int]:
         _fill(form, entry)
     elif form.validate_on_submit():
         try:
-            services.save(current_user, key, _values(form), expected_version=form.version.data)
+            services.save(current_therapist, key, _values(form), expected_version=form.version.data)
         except StaleEdit:
             db.session.rollback()
             form.form_errors.append(CONFLICT_MESSAGE)
             form.version.refresh(_entry(key).version)
-            return render_template("library/form.html", form=form, entry=entry), 409
+            return render_template("counselor/library/form.html", form=form, entry=entry), 409
         db.session.commit()
         flash(f"Your wording of “{form.title.data}” is saved.", "success")
-        return redirect(url_for("library.detail", key=key))
+        return redirect(counselor_url("library.detail", key=key))
     status = 422 if form.errors else 200
-    return render_template("library/form.html", form=form, entry=entry), status
+    return render_template("counselor/library/form.html", form=form, entry=entry), status
 
 
 @bp.route("/<key>/restore", methods=["POST"])
 def restore(key: str) -> Response:
     """Go back to the shipped wording of a strategy."""
     entry = _entry(key)
-    if services.restore(current_user, key):
+    if services.restore(current_therapist, key):
         db.session.commit()
         flash(f"“{entry.strategy.title}” is back to the shipped wording.", "success")
-    return redirect(url_for("library.detail", key=key))
+    return redirect(counselor_url("library.detail", key=key))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -119,9 +118,9 @@ def create() -> str | Response | tuple[str, int]:
     if request.method == "GET":
         form.version.data = 0
     elif form.validate_on_submit():
-        key = services.create_own(current_user, _values(form))
+        key = services.create_own(current_therapist, _values(form))
         db.session.commit()
         flash(f"“{form.title.data}” added to your library.", "success")
-        return redirect(url_for("library.detail", key=key))
+        return redirect(counselor_url("library.detail", key=key))
     status = 422 if form.errors else 200
-    return render_template("library/form.html", form=form, entry=None), status
+    return render_template("counselor/library/form.html", form=form, entry=None), status

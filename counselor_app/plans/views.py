@@ -9,39 +9,33 @@ from flask import (
     Response,
     abort,
     flash,
+    g,
     redirect,
     render_template,
     request,
-    url_for,
 )
-from flask_login import current_user, login_required
 
 from counselor_app.assessment.services import confirmed_flags, handout_blocked
-from counselor_app.couples.services import get_owned_couple
+from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
+from counselor_app.forms.base import ActionForm, restore_draft
+from counselor_app.forms.plans import PlanEditForm, PlanForm
 from counselor_app.library.services import strategies_for
 from counselor_app.models import Couple, DocumentKind, SessionPlan
 from counselor_app.models.base import StaleEdit
 from counselor_app.plans import services
-from forms.base import ActionForm, restore_draft
-from forms.plans import PlanEditForm, PlanForm
-from reports import builders
-from reports.documents import render, render_html
+from counselor_app.reports import builders
+from counselor_app.reports.documents import render, render_html
+from counselor_app.web import counselor_url
 
-bp = Blueprint("plans", __name__, url_prefix="/couples/<id:couple_id>/plans")
+bp = Blueprint("plans", __name__, url_prefix="/plans")
 
 KINDS = {"plan": DocumentKind.SESSION_PLAN, "handout": DocumentKind.HANDOUT}
 CONFLICT_MESSAGE = (
     "This plan was saved from another tab after you opened this page. Nothing was saved: "
     "your version is below. Compare it with the current plan, then save again."
 )
-
-
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Plan pages are for signed-in therapists only."""
 
 
 def _kind(kind: str) -> DocumentKind:
@@ -116,7 +110,7 @@ def _form_page(
     if status is None:
         status = 422 if request.method == "POST" and form.errors else 200
     page = render_template(
-        "plans/form.html",
+        "counselor/plans/form.html",
         couple=couple,
         form=form,
         plan=plan,
@@ -126,11 +120,11 @@ def _form_page(
 
 
 @bp.route("")
-def index(couple_id: int) -> str:
+def index() -> str:
     """The couple's session plans and every document issued to or about them."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     return render_template(
-        "plans/index.html",
+        "counselor/plans/index.html",
         couple=couple,
         plans=services.plans_of(couple),
         documents=services.documents_of(couple),
@@ -138,32 +132,32 @@ def index(couple_id: int) -> str:
 
 
 @bp.route("/new", methods=["GET", "POST"])
-def create(couple_id: int) -> str | Response | tuple[str, int]:
+def create() -> str | Response | tuple[str, int]:
     """A new plan, prefilled from the confirmed flags and their strategies."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     form = PlanForm()
-    flags, strategies = confirmed_flags(couple), strategies_for(current_user)
+    flags, strategies = confirmed_flags(couple), strategies_for(current_therapist)
     if request.method == "GET" and not restore_draft(form):
         _fill(form, services.prefill(flags, strategies, date.today()))
     _with_choices(form, flags, strategies)
     if request.method == "POST" and form.validate_on_submit():
-        plan = services.create_plan(couple, current_user, _values(form))
+        plan = services.create_plan(couple, current_therapist, _values(form))
         db.session.commit()
         flash("Session plan saved.", "success")
-        return redirect(url_for("plans.detail", couple_id=couple.id, plan_id=plan.id))
+        return redirect(counselor_url("couple.plans.detail", couple_id=couple.id, plan_id=plan.id))
     return _form_page(couple, form, None)
 
 
-@bp.route("/<id:plan_id>/edit", methods=["GET", "POST"])
-def edit(couple_id: int, plan_id: int) -> str | Response | tuple[str, int]:
+@bp.route("/<counselor_id:plan_id>/edit", methods=["GET", "POST"])
+def edit(plan_id: int) -> str | Response | tuple[str, int]:
     """Edit a plan. Documents already issued from it stay exactly as they were."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     plan = services.owned_plan(couple, plan_id)
     form = PlanEditForm()
     if request.method == "GET" and not restore_draft(form):
         _fill(form, _stored_values(plan))
         form.version.data = plan.version
-    _with_choices(form, confirmed_flags(couple), strategies_for(current_user))
+    _with_choices(form, confirmed_flags(couple), strategies_for(current_therapist))
     if request.method == "POST" and form.validate_on_submit():
         try:
             services.update_plan(plan, _values(form), expected_version=form.version.data)
@@ -174,7 +168,7 @@ def edit(couple_id: int, plan_id: int) -> str | Response | tuple[str, int]:
             return _form_page(couple, form, plan, 409)
         db.session.commit()
         flash("Session plan saved.", "success")
-        return redirect(url_for("plans.detail", couple_id=couple.id, plan_id=plan.id))
+        return redirect(counselor_url("couple.plans.detail", couple_id=couple.id, plan_id=plan.id))
     return _form_page(couple, form, plan)
 
 
@@ -195,36 +189,36 @@ def _detail_page(
 ) -> tuple[str, int]:
     documents = [d for d in services.documents_of(couple) if d.plan_id == plan.id]
     page = render_template(
-        "plans/detail.html",
+        "counselor/plans/detail.html",
         couple=couple,
         plan=plan,
         documents=documents,
         handout_blocked=handout_blocked(couple),
         refused=refused,
-        strategies=strategies_for(current_user),
+        strategies=strategies_for(current_therapist),
         agenda_labels=services.AGENDA_LABELS,
     )
     return page, 409 if refused else 200
 
 
-@bp.route("/<id:plan_id>")
-def detail(couple_id: int, plan_id: int) -> tuple[str, int]:
+@bp.route("/<counselor_id:plan_id>")
+def detail(plan_id: int) -> tuple[str, int]:
     """A plan at a glance, with its previews and the documents issued from it."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     return _detail_page(couple, services.owned_plan(couple, plan_id))
 
 
 def _document(plan: SessionPlan, kind: DocumentKind):
     practice = services.practice()
     if kind == DocumentKind.SESSION_PLAN:
-        return builders.plan_document(plan, current_user, practice)
-    return builders.handout_document(plan, current_user, practice)
+        return builders.plan_document(plan, current_therapist, practice)
+    return builders.handout_document(plan, current_therapist, practice)
 
 
-@bp.route("/<id:plan_id>/preview/<kind>")
-def preview(couple_id: int, plan_id: int, kind: str) -> str | tuple[str, int]:
+@bp.route("/<counselor_id:plan_id>/preview/<kind>")
+def preview(plan_id: int, kind: str) -> str | tuple[str, int]:
     """The document in the browser, from the same template (and stylesheet) as its PDF."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     plan = services.owned_plan(couple, plan_id)
     document_kind = _kind(kind)
     if document_kind == DocumentKind.HANDOUT and (reason := handout_blocked(couple)):
@@ -232,10 +226,10 @@ def preview(couple_id: int, plan_id: int, kind: str) -> str | tuple[str, int]:
     return render_html(_document(plan, document_kind), preview=True)
 
 
-@bp.route("/<id:plan_id>/issue/<kind>", methods=["POST"])
-def issue(couple_id: int, plan_id: int, kind: str) -> Response | tuple[str, int]:
+@bp.route("/<counselor_id:plan_id>/issue/<kind>", methods=["POST"])
+def issue(plan_id: int, kind: str) -> Response | tuple[str, int]:
     """Render the PDF and keep it exactly as issued; the download is that stored copy."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     plan = services.owned_plan(couple, plan_id)
     document_kind = _kind(kind)
     if not ActionForm().validate_on_submit():
@@ -260,20 +254,20 @@ def issue(couple_id: int, plan_id: int, kind: str) -> Response | tuple[str, int]
             document_kind,
             html,
             render(document_values).pdf,
-            current_user,
+            current_therapist,
             plan=plan,
             stem=f"{slug}-{plan.session_date.isoformat()}",
         )
         db.session.commit()
         flash(f"{document_kind.label} issued as version {document.number}.", "success")
-    target = url_for("plans.detail", couple_id=couple.id, plan_id=plan.id)
+    target = counselor_url("couple.plans.detail", couple_id=couple.id, plan_id=plan.id)
     return redirect(f"{target}#document-{document.id}")
 
 
-@bp.route("/documents/<id:document_id>")
-def download(couple_id: int, document_id: int) -> Response:
+@bp.route("/documents/<counselor_id:document_id>")
+def download(document_id: int) -> Response:
     """An issued PDF, byte for byte as it was issued."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     document = services.owned_document(couple, document_id)
     response = Response(document.content, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{document.filename}"'

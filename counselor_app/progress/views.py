@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, flash, g, redirect, render_template
 from werkzeug.wrappers import Response
 
-from counselor_app.couples.services import get_owned_couple
+from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
+from counselor_app.forms.base import ActionForm
 from counselor_app.models import DocumentKind
 from counselor_app.plans.services import documents_of, practice, store_issued
 from counselor_app.progress import (
@@ -21,11 +21,11 @@ from counselor_app.progress import (
     measure_table_rows,
 )
 from counselor_app.progress.services import progress_of
-from forms.base import ActionForm
-from reports.documents import render, render_html
-from reports.progress import progress_document, progress_summary_document
+from counselor_app.reports.documents import render, render_html
+from counselor_app.reports.progress import progress_document, progress_summary_document
+from counselor_app.web import counselor_url
 
-bp = Blueprint("progress", __name__, url_prefix="/couples/<id:couple_id>/progress")
+bp = Blueprint("progress", __name__, url_prefix="/progress")
 
 SUMMARY_FOR = {"summary-a": "A", "summary-b": "B"}
 
@@ -54,16 +54,10 @@ def chart_svg(measure: MeasureProgress, names: Mapping[str, str]) -> str:
     return svg
 
 
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Progress pages are for signed-in therapists only."""
-
-
 @bp.route("")
-def index(couple_id: int) -> str:
+def index() -> str:
     """Both partners on one chart per measure, changes, divergence, homework, flags, attendance."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     progress = progress_of(couple)
     names = progress.partner_names
     charts = [
@@ -81,7 +75,7 @@ def index(couple_id: int) -> str:
         if d.kind in (DocumentKind.PROGRESS_REPORT, DocumentKind.PROGRESS_SUMMARY)
     ]
     return render_template(
-        "progress/index.html",
+        "counselor/progress/index.html",
         couple=couple,
         progress=progress,
         charts=charts,
@@ -91,9 +85,9 @@ def index(couple_id: int) -> str:
 
 
 @bp.route("/issue/<kind>", methods=["POST"])
-def issue(couple_id: int, kind: str) -> Response:
+def issue(kind: str) -> Response:
     """Render and keep the therapist's report, or one partner's own summary, exactly as issued."""
-    couple = get_owned_couple(current_user, couple_id)
+    couple = g.couple
     if kind != "report" and kind not in SUMMARY_FOR:
         abort(404)
     if not ActionForm().validate_on_submit():
@@ -101,16 +95,18 @@ def issue(couple_id: int, kind: str) -> Response:
     progress = progress_of(couple)
     if kind == "report":
         document_kind, series, stem = DocumentKind.PROGRESS_REPORT, "couple", "progress-report"
-        doc = progress_document(couple, progress, current_user, practice())
+        doc = progress_document(couple, progress, current_therapist, practice())
     else:
         label = SUMMARY_FOR[kind]
         document_kind, series = DocumentKind.PROGRESS_SUMMARY, f"partner-{label}"
         stem = f"progress-summary-{label.lower()}"
-        doc = progress_summary_document(couple, progress, label, current_user, practice())
+        doc = progress_summary_document(couple, progress, label, current_therapist, practice())
     html = render_html(doc)
     document = store_issued(
-        couple.id, document_kind, html, render(doc).pdf, current_user, stem=stem, series=series
+        couple.id, document_kind, html, render(doc).pdf, current_therapist, stem=stem, series=series
     )
     db.session.commit()
     flash(f"{document_kind.label} issued as version {document.number}.", "success")
-    return redirect(url_for("progress.index", couple_id=couple.id) + f"#document-{document.id}")
+    return redirect(
+        counselor_url("couple.progress.index", couple_id=couple.id) + f"#document-{document.id}"
+    )

@@ -36,8 +36,8 @@ from bench_pages import throwaway_app  # noqa: E402
 from counselor_app.extensions import db  # noqa: E402
 from counselor_app.models import SessionPlan  # noqa: E402
 from counselor_app.plans import services as plan_services  # noqa: E402
-from reports import builders  # noqa: E402
-from reports.documents import render  # noqa: E402
+from counselor_app.reports import builders  # noqa: E402
+from counselor_app.reports.documents import render  # noqa: E402
 
 GOAL_GROWTH = 10.0  # per cent, after the first 100 renders
 BASELINE_AT = 100

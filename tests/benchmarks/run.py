@@ -38,7 +38,6 @@ from weasyprint import CSS, HTML  # noqa: E402
 
 import bench_pages as pages  # noqa: E402
 import pgcluster  # noqa: E402
-import reports.pdf  # noqa: E402
 from appointment_support import Visit, seed_history  # noqa: E402
 from counselor_app import demo  # noqa: E402
 from counselor_app.assessment.services import confirmed_flags, rescore  # noqa: E402
@@ -57,9 +56,10 @@ from counselor_app.models import (  # noqa: E402
 )
 from counselor_app.plans import services as plan_services  # noqa: E402
 from counselor_app.progress.services import progress_of  # noqa: E402
-from reports import builders  # noqa: E402
-from reports.documents import VARIANTS, render, render_html  # noqa: E402
-from reports.progress import progress_document  # noqa: E402
+from counselor_app.reports import builders  # noqa: E402
+from counselor_app.reports import pdf as report_pdf  # noqa: E402
+from counselor_app.reports.documents import VARIANTS, render, render_html  # noqa: E402
+from counselor_app.reports.progress import progress_document  # noqa: E402
 from vignettes import VIGNETTES  # noqa: E402
 
 PASSWORD = "benchmark passphrase 1"
@@ -153,7 +153,7 @@ def bench_documents(app, couple_id: int, client) -> None:
             html = render_html(doc)
             variant = VARIANTS[type(doc)]
             pages = len(pypdf.PdfReader(io.BytesIO(render(doc).pdf)).pages)
-            css = str(Path(reports.pdf.__file__).with_name("print.css"))
+            css = str(Path(report_pdf.__file__).with_name("print.css"))
 
             def plain(html=html, variant=variant, css=css) -> None:
                 HTML(string=html).write_pdf(stylesheets=[CSS(filename=css)], pdf_variant=variant)
@@ -161,8 +161,8 @@ def bench_documents(app, couple_id: int, client) -> None:
             def plain_same_css(html=html, variant=variant, paper=doc.paper) -> None:
                 # WeasyPrint's own time: the same HTML and the same parsed stylesheets.
                 HTML(string=html).write_pdf(
-                    stylesheets=list(reports.pdf._stylesheets(paper)),
-                    font_config=reports.pdf._font_config(),
+                    stylesheets=list(report_pdf._stylesheets(paper)),
+                    font_config=report_pdf._font_config(),
                     pdf_variant=variant,
                 )
 

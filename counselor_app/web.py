@@ -1,0 +1,68 @@
+"""Request plumbing every area shares: our URLs under whatever name the host gave us, ids in
+URLs, and the headers our pages carry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+from flask import Response, request
+from werkzeug.routing import IntegerConverter
+
+from counselor_app.extensions import state
+
+# Registered under a name of our own: the host's converters (an `id` of its own) stay its own.
+CONVERTER = "counselor_id"
+
+
+class IdConverter(IntegerConverter):
+    """Database ids in URLs: a number beyond what a key column holds is a 404, not a 500."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, *args, **{"max": 2**31 - 1, **kwargs})
+
+
+def counselor_url(endpoint: str, **values: Any) -> str:
+    """``url_for`` for our own pages, named without the parent blueprint ("couple.plans.detail"):
+    the parent's name is the host's choice. Names starting with a dot stay relative."""
+    if not endpoint.startswith("."):
+        endpoint = f"{state().name}.{endpoint}"
+    return flask.url_for(endpoint, **values)
+
+
+def local_endpoint() -> str:
+    """This request's endpoint without the parent's name ("couple.plans.detail"), or ""."""
+    prefix = state().name + "."
+    endpoint = request.endpoint or ""
+    return endpoint.removeprefix(prefix) if endpoint.startswith(prefix) else ""
+
+
+# No inline script anywhere (the pages' scripts are files). Styles may be inline: the progress
+# charts are inline SVG that carry their own <style>, and style cannot run code.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+def security_headers(response: Response) -> Response:
+    """Headers every response of ours carries; HSTS only when the request came over HTTPS."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.is_secure:
+        # No includeSubDomains: mounted in a host, we must not commit the host's whole domain.
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
