@@ -16,7 +16,7 @@ BROWSER_DEPS := tests/browser/node_modules/.installed
 .PHONY: run demo test lint format bench bench-quick system-deps-run system-deps-test system-deps-bench clean
 
 run: system-deps-run $(VENV)/.installed
-	$(BIN)/flask --app counselor_app setup
+	$(BIN)/flask --app counselor_app counselor setup
 	$(BIN)/flask --app counselor_app run --host $(HOST) --port $(PORT)
 
 # bandit scans the shipped code; each finding it would raise is explained beside its # nosec.
@@ -29,8 +29,8 @@ DEMO_DB := $(CURDIR)/instance/demo.sqlite3
 demo: system-deps-run $(VENV)/.installed
 	@if [ ! -f "$(DEMO_DB)" ]; then \
 	  rm -f "$(DEMO_DB).part" && \
-	  DATABASE_URL=sqlite:///$(DEMO_DB).part $(BIN)/flask --app counselor_app setup && \
-	  DATABASE_URL=sqlite:///$(DEMO_DB).part $(BIN)/flask --app counselor_app demo-data && \
+	  DATABASE_URL=sqlite:///$(DEMO_DB).part $(BIN)/flask --app counselor_app counselor setup && \
+	  DATABASE_URL=sqlite:///$(DEMO_DB).part $(BIN)/flask --app counselor_app counselor demo-data && \
 	  mv "$(DEMO_DB).part" "$(DEMO_DB)"; \
 	fi
 	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/flask --app counselor_app run --host $(HOST) --port $(PORT)

@@ -10,6 +10,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 
 from counselor_app.encryption import UnreadableRecord
 from counselor_app.extensions import db
+from counselor_app.web import local_endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def register(target: Flask | Blueprint) -> None:
     def unreadable_record(error: UnreadableRecord) -> tuple[str, int]:
         db.session.rollback()
         # The endpoint says where to look; the record's content is never logged.
-        logger.error("Encrypted value failed its integrity check on %s", request.endpoint)
+        logger.error("Encrypted value failed its integrity check on %s", local_endpoint())
         return render_error(500, UNREADABLE_MESSAGE)
 
     @target.errorhandler(Exception)

@@ -28,8 +28,8 @@ from counselor_app.assessment.views import bp as assessment_bp
 from counselor_app.assessment.views import safety_review_pending
 from counselor_app.audit.views import audit_request
 from counselor_app.auth.identity import current_therapist, host_user_signed_in
+from counselor_app.auth.views import PUBLIC_FILES, enforce_session_limits
 from counselor_app.auth.views import bp as auth_bp
-from counselor_app.auth.views import enforce_session_limits
 from counselor_app.couples.views import bp as couples_bp
 from counselor_app.couples.views import couple_bp
 from counselor_app.extensions import Counselor, csrf, state
@@ -44,8 +44,8 @@ from counselor_app.web import counselor_url, local_endpoint, security_headers
 for _child in (intake_bp, assessment_bp, plans_bp, appointments_bp, progress_bp):
     couple_bp.register_blueprint(_child)
 
-# Pages anyone may open: the sign-in page, the static files, the health check.
-OPEN_ENDPOINTS = frozenset({"auth.login", "static", "print_css", "health"})
+# Pages anyone may open: those and the sign-in page.
+OPEN_ENDPOINTS = PUBLIC_FILES | {"auth.login"}
 
 
 def build(counselor: Counselor) -> Blueprint:
@@ -126,7 +126,7 @@ def check_csrf() -> None:
 
 def no_store(response: Response) -> Response:
     """Our pages for a signed-in therapist hold client data: no browser or proxy keeps a copy."""
-    if current_therapist:
+    if local_endpoint() not in PUBLIC_FILES and current_therapist:
         response.headers["Cache-Control"] = "no-store"
     return response
 

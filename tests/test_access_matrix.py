@@ -32,9 +32,9 @@ every_id = route_walk.every_id  # the shared fixture: a couple with a row behind
 # The routes without an id, each with what it is. Public: open to anyone.
 PUBLIC = {
     "auth.login": "the sign-in page",
-    "counselor.static": "the package's CSS and JavaScript",
-    "counselor.print_css": "the PDFs' print stylesheet",
-    "counselor.health": "a fixed 'ok' for load balancers, no data",
+    "static": "the package's CSS and JavaScript",
+    "print_css": "the PDFs' print stylesheet",
+    "health": "a fixed 'ok' for load balancers, no data",
 }
 # Own scope: a signed-in therapist's own records only, found through ``current_user``; there is
 # no id in the URL that could name another therapist's. ``<key>`` names a strategy of the

@@ -20,7 +20,7 @@ def events(app):
 
 
 def verify(app):
-    return app.test_cli_runner().invoke(args=["audit", "verify"])
+    return app.test_cli_runner().invoke(args=["counselor", "audit", "verify"])
 
 
 def test_sign_ins_views_changes_and_exports_are_recorded(app, client, therapist, make_couple):
@@ -89,7 +89,7 @@ def test_admin_lists_filters_and_verifies(app, client, make_therapist, make_coup
     other.get(f"/couples/{couple_id}")
     login(client, admin)
     page = client.get(f"/admin/audit?therapist={colleague.id}&action=view").get_data(as_text=True)
-    assert "couples.detail" in page and "Colleague" in page
+    assert "couple.detail" in page and "Colleague" in page
     assert "login success" not in page.split("<tbody>")[1]
     page = client.get(f"/admin/audit?couple={couple_id}&verify=1").get_data(as_text=True)
     assert "Chain intact" in page

@@ -14,7 +14,7 @@ from snapshot_support import changes, snapshot
 
 
 def run(app, *args):
-    result = app.test_cli_runner().invoke(args=list(args))
+    result = app.test_cli_runner().invoke(args=["counselor", *args])
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -74,7 +74,9 @@ def test_a_backup_taken_during_a_write_is_consistent(app, logged_in, therapist, 
 def test_restore_asks_before_replacing_everything(app, tmp_path):
     backup_file = tmp_path / "practice.backup"
     run(app, "backup", str(backup_file))
-    result = app.test_cli_runner().invoke(args=["restore", str(backup_file)], input="n\n")
+    result = app.test_cli_runner().invoke(
+        args=["counselor", "restore", str(backup_file)], input="n\n"
+    )
     assert result.exit_code != 0
     assert "Replace everything" in result.output
 
@@ -86,9 +88,11 @@ def test_restoring_under_other_keys_says_which_keys_are_needed(
     backup_file = tmp_path / "practice.backup"
     run(app, "backup", str(backup_file))
     settings = base_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path)
-    settings["DATA_KEYS"] = [Fernet.generate_key().decode()]
+    settings["COUNSELOR_DATA_KEYS"] = [Fernet.generate_key().decode()]
     other_keys = create_app(settings, instance_path=str(tmp_path / "other"))
-    result = other_keys.test_cli_runner().invoke(args=["restore", "--yes", str(backup_file)])
+    result = other_keys.test_cli_runner().invoke(
+        args=["counselor", "restore", "--yes", str(backup_file)]
+    )
     assert result.exit_code != 0
     assert "data keys in use do not open it" in result.output
     with other_keys.app_context():

@@ -19,6 +19,8 @@ from counselor_app.models import Therapist
 def clean_env(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("DATA_KEYS", raising=False)
+    monkeypatch.delenv("COUNSELOR_DATA_KEYS", raising=False)
     return monkeypatch
 
 
@@ -43,11 +45,11 @@ def test_default_database_is_sqlite_in_the_instance_folder(tmp_path, clean_env):
 
 def test_layers_apply_in_order(tmp_path, clean_env):
     (tmp_path / "config.py").write_text(
-        "SQLALCHEMY_DATABASE_URI = 'sqlite:///from-instance.db'\nCOUPLES_PER_PAGE = 7\n"
+        "SQLALCHEMY_DATABASE_URI = 'sqlite:///from-instance.db'\nCOUNSELOR_COUPLES_PER_PAGE = 7\n"
     )
     app = create_app(instance_path=str(tmp_path))
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:///from-instance.db"
-    assert app.config["COUPLES_PER_PAGE"] == 7
+    assert app.config["COUNSELOR_COUPLES_PER_PAGE"] == 7
 
     clean_env.setenv("DATABASE_URL", "postgres://user:pw@db.internal/counselor")
     clean_env.setenv("SECRET_KEY", "from-the-environment")
@@ -57,8 +59,26 @@ def test_layers_apply_in_order(tmp_path, clean_env):
     )
     assert app.config["SECRET_KEY"] == "from-the-environment"
 
-    app = create_app({"COUPLES_PER_PAGE": 3}, instance_path=str(tmp_path))
-    assert app.config["COUPLES_PER_PAGE"] == 3
+    app = create_app({"COUNSELOR_COUPLES_PER_PAGE": 3}, instance_path=str(tmp_path))
+    assert app.config["COUNSELOR_COUPLES_PER_PAGE"] == 3
+
+
+def test_old_setting_names_still_work_standalone_with_a_warning(tmp_path, clean_env, caplog):
+    (tmp_path / "config.py").write_text("COUPLES_PER_PAGE = 4\nIDLE_TIMEOUT = 60\n")
+    clean_env.setenv("DATA_KEYS", "QmVuY2htYXJrUHJhY3RpY2VLZXlOb3RGb3JSZWFsVXM=")
+    app = create_app(instance_path=str(tmp_path))
+    assert app.config["COUNSELOR_COUPLES_PER_PAGE"] == 4
+    assert app.config["COUNSELOR_IDLE_TIMEOUT"] == 60
+    assert app.config["COUNSELOR_DATA_KEYS"] == ["QmVuY2htYXJrUHJhY3RpY2VLZXlOb3RGb3JSZWFsVXM="]
+    assert "COUPLES_PER_PAGE" not in app.config
+    warnings = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert any("COUPLES_PER_PAGE" in line for line in warnings), warnings
+    assert any("DATA_KEYS" in line for line in warnings), warnings
+    # Both names set: the new one wins.
+    app = create_app(
+        {"COUPLES_PER_PAGE": 4, "COUNSELOR_COUPLES_PER_PAGE": 9}, instance_path=str(tmp_path)
+    )
+    assert app.config["COUNSELOR_COUPLES_PER_PAGE"] == 9
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ def count(model) -> int:
 
 def test_demo_practice_is_complete_and_marked_fictitious(app, client):
     result = app.test_cli_runner().invoke(
-        args=["demo-data", "--password-stdin"], input=PASSWORD + "\n"
+        args=["counselor", "demo-data", "--password-stdin"], input=PASSWORD + "\n"
     )
     assert result.exit_code == 0, result.output
     assert "3 therapists, 12 couples, 96 appointments" in result.output
@@ -73,14 +73,23 @@ def test_demo_practice_is_complete_and_marked_fictitious(app, client):
 
 def test_demo_data_goes_into_an_empty_database_only(app, therapist, make_couple):
     make_couple(therapist)
-    result = app.test_cli_runner().invoke(args=["demo-data"])
+    result = app.test_cli_runner().invoke(args=["counselor", "demo-data"])
     assert result.exit_code != 0
     assert "already has couples" in result.output
 
 
 def test_the_size_can_be_chosen(app):
     result = app.test_cli_runner().invoke(
-        args=["demo-data", "--therapists", "2", "--couples", "5", "--appointments", "40"]
+        args=[
+            "counselor",
+            "demo-data",
+            "--therapists",
+            "2",
+            "--couples",
+            "5",
+            "--appointments",
+            "40",
+        ]
     )
     assert result.exit_code == 0, result.output
     assert "2 therapists, 5 couples, 40 appointments" in result.output

@@ -94,7 +94,7 @@ def keyfile_app(app, tmp_path: Path):
     instance.mkdir()
     (instance / "data_keys").write_text(DATA_KEY + "\n")
     settings = base_config(app.config["SQLALCHEMY_DATABASE_URI"], instance)
-    del settings["DATA_KEYS"]
+    del settings["COUNSELOR_DATA_KEYS"]
     return create_app(settings, instance_path=str(instance)), instance / "data_keys"
 
 
@@ -105,7 +105,7 @@ def test_key_rotation_reencrypts_every_value_under_a_new_key(app, logged_in, tmp
     rotating, key_file = keyfile_app(app, tmp_path)
 
     arguments = ["data-keys", "rotate", *(["--retire-old"] if retire else [])]
-    result = rotating.test_cli_runner().invoke(args=arguments)
+    result = rotating.test_cli_runner().invoke(args=["counselor", *arguments])
     assert result.exit_code == 0, result.output
     assert "Re-encrypted" in result.output
 
@@ -128,7 +128,7 @@ def test_key_rotation_reencrypts_every_value_under_a_new_key(app, logged_in, tmp
 
 
 def test_rotation_refuses_keys_given_in_settings(app):
-    result = app.test_cli_runner().invoke(args=["data-keys", "rotate"])
+    result = app.test_cli_runner().invoke(args=["counselor", "data-keys", "rotate"])
     assert result.exit_code != 0
     assert "DATA_KEYS setting" in result.output
 
@@ -136,7 +136,7 @@ def test_rotation_refuses_keys_given_in_settings(app):
 def test_a_new_instance_gets_its_own_private_key(app, tmp_path):
     instance = tmp_path / "fresh-instance"
     settings = base_config(app.config["SQLALCHEMY_DATABASE_URI"], instance)
-    del settings["DATA_KEYS"]
+    del settings["COUNSELOR_DATA_KEYS"]
     fresh = create_app(settings, instance_path=str(instance))
     key_file = instance / "data_keys"
     assert key_file.stat().st_mode & 0o777 == 0o600

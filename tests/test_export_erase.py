@@ -71,7 +71,7 @@ def test_export_zip_holds_the_whole_record_and_every_issued_pdf(app, logged_in):
     # Private psychotherapy notes stay out of every file of the archive.
     for name in names:
         assert markers["private_note"].encode() not in archive.read(name), name
-    assert ("export", "couples.export_zip") in audit_actions(app, couple_id)
+    assert ("export", "couple.export_zip") in audit_actions(app, couple_id)
 
 
 def test_erase_asks_for_the_name_and_a_wrong_one_erases_nothing(app, logged_in):
@@ -122,6 +122,6 @@ def test_erase_removes_every_row_of_the_couple_and_leaves_an_audit_entry(
     assert logged_in.get(f"/couples/{couple_id}").status_code == 404
     assert logged_in.get(f"/couples/{other_id}").status_code == 200
     # The audit trail keeps what was done, and stays intact.
-    assert ("delete", "couples.erase") in audit_actions(app, couple_id)
+    assert ("delete", "couple.erase") in audit_actions(app, couple_id)
     with app.app_context():
         assert verify().ok

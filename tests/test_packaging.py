@@ -108,7 +108,7 @@ print('ok')
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'wsgi.sqlite3'}",
         "SECRET_KEY": "a key for this test only",
-        "DATA_KEYS": "QmVuY2htYXJrUHJhY3RpY2VLZXlOb3RGb3JSZWFsVXM=",
+        "COUNSELOR_DATA_KEYS": "QmVuY2htYXJrUHJhY3RpY2VLZXlOb3RGb3JSZWFsVXM=",
     }
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True

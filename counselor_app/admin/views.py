@@ -22,7 +22,7 @@ from counselor_app.admin import services
 from counselor_app.audit import services as audit
 from counselor_app.auth.identity import current_therapist
 from counselor_app.auth.services import AccountError
-from counselor_app.extensions import db
+from counselor_app.extensions import db, state
 from counselor_app.forms.admin import PracticeForm, TherapistForm
 from counselor_app.forms.base import ActionForm
 from counselor_app.models import PaperSize, Therapist
@@ -69,7 +69,11 @@ def therapists() -> str:
 @bp.route("/therapists/new", methods=["GET", "POST"])
 @admin_required
 def add_therapist() -> str | Response:
-    """Add a therapist; the generated password is shown once, on this response only."""
+    """Add a therapist; the generated password is shown once, on this response only.
+
+    Mounted on the host's sign-in, accounts come from the host: there is nothing to add here."""
+    if not state().standalone_sign_in:
+        abort(404)
     form = TherapistForm()
     if form.validate_on_submit():
         try:

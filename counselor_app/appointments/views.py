@@ -7,6 +7,7 @@ from datetime import UTC
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request
 from werkzeug.wrappers import Response
 
+from counselor_app import signals
 from counselor_app.appointments import services
 from counselor_app.assessment.services import confirmed_flags
 from counselor_app.auth.identity import current_therapist
@@ -78,6 +79,9 @@ def index() -> str | Response | tuple[str, int]:
             form.attendance.errors.append(str(error))
         else:
             db.session.commit()
+            signals.send(
+                signals.appointment_recorded, couple_id=couple.id, appointment_id=appointment.id
+            )
             flash("Appointment added.", "success")
             return redirect(
                 counselor_url(
@@ -374,7 +378,9 @@ def save_note(appointment_id: int) -> Response | tuple[str, int]:
         form.version.refresh(appointment.note.version if appointment.note else 0)
         return render_page(couple, appointment, 409, note=form)
     if signing:
-        return _done(couple, appointment, "Note signed and locked.", "note")
+        response = _done(couple, appointment, "Note signed and locked.", "note")
+        signals.send(signals.note_signed, couple_id=couple.id, appointment_id=appointment.id)
+        return response
     return _done(couple, appointment, "Note saved as a draft.", "note")
 
 

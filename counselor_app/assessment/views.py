@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import Blueprint, flash, g, redirect, render_template
 from werkzeug.wrappers import Response
 
+from counselor_app import signals
 from counselor_app.assessment import services
 from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
@@ -129,6 +130,8 @@ def _flag_action(
         form.version.refresh(services.owned_flag(couple, flag_id).version)
         return render_page(couple, status=409 if stale else 422, failed=(flag_id, kind, form))
     db.session.commit()
+    if kind == "confirm":
+        signals.send(signals.flag_confirmed, couple_id=couple.id, flag_id=flag.id)
     flash(f"{CHALLENGES[flag.challenge_key][0]}: {done}.", "success")
     return redirect(
         counselor_url("couple.assessment.index", couple_id=couple.id) + f"#flag-{flag.id}"

@@ -34,6 +34,9 @@ bp = Blueprint("auth", __name__)
 
 # The pages whose forms give back text sent after the session ran out (forms.base.restore_draft
 # is called in their views); a form posted from any other page is not kept.
+# Files and checks that hold no client data (the parent blueprint's own routes).
+PUBLIC_FILES = frozenset({"static", "print_css", "health"})
+
 RESTORING_PAGES = frozenset(
     {
         "couple.intake.section",
@@ -76,7 +79,7 @@ def expired_reason(now: float) -> str | None:
 
 def enforce_session_limits() -> Response | None:
     """Automatic logoff: checked on every request of a signed-in therapist."""
-    if local_endpoint() in ("static", "print_css", "health") or not current_therapist:
+    if local_endpoint() in PUBLIC_FILES or not current_therapist:
         return None  # static files neither count as activity nor need the check
     now = time.time()
     if reason := expired_reason(now):

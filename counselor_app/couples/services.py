@@ -36,6 +36,8 @@ class PartnerDetails:
     display_name: str
     pronouns: str = ""
     email: str | None = None
+    # The host's own reference for this person (its client id); set when the couple is made.
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ class CoupleDetails:
     relationship_stage: RelationshipStage
     relationship_length_months: int | None
     presenting_concerns: str
+    # The host's own reference for this couple; set when the couple is made.
+    external_id: str | None = None
+
+
+class CoupleError(ValueError):
+    """A couple that cannot be made as asked; the message is for the user."""
 
 
 def owned_couples(therapist: Therapist) -> Select[tuple[Couple]]:
@@ -71,8 +79,11 @@ def search_couples(
         selectinload(Couple.partners), defer(Couple.presenting_concerns)
     )
     if search:
+        # A host's reference (its client id) finds the couple too, exactly as written.
         query = query.where(
             Couple.partners.any(Partner.display_name.icontains(search, autoescape=True))
+            | (Couple.external_id == search.strip())
+            | Couple.partners.any(Partner.external_id == search.strip())
         )
     if status is not None:
         query = query.where(Couple.status == status)
@@ -87,11 +98,41 @@ def _apply_partner(partner: Partner, details: PartnerDetails) -> None:
 
 
 def create_couple(therapist: Therapist, details: CoupleDetails) -> Couple:
-    couple = Couple(therapist=therapist, partners=[Partner(label="A"), Partner(label="B")])
+    _check_external_ids(therapist, details)
+    couple = Couple(
+        therapist=therapist,
+        external_id=details.external_id,
+        partners=[
+            Partner(label="A", external_id=details.partner_a.external_id),
+            Partner(label="B", external_id=details.partner_b.external_id),
+        ],
+    )
     _apply(couple, details)
     db.session.add(couple)
     db.session.flush()
     return couple
+
+
+def _check_external_ids(therapist: Therapist, details: CoupleDetails) -> None:
+    """A host reference names one couple, and one partner, within a therapist's records."""
+    if details.external_id and find_by_external_id(therapist, details.external_id):
+        raise CoupleError("Another couple already has this host reference.")
+    for partner in (details.partner_a, details.partner_b):
+        if partner.external_id and db.session.scalar(
+            select(Partner.id)
+            .join(Couple)
+            .where(Couple.therapist_id == therapist.id, Partner.external_id == partner.external_id)
+        ):
+            raise CoupleError("Another partner already has this host reference.")
+    if details.partner_a.external_id and (
+        details.partner_a.external_id == details.partner_b.external_id
+    ):
+        raise CoupleError("The two partners cannot share one host reference.")
+
+
+def find_by_external_id(therapist: Therapist, external_id: str) -> Couple | None:
+    query = owned_couples(therapist).where(Couple.external_id == external_id)
+    return db.session.scalar(query.options(selectinload(Couple.partners)))
 
 
 def update_couple(couple: Couple, details: CoupleDetails, *, expected_version: int) -> None:

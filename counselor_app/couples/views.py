@@ -18,7 +18,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from counselor_app import encryption
+from counselor_app import encryption, signals
 from counselor_app.appointments.services import last_and_next
 from counselor_app.auth.identity import current_therapist
 from counselor_app.couples import services
@@ -140,6 +140,7 @@ def create() -> str | Response:
     elif form.validate_on_submit():
         couple = services.create_couple(current_therapist, _details(form))
         db.session.commit()
+        signals.send(signals.couple_created, couple_id=couple.id, therapist_id=couple.therapist_id)
         flash(f"{couple.display_name} added.", "success")
         return redirect(counselor_url("couple.detail", couple_id=couple.id))
     return render_template("counselor/couples/form.html", form=form, couple=None), _status(form)
@@ -248,6 +249,10 @@ def _change_status(status: CoupleStatus, done: str) -> Response:
         abort(400)
     if services.set_status(couple, status):
         db.session.commit()
+        if status == CoupleStatus.CLOSED:
+            signals.send(
+                signals.couple_closed, couple_id=couple.id, therapist_id=couple.therapist_id
+            )
         flash(f"{couple.display_name}: {done}.", "success")
     return redirect(counselor_url("couple.detail", couple_id=couple.id))
 

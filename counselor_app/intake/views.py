@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request
 from werkzeug.wrappers import Response
 
+from counselor_app import signals
 from counselor_app.assessment import services as assessment
 from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
@@ -157,6 +158,7 @@ def review(label: str) -> str | Response | tuple[str, int]:
         if not missing:
             assessment.rescore(couple)
             db.session.commit()
+            signals.send(signals.intake_completed, couple_id=couple.id, partner_id=partner.id)
             flash(f"{partner.display_name}'s intake is complete.", "success")
             return redirect(counselor_url("couple.detail", couple_id=couple.id))
     responses = services.responses_of(partner)

@@ -15,6 +15,7 @@ from flask import (
     request,
 )
 
+from counselor_app import signals
 from counselor_app.assessment.services import confirmed_flags, handout_blocked
 from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
@@ -259,6 +260,12 @@ def issue(plan_id: int, kind: str) -> Response | tuple[str, int]:
             stem=f"{slug}-{plan.session_date.isoformat()}",
         )
         db.session.commit()
+        signals.send(
+            signals.document_issued,
+            couple_id=couple.id,
+            document_id=document.id,
+            kind=document_kind.value,
+        )
         flash(f"{document_kind.label} issued as version {document.number}.", "success")
     target = counselor_url("couple.plans.detail", couple_id=couple.id, plan_id=plan.id)
     return redirect(f"{target}#document-{document.id}")

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from flask import Blueprint, abort, flash, g, redirect, render_template
 from werkzeug.wrappers import Response
 
+from counselor_app import signals
 from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
@@ -106,6 +107,12 @@ def issue(kind: str) -> Response:
         couple.id, document_kind, html, render(doc).pdf, current_therapist, stem=stem, series=series
     )
     db.session.commit()
+    signals.send(
+        signals.document_issued,
+        couple_id=couple.id,
+        document_id=document.id,
+        kind=document_kind.value,
+    )
     flash(f"{document_kind.label} issued as version {document.number}.", "success")
     return redirect(
         counselor_url("couple.progress.index", couple_id=couple.id) + f"#document-{document.id}"

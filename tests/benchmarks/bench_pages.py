@@ -57,7 +57,7 @@ def settings(url: str, data_keys: str = DATA_KEYS) -> dict[str, object]:
     return {
         "SECRET_KEY": "bench",
         "SQLALCHEMY_DATABASE_URI": url,
-        "DATA_KEYS": data_keys.split(","),
+        "COUNSELOR_DATA_KEYS": data_keys.split(","),
     }
 
 

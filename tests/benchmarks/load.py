@@ -151,7 +151,7 @@ def serve(
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "DATA_KEYS": data_keys,
+        "COUNSELOR_DATA_KEYS": data_keys,
         "SECRET_KEY": SECRET_KEY,
     }
     with tempfile.TemporaryDirectory(prefix="counselor-gunicorn-") as folder:
