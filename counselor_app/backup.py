@@ -22,12 +22,18 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from counselor_app.encryption import UnreadableRecord
-from counselor_app.extensions import db
-from counselor_app.models import Couple
+from counselor_app.extensions import db, own_db, state
+from counselor_app.models import Base, Couple
+from counselor_app.schema import TABLE_PREFIX, VERSION_TABLE
 
 
 class BackupError(Exception):
     """The backup or restore could not be made; the message says why."""
+
+
+def shares_host_database() -> bool:
+    """Mounted on the host's database: backups and restores cover our tables only."""
+    return state().db is not own_db
 
 
 def backup(path: Path) -> None:
@@ -36,11 +42,23 @@ def backup(path: Path) -> None:
     # Created private before anything is written into it.
     path.touch(mode=0o600, exist_ok=True)
     os.chmod(path, 0o600)
+    ours_only = shares_host_database()
     if url.get_backend_name() == "sqlite":
         _sqlite_copy(_sqlite_path(url), path)
+        if ours_only:
+            _drop_host_tables(path)
     elif url.get_backend_name() == "postgresql":
         # Uncompressed: ciphertext does not compress, and an auditor can search the file.
-        _postgres("pg_dump", url, "--format=custom", "--compress=0", "--no-owner", f"--file={path}")
+        tables = [f"--table={TABLE_PREFIX}*"] if ours_only else []
+        _postgres(
+            "pg_dump",
+            url,
+            "--format=custom",
+            "--compress=0",
+            "--no-owner",
+            *tables,
+            f"--file={path}",
+        )
     else:
         raise BackupError(f"Backups of {url.get_backend_name()} databases are not supported.")
 
@@ -53,8 +71,13 @@ def restore(path: Path) -> None:
     db.session.remove()
     db.engine.dispose()  # no pooled connection may keep reading the old contents
     if url.get_backend_name() == "sqlite":
-        _sqlite_copy(path, _sqlite_path(url))
+        if shares_host_database():
+            _sqlite_replace_our_tables(path, _sqlite_path(url))
+        else:
+            _sqlite_copy(path, _sqlite_path(url))
     elif url.get_backend_name() == "postgresql":
+        # A dump made while mounted holds our tables only, so --clean drops and brings back
+        # those and nothing of the host's.
         _postgres(
             "pg_restore",
             url,
@@ -94,6 +117,61 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     """Page-by-page copy under SQLite's own locking: consistent even while others write."""
     with closing(sqlite3.connect(source)) as reader, closing(sqlite3.connect(target)) as writer:
         reader.backup(writer)
+
+
+def _drop_host_tables(path: Path) -> None:
+    """Leave only our tables in a copy of a database shared with the host."""
+    with closing(sqlite3.connect(path)) as copy:
+        names = [
+            row[0]
+            for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not row[0].startswith((TABLE_PREFIX, "sqlite_"))
+        ]
+        copy.execute("PRAGMA foreign_keys=OFF")
+        for name in names:
+            copy.execute(f'DROP TABLE "{name}"')  # names read from the file itself  # nosec B608
+        copy.commit()
+        copy.execute("VACUUM")  # the host's rows must not linger in free pages
+
+
+def _sqlite_replace_our_tables(backup_file: Path, database: Path) -> None:
+    """Put back our tables' rows from ``backup_file`` in one transaction; the host's tables
+    are not touched. The backup must be at the schema revision the database is at."""
+    tables = [table.name for table in Base.metadata.sorted_tables]
+    with closing(sqlite3.connect(database, isolation_level=None)) as live:
+        live.execute("ATTACH DATABASE ? AS saved", (str(backup_file),))
+        _check_same_revision(live)
+        live.execute("PRAGMA foreign_keys=ON")
+        live.execute("BEGIN IMMEDIATE")
+        try:
+            for name in reversed(tables):  # children before their parents
+                live.execute(f'DELETE FROM main."{name}"')  # our own table names  # nosec B608
+            for name in tables:
+                columns = ", ".join(f'"{c}"' for c in Base.metadata.tables[name].columns.keys())
+                live.execute(
+                    f'INSERT INTO main."{name}" ({columns}) '  # nosec B608
+                    f'SELECT {columns} FROM saved."{name}"'
+                )
+            live.execute("COMMIT")
+        except sqlite3.Error as error:
+            live.execute("ROLLBACK")
+            raise BackupError(f"The backup could not be restored: {type(error).__name__}.") from error
+        finally:
+            live.execute("DETACH DATABASE saved")
+
+
+def _check_same_revision(live: sqlite3.Connection) -> None:
+    query = 'SELECT version_num FROM {}."' + VERSION_TABLE + '"'
+    try:
+        saved = live.execute(query.format("saved")).fetchall()
+        current = live.execute(query.format("main")).fetchall()
+    except sqlite3.Error as error:
+        raise BackupError("This file is not a backup of the couples-therapy tables.") from error
+    if saved != current:
+        raise BackupError(
+            "The backup was made at another version of the couples-therapy tables: restore it "
+            "with the package version that made it, then upgrade."
+        )
 
 
 def _postgres(program: str, url: URL, *arguments: str) -> None:

@@ -19,6 +19,7 @@ from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
 from counselor_app.models import Base, Couple
+from counselor_app.schema import TABLE_PREFIX
 
 therapist_cli = AppGroup("therapist", help="Manage therapist accounts.")
 
@@ -144,7 +145,8 @@ def reencrypt() -> int:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
 def backup_command(path: Path) -> None:
-    """Write a consistent copy of the database to PATH while the app keeps running."""
+    """Write a consistent copy of the database to PATH while the app keeps running (mounted
+    on a host's database: a copy of our tables only)."""
     try:
         backup.backup(path)
     except backup.BackupError as error:
@@ -159,8 +161,16 @@ def backup_command(path: Path) -> None:
 @with_appcontext
 def restore_command(path: Path, yes: bool) -> None:
     """Replace the database's contents with the backup at PATH (stop the app first)."""
+    if backup.shares_host_database():
+        click.echo(
+            "This app shares its database with the host application: only the couples-therapy "
+            f"tables ({TABLE_PREFIX}*) are replaced; the host's own tables are not touched."
+        )
+        question = "Replace every couples-therapy table with the backup?"
+    else:
+        question = "Replace everything in the database with the backup?"
     if not yes:
-        click.confirm("Replace everything in the database with the backup?", abort=True)
+        click.confirm(question, abort=True)
     try:
         backup.restore(path)
     except backup.BackupError as error:

@@ -1,0 +1,160 @@
+"""The reference host (examples/host_app) with the package mounted on its database and sign-in.
+
+Tests that say "mounted" run against this host, never a bare Flask app: it has its own models
+(a table `appointment`, a class `Appointment`), Flask-Login users (two clinicians and a
+receptionist), CSRFProtect with an exempt webhook, Flask-Migrate history, layout, `forms.py`,
+`reports/` and a blueprint named `admin`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade as host_upgrade
+
+from counselor_app import schema
+from examples.host_app.host_app import create_app as create_host_app
+from examples.host_app.host_app import db as host_db
+from examples.host_app.host_app.models import CLINICIAN, RECEPTIONIST, User
+
+PREFIX = "/couples-therapy"
+PASSWORD = "host password for tests"
+DATA_KEY = "Q291bnNlbG9yQXBwVGVzdEtleU5vdEZvclByb2R1Y3Q="
+HIDDEN_TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+META_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    email: str
+    name: str
+
+
+def host_config(url: str, instance: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "host-test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "INSTANCE_PATH": str(instance),
+        "COUNSELOR_DATA_KEYS": [DATA_KEY],
+    }
+
+
+def migrate_host(url: str, instance: Path) -> None:
+    """The host's own history, then ours: two version tables in one database."""
+    app = create_host_app(host_config(url, instance))
+    with app.app_context():
+        host_upgrade()
+        schema.upgrade()
+        host_db.engine.dispose()
+
+
+class HostClient(FlaskClient):
+    """A browser on the host: forms carry the page's CSRF token, as the host's pages do."""
+
+    def csrf_token(self) -> str:
+        page = self.get("/login").get_data(as_text=True)
+        match = HIDDEN_TOKEN.search(page) or META_TOKEN.search(page)
+        assert match, "no CSRF token on the host's sign-in page"
+        return match.group(1)
+
+    def post_form(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        payload = {"csrf_token": self.csrf_token(), **(data or {})}
+        return self.post(url, data=payload, **kwargs)
+
+    def sign_in(self, staff: Staff) -> None:
+        response = self.post_form("/login", {"email": staff.email, "password": PASSWORD})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+def add_staff(app: Flask, name: str, email: str, *, role: str = CLINICIAN, admin: bool = False):
+    with app.app_context():
+        user = User(name=name, email=email, role=role, is_admin=admin)
+        user.set_password(PASSWORD)
+        host_db.session.add(user)
+        host_db.session.commit()
+        return Staff(user.id, email, name)
+
+
+@pytest.fixture(scope="session")
+def host_template(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> str:
+    """A host database with both histories migrated, once per run; each test gets a copy."""
+    folder = tmp_path_factory.mktemp(f"host-template-{backend}")
+    if backend == "sqlite":
+        path = folder / "host.sqlite3"
+        migrate_host(f"sqlite:///{path}", folder)
+        return str(path)
+    cluster = request.getfixturevalue("pg_cluster")
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE host_template")
+    migrate_host(cluster.url("host_template"), folder)
+    return "host_template"
+
+
+_numbers = iter(range(1, 1_000_000))
+
+
+@contextmanager
+def host_database(backend: str, template: str, folder: Path, request: pytest.FixtureRequest):
+    if backend == "sqlite":
+        path = folder / "host.sqlite3"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    name = f"host_test_{next(_numbers)}"
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    try:
+        yield cluster.url(name)
+    finally:
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def host(backend, host_template, tmp_path, request) -> Iterator[Flask]:
+    """The reference host with the package mounted, on a database of its own."""
+    with host_database(backend, host_template, tmp_path, request) as url:
+        app = create_host_app(host_config(url, tmp_path / "instance"))
+        app.test_client_class = HostClient
+        yield app
+        with app.app_context():
+            host_db.session.remove()
+            host_db.engine.dispose()
+
+
+@pytest.fixture
+def clinician(host) -> Staff:
+    return add_staff(host, "Ada Rivera", "ada@example.org", admin=True)
+
+
+@pytest.fixture
+def other_clinician(host) -> Staff:
+    return add_staff(host, "Ben Okafor", "ben@example.org")
+
+
+@pytest.fixture
+def receptionist(host) -> Staff:
+    return add_staff(host, "Cara Lindqvist", "cara@example.org", role=RECEPTIONIST)
+
+
+@pytest.fixture
+def host_client(host, clinician) -> HostClient:
+    """A signed-in host clinician."""
+    client = host.test_client()
+    client.sign_in(clinician)
+    return client
