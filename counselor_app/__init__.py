@@ -7,24 +7,25 @@ Flask practice-management app (optionally under a URL prefix) without a global a
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
 from flask_login import current_user
+from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from counselor_app import config, errors
 from counselor_app.encryption import ensure_data_keys
-from counselor_app.extensions import csrf, db, login_manager, migrate
+from counselor_app.extensions import EXTENSION_KEY, Counselor, csrf, login_manager, own_db
 from counselor_app.sessions import HttpsAwareSessionInterface
 from forms.rendering import choice_inputs
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # templates/ sits beside the package, both in a checkout and once installed into site-packages.
 TEMPLATES_DIR = PACKAGE_DIR.parent / "templates"
-MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 REPORTS_DIR = PACKAGE_DIR.parent / "reports"
 # The blueprints whose pages show client data (every one but the static files).
 PAGE_BLUEPRINTS = frozenset(
@@ -114,6 +115,17 @@ def health() -> Response:
     return Response("ok\n", mimetype="text/plain")
 
 
+def _sqlite_pragmas(dbapi_connection: object, connection_record: object) -> None:
+    """SQLite ignores foreign keys (and so ON DELETE CASCADE) unless each connection asks;
+    secure_delete overwrites what is deleted (an erased couple) instead of leaving it in
+    free pages of the file."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
+
+
 def create_app(
     test_config: dict[str, Any] | None = None, *, instance_path: str | None = None
 ) -> Flask:
@@ -154,8 +166,10 @@ def init_app(app: Flask, url_prefix: str = "") -> None:
         app.config.setdefault(name, value)  # a host app may not have set these
     ensure_data_keys(app)
     errors.protect_logs(app)
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    app.extensions[EXTENSION_KEY] = Counselor(db=own_db, name="counselor", url_prefix=url_prefix)
+    own_db.init_app(app)
+    with app.app_context():
+        event.listen(own_db.engine, "connect", _sqlite_pragmas)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

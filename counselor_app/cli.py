@@ -18,7 +18,7 @@ from counselor_app import backup, demo, encryption
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
-from counselor_app.models import Couple
+from counselor_app.models import Base, Couple
 
 therapist_cli = AppGroup("therapist", help="Manage therapist accounts.")
 
@@ -137,7 +137,7 @@ def reencrypt_command() -> None:
 
 def reencrypt() -> int:
     with db.engine.begin() as connection:
-        return encryption.reencrypt_all(connection, db.metadata)
+        return encryption.reencrypt_all(connection, Base.metadata)
 
 
 @click.command("backup")
