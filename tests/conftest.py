@@ -14,7 +14,6 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from sqlalchemy import event
 
 import pgcluster
@@ -23,6 +22,7 @@ from counselor_app.auth.services import create_therapist
 from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple
 from counselor_app.extensions import db
 from counselor_app.models import RelationshipStage, Therapist
+from counselor_app.schema import upgrade
 
 BACKENDS = ("sqlite", "postgresql")
 PASSWORD = "a calm harbour at dawn"

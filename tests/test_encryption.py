@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
-from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from conftest import DATA_KEY, base_config
 from counselor_app import create_app
 from counselor_app.extensions import db
 from counselor_app.models import Couple, Response, ResponseChange, SessionNote
+from counselor_app.schema import downgrade, upgrade
 from marker_support import STORED_IN_CLEAR, fill_every_free_text
 
 
