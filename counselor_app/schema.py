@@ -1,9 +1,10 @@
 """Our database schema's Alembic history, run from inside an app context.
 
-Standalone or mounted in a host app, ``upgrade()`` brings our tables to the newest revision on
-the database the app uses. The history keeps its place in a version table of its own,
-``counselor_alembic_version``, so it never shares ``alembic_version`` with a host's history.
-On the command line the same functions are ``flask counselor db ...``.
+Standalone or mounted in a host app, ``upgrade()`` brings our tables (every one named
+``counselor_*``) to the newest revision on the database the app uses. The history keeps its
+place in a version table of its own, ``counselor_alembic_version``, so it never shares
+``alembic_version`` with a host's history. On the command line the same functions are
+``flask counselor db ...``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The Alembic migrations build exactly the schema the models describe, both ways, and keep our
-history apart from a host app's."""
+"""The Alembic migrations build exactly the schema the models describe, both ways, keep the rows
+they move, and keep our history apart from a host app's."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.engine import Engine
 
 from conftest import base_config
 from counselor_app import create_app, schema
 from counselor_app.extensions import db
-from counselor_app.models import Base
+from counselor_app.models import Base, Couple, Therapist
 from counselor_app.schema import VERSION_TABLE, downgrade, upgrade
 
 _numbers = itertools.count(1)
@@ -75,12 +76,127 @@ def test_upgrade_matches_models_and_round_trips(empty_app):
     with empty_app.app_context():
         upgrade()
         assert tables() == set(Base.metadata.tables)
+        assert all(name.startswith("counselor_") for name in tables())
         assert schema_differences() == []
         downgrade("base")
         db.engine.dispose()
         assert tables() == set()
         upgrade()
         assert schema_differences() == []
+
+
+def named_objects(engine: Engine) -> set[tuple]:
+    """Every table, constraint, index and sequence by name, with what it is made of: what a
+    later migration (or a host's DBA) finds in the database."""
+    inspector = inspect(engine)
+    found: set[tuple] = set()
+    for table in set(inspector.get_table_names()) - {VERSION_TABLE}:
+        found.add(("pk", table, inspector.get_pk_constraint(table)["name"]))
+        for fk in inspector.get_foreign_keys(table):
+            columns = tuple(fk["constrained_columns"])
+            ondelete = fk["options"].get("ondelete")
+            found.add(("fk", table, fk["name"], columns, fk["referred_table"], ondelete))
+        for unique in inspector.get_unique_constraints(table):
+            found.add(("uq", table, unique["name"], tuple(unique["column_names"])))
+        for check in inspector.get_check_constraints(table):
+            found.add(("ck", table, check["name"], check["sqltext"]))
+        for index in inspector.get_indexes(table):
+            found.add(("ix", table, index["name"], tuple(index["column_names"])))
+    if engine.dialect.name == "postgresql":
+        found |= {("sequence", name) for name in inspector.get_sequence_names()}
+    return found
+
+
+def test_migrated_database_names_everything_as_a_new_one_would(empty_app, empty_database):
+    """compare_metadata does not look at primary key, foreign key or check constraint names,
+    nor at sequences: the renamed database must hold the very names the models give."""
+    fresh = create_engine(empty_database())
+    Base.metadata.create_all(fresh)
+    expected = named_objects(fresh)
+    fresh.dispose()
+    assert {entry[0] for entry in expected} >= {"pk", "fk", "uq", "ck", "ix"}
+    with empty_app.app_context():
+        upgrade()
+        assert named_objects(db.engine) == expected
+
+
+# Rows as the app at revision 0007 stored them, a child of each kind of parent included.
+ROWS_AT_0007 = (
+    "INSERT INTO therapist (email, name, password_hash, is_admin, active, login_token, "
+    "created_at) VALUES ('m@example.org', 'M', 'x', false, true, 'tok', CURRENT_TIMESTAMP)",
+    "INSERT INTO couple (therapist_id, relationship_stage, presenting_concerns, status, "
+    "created_at, updated_at, version) SELECT id, 'married', 'token-c', 'active', "
+    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1 FROM therapist",
+    "INSERT INTO partner (couple_id, label, display_name, pronouns) "
+    "SELECT id, 'A', 'Avery', '' FROM couple",
+    "INSERT INTO partner (couple_id, label, display_name, pronouns) "
+    "SELECT id, 'B', 'Blake', '' FROM couple",
+    "INSERT INTO response (couple_id, partner_id, instrument_id, instrument_version, status, "
+    "answers, started_at, updated_at, version) SELECT couple_id, id, 'intake', 1, 'draft', "
+    "'token-r', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1 FROM partner WHERE label = 'A'",
+    "INSERT INTO response_change (response_id, item_id, old_value, new_value, changed_by_id, "
+    "changed_at) SELECT id, 'ind_goals', 'token-o', 'token-n', "
+    "(SELECT id FROM therapist), CURRENT_TIMESTAMP FROM response",
+    "INSERT INTO appointment (couple_id, starts_at, duration_minutes, status, created_at, "
+    "updated_at, version) SELECT id, CURRENT_TIMESTAMP, 50, 'scheduled', CURRENT_TIMESTAMP, "
+    "CURRENT_TIMESTAMP, 1 FROM couple",
+    "INSERT INTO check_in (appointment_id, partner_label, instrument_id, instrument_version, "
+    "answers, total) SELECT id, 'A', 'csi4', 1, '{}', 12 FROM appointment",
+)
+# (table, what is read back): the same rows before the rename and after it.
+READ_BACK = (
+    ("therapist", "email"),
+    ("couple", "presenting_concerns"),
+    ("partner", "display_name"),
+    ("response", "answers"),
+    ("response_change", "new_value"),
+    ("appointment", "duration_minutes"),
+    ("check_in", "total"),
+)
+
+
+def read_back(prefix: str) -> dict[str, list]:
+    """The rows READ_BACK names; the transaction is ended, or on PostgreSQL its locks would
+    keep a migration's ALTER TABLE waiting."""
+    rows = {
+        table: db.session.execute(
+            text(f"SELECT id, {column} FROM {prefix}{table} ORDER BY id")  # noqa: S608
+        ).all()
+        for table, column in READ_BACK
+    }
+    db.session.rollback()
+    return rows
+
+
+def test_rows_survive_the_rename_and_its_downgrade(empty_app):
+    with empty_app.app_context():
+        upgrade("0007")
+        for statement in ROWS_AT_0007:
+            db.session.execute(text(statement))
+        db.session.commit()
+        before = read_back("")
+        assert all(before.values())
+        upgrade("0008")
+        assert read_back("counselor_") == before
+        downgrade("0007")
+        assert read_back("") == before
+        assert not [name for name in tables() if "counselor_" in name]
+
+        upgrade()
+        assert read_back("counselor_") == before
+        # New rows still get ids (PostgreSQL: the renamed sequences), beside the old ones.
+        therapist_id = db.session.scalars(select(Therapist.id)).one()
+        couple = Couple(therapist_id=therapist_id, relationship_stage="dating")
+        db.session.add(couple)
+        db.session.commit()
+        assert couple.id not in {row.id for row in before["couple"]}
+        # The foreign keys follow the renamed tables: deleting a couple cascades to its rows.
+        [(old_couple, _)] = before["couple"]
+        db.session.execute(text("DELETE FROM counselor_couple WHERE id = :id"), {"id": old_couple})
+        db.session.commit()
+        after = read_back("counselor_")
+        assert after["therapist"] == before["therapist"]
+        assert [after[table] for table in ("partner", "response_change", "check_in")] == [[]] * 3
 
 
 def make_database_of_before(app: Flask, *host_revisions: str) -> None:
@@ -112,7 +228,7 @@ def test_a_database_from_before_moves_our_revision_to_our_version_table(empty_ap
         upgrade()
         assert schema.current() == schema.heads()[0]
         assert shared_versions() is None  # emptied, so dropped
-        assert "couple" in tables()
+        assert "counselor_couple" in tables()
 
 
 def test_a_host_revision_in_the_shared_table_is_left_alone(empty_app):

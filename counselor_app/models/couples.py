@@ -38,10 +38,10 @@ class CoupleStatus(enum.StrEnum):
 
 
 class Couple(Base):
-    __tablename__ = "couple"
+    __tablename__ = "counselor_couple"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"), index=True)
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("counselor_therapist.id"), index=True)
     relationship_stage: Mapped[RelationshipStage] = mapped_column(
         portable_enum(RelationshipStage, "relationship_stage")
     )
@@ -92,14 +92,16 @@ class Couple(Base):
 
 
 class Partner(Base):
-    __tablename__ = "partner"
+    __tablename__ = "counselor_partner"
     __table_args__ = (
-        UniqueConstraint("couple_id", "label", name="uq_partner_couple_label"),
+        UniqueConstraint("couple_id", "label", name="uq_counselor_partner_couple_label"),
         CheckConstraint("label IN ('A', 'B')", name="label_a_or_b"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couple.id", ondelete="CASCADE"), index=True)
+    couple_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_couple.id", ondelete="CASCADE"), index=True
+    )
     label: Mapped[str] = mapped_column(String(1))
     display_name: Mapped[str] = mapped_column(String(80))
     pronouns: Mapped[str] = mapped_column(String(40), default="")
