@@ -10,6 +10,7 @@ place in a version table of its own, ``counselor_alembic_version``, so it never 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from alembic import command
@@ -59,6 +60,15 @@ def heads() -> list[str]:
     return list(_scripts().get_heads())
 
 
+def new_revision(message: str, *, autogenerate: bool = True) -> None:
+    """Write the next numbered revision; autogenerate compares the models with the database
+    and writes nothing when they agree."""
+    [head] = _scripts().get_heads()
+    command.revision(
+        _config(), message=message, autogenerate=autogenerate, rev_id=f"{int(head) + 1:04d}"
+    )
+
+
 def _shared_table() -> Table:
     return Table(SHARED_VERSION_TABLE, MetaData(), Column("version_num", String(32)))
 
@@ -87,6 +97,38 @@ def move_to_own_version_table(connection: Connection, history: ScriptDirectory) 
     connection.execute(delete(shared).where(shared.c.version_num == revision))
     if connection.scalar(select(shared.c.version_num).limit(1)) is None:
         shared.drop(connection)
+
+
+def _is_ours(obj: Any, name: str | None, type_: str) -> bool:
+    """Whether a table, or a column, index or constraint of one, belongs to our schema."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return bool(table and table.startswith(TABLE_PREFIX))
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's ``include_object`` hook for a host app's own migrations: leaves our tables out.
+
+    Mounted on the host's database, our ``counselor_*`` tables (and our version table,
+    ``counselor_alembic_version``) sit beside the host's, but they belong to our history, not
+    the host's. Without this hook the host's ``flask db migrate`` would find them in the
+    database and not in the host's models, and write a migration that drops them. Give it to
+    Flask-Migrate, which passes it on to Alembic::
+
+        from counselor_app.schema import include_object
+
+        Migrate(app, db, include_object=include_object)
+
+    or, in a plain Alembic ``env.py``, ``context.configure(..., include_object=include_object)``.
+    Everything else (the host's own tables and their indexes and constraints) is kept.
+    """
+    return not _is_ours(obj, name, type_)
+
+
+def only_ours(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Our own env.py's filter: autogenerate compares our tables only, never a host's."""
+    return _is_ours(obj, name, type_)
 
 
 db_cli = AppGroup("db", help="Our tables' migrations, kept apart from any host app's.")
@@ -119,3 +161,13 @@ def history_command() -> None:
     for script in _scripts().walk_revisions():
         mark = "  (current)" if script.revision == applied else ""
         click.echo(f"{script.revision}  {script.doc}{mark}")
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+@click.option(
+    "--empty", is_flag=True, help="Write an empty revision instead of comparing the models."
+)
+def revision_command(message: str, empty: bool) -> None:
+    """Write the next revision from the difference between the models and the database."""
+    new_revision(message, autogenerate=not empty)

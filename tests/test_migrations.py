@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine
 
 from conftest import base_config
@@ -251,6 +262,46 @@ def test_a_host_history_alone_is_not_taken_for_ours(empty_app):
         assert schema.current() == schema.heads()[0]
         assert shared_versions() == ["a1b2c3host"]
         assert tables() == set(Base.metadata.tables) | {"alembic_version"}
+
+
+HOST_METADATA = MetaData()
+Table(
+    "client",
+    HOST_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(80)),
+)
+
+
+def host_differences(**options) -> list:
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts=options)
+        return compare_metadata(context, HOST_METADATA)
+
+
+def test_include_object_keeps_our_tables_out_of_a_host_migration(app):
+    with app.app_context():
+        without = host_differences()
+        dropped = {diff[1].name for diff in without if diff[0] == "remove_table"}
+        assert dropped == set(Base.metadata.tables) | {VERSION_TABLE}
+        with_hook = host_differences(include_object=schema.include_object)
+        assert [(diff[0], diff[1].name) for diff in with_hook] == [("add_table", "client")]
+
+
+def test_autogenerate_sees_only_our_tables(app):
+    """A new revision compares our models with our tables only: a host table in the same
+    database is no difference, so at head there is nothing to write."""
+    versions = Path(schema.MIGRATIONS_DIR, "versions")
+    existing = set(versions.glob("*.py"))
+    with app.app_context():
+        HOST_METADATA.create_all(db.engine)
+        try:
+            schema.new_revision("nothing to change")
+        finally:
+            written = set(versions.glob("*.py")) - existing
+            for stray in written:
+                stray.unlink()  # never left in the source tree, even when the test fails
+        assert written == set()
 
 
 def test_db_commands(empty_app):
