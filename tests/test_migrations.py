@@ -24,6 +24,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from conftest import base_config
 from counselor_app import create_app, schema
@@ -208,6 +209,39 @@ def test_rows_survive_the_rename_and_its_downgrade(empty_app):
         after = read_back("counselor_")
         assert after["therapist"] == before["therapist"]
         assert [after[table] for table in ("partner", "response_change", "check_in")] == [[]] * 3
+
+
+def test_external_ids_are_unique_where_set(app, make_therapist):
+    """A host's id finds one therapist, and one couple per therapist; absent, none collide."""
+    first, second = make_therapist(), make_therapist()
+    with app.app_context():
+
+        def add(therapist_id: int, external_id: str | None) -> None:
+            db.session.add(
+                Couple(
+                    therapist_id=therapist_id, relationship_stage="dating", external_id=external_id
+                )
+            )
+            db.session.commit()
+
+        for _ in range(2):
+            add(first.id, None)
+        add(first.id, "client-7")
+        add(second.id, "client-7")  # another therapist's couple may carry the same host id
+        with pytest.raises(IntegrityError):
+            add(first.id, "client-7")
+        db.session.rollback()
+
+        db.session.get(Therapist, first.id).external_id = "host-user-1"
+        db.session.commit()
+        db.session.get(Therapist, second.id).external_id = "host-user-1"
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        assert db.session.get(Therapist, second.id).external_id is None  # NULL, like the first
+
+        indexed = {ix["name"] for ix in inspect(db.engine).get_indexes("counselor_partner")}
+        assert "ix_counselor_partner_external_id" in indexed
 
 
 def make_database_of_before(app: Flask, *host_revisions: str) -> None:

@@ -26,6 +26,9 @@ class Therapist(UserMixin, Base):
     __tablename__ = "counselor_therapist"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Mounted with the host's sign-in: the host's stable user id, which provisions this
+    # therapist on first sign-in and finds them after. None for our own accounts.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
