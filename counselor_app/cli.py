@@ -11,10 +11,9 @@ import click
 from cryptography.fernet import Fernet
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from counselor_app import backup, demo, encryption
+from counselor_app import backup, demo, encryption, schema
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
@@ -63,7 +62,7 @@ def ensure_first_therapist() -> tuple[str, str] | None:
 @with_appcontext
 def setup_command() -> None:
     """Apply the migrations and make the first account if there is none (never prompts)."""
-    upgrade()
+    schema.upgrade()
     created = ensure_first_therapist()
     if created:
         email, password = created
@@ -228,6 +227,7 @@ for _command in (
     backup_command,
     restore_command,
     demo_data_command,
+    schema.db_cli,
 ):
     counselor_cli.add_command(_command)
 

@@ -10,7 +10,6 @@ import counselor_app.reports
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PACKAGE_DIR / "static"
-MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 REPORTS_DIR = Path(counselor_app.reports.__file__).resolve().parent
 # Installed: counselor_app/templates; in a checkout (editable install too): templates/ beside it.
 TEMPLATES_DIR = next(

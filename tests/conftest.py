@@ -14,7 +14,6 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from sqlalchemy import event
 
 import pgcluster
@@ -23,6 +22,7 @@ from counselor_app.auth.services import create_therapist
 from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple
 from counselor_app.extensions import db
 from counselor_app.models import RelationshipStage, Therapist
+from counselor_app.schema import upgrade
 
 BACKENDS = ("sqlite", "postgresql")
 PASSWORD = "a calm harbour at dawn"
@@ -73,12 +73,6 @@ def pg_cluster() -> Iterator[pgcluster.Cluster]:
 
 def migrate_to_head(url: str, instance: Path) -> None:
     app = create_app(base_config(url, instance))
-    from flask_migrate import Migrate  # TEMPORARY until counselor_app.schema lands
-
-    from counselor_app.extensions import own_db
-    from counselor_app.paths import MIGRATIONS_DIR
-
-    Migrate(app, own_db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     with app.app_context():
         upgrade()
         db.engine.dispose()

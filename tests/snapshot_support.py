@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from counselor_app.extensions import db
+from counselor_app.models import Base
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
 
@@ -22,7 +23,7 @@ def snapshot(app: Flask) -> Snapshot:
     """
     rows: Snapshot = {}
     with app.app_context():
-        for table in db.metadata.sorted_tables:
+        for table in Base.metadata.sorted_tables:
             bare = sa.table(table.name, *(sa.column(c.name) for c in table.columns))
             order = [bare.c[c.name] for c in table.primary_key.columns]
             result = db.session.execute(sa.select(bare).order_by(*order))

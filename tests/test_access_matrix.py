@@ -67,7 +67,7 @@ CLASSIFIED = {**PUBLIC, **OWN_SCOPE, **ADMIN}
 # requests only), but recording refusals would be legitimate, so new events are allowed at the
 # end; no existing event may change or go (the chain would break). Nothing else is excluded:
 # login_failure (the sign-in throttle) is compared exactly, since no request here signs in.
-APPEND_ONLY = ("audit_event",)
+APPEND_ONLY = ("counselor_audit_event",)
 COUPLE_NAMES = re.compile(r"\b(Alex|Sam)\b")  # the partners of every_id's couple (make_couple)
 
 

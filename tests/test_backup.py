@@ -25,7 +25,15 @@ def test_backup_and_restore_bring_back_every_row_of_every_table(app, logged_in, 
     issued = logged_in.post_form(f"/couples/{couple_id}/plans/{plan_id}/issue/handout")
     assert issued.status_code == 302
     before = snapshot(app)
-    assert all(before[table] for table in ("couple", "response", "session_note", "issued_document"))
+    assert all(
+        before[table]
+        for table in (
+            "counselor_couple",
+            "counselor_response",
+            "counselor_session_note",
+            "counselor_issued_document",
+        )
+    )
     backup_file = tmp_path / "backups" / "practice.backup"
 
     output = run(app, "backup", str(backup_file))
@@ -66,9 +74,9 @@ def test_a_backup_taken_during_a_write_is_consistent(app, logged_in, therapist, 
         db.session.flush()
         run(app, "backup", str(backup_file))
         db.session.commit()
-    assert len(snapshot(app)["couple"]) == 1
+    assert len(snapshot(app)["counselor_couple"]) == 1
     run(app, "restore", "--yes", str(backup_file))
-    assert snapshot(app)["couple"] == []  # the backup has the state before the write
+    assert snapshot(app)["counselor_couple"] == []  # the backup has the state before the write
 
 
 def test_restore_asks_before_replacing_everything(app, tmp_path):

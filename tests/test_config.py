@@ -5,7 +5,6 @@ from __future__ import annotations
 import stat
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from counselor_app import create_app
@@ -13,6 +12,7 @@ from counselor_app.auth.services import create_therapist
 from counselor_app.config import normalise_database_url
 from counselor_app.extensions import db
 from counselor_app.models import Therapist
+from counselor_app.schema import upgrade
 
 
 @pytest.fixture

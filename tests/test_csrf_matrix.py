@@ -25,7 +25,7 @@ every_id = route_walk.every_id  # the shared fixture: a couple with a row behind
 # legitimate, so new events are allowed at the end, but no existing event may change or go.
 # login_failure (the sign-in throttle) is compared exactly on purpose: a token-less sign-in
 # must not count as a failed attempt, or a cross-site form could lock an account out.
-APPEND_ONLY = ("audit_event",)
+APPEND_ONLY = ("counselor_audit_event",)
 
 
 def every_form(app, client, ids, make_therapist, therapist) -> dict[str, PostedForm]:

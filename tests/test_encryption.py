@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
-from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from conftest import DATA_KEY, base_config
 from counselor_app import create_app
 from counselor_app.extensions import db
 from counselor_app.models import Couple, Response, ResponseChange, SessionNote
+from counselor_app.schema import downgrade, upgrade
 from marker_support import STORED_IN_CLEAR, fill_every_free_text
 
 
@@ -67,14 +67,14 @@ def test_tampered_ciphertext_is_refused_not_shown(
     app, logged_in, therapist, make_couple, tampering
 ):
     couple_id = make_couple(therapist, concerns="Tamper check: the garden argument.")
-    token = stored_token(app, "couple", "presenting_concerns", couple_id)
+    token = stored_token(app, "counselor_couple", "presenting_concerns", couple_id)
     if tampering == "flipped":
         # A changed character in the body: the HMAC over the token no longer matches.
         middle = len(token) // 2
         tampered = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
     else:
         tampered = Fernet(Fernet.generate_key()).encrypt(b"Planted text").decode()
-    store_token(app, "couple", "presenting_concerns", couple_id, tampered)
+    store_token(app, "counselor_couple", "presenting_concerns", couple_id, tampered)
 
     response = logged_in.get(f"/couples/{couple_id}")
     page = response.get_data(as_text=True)
@@ -82,7 +82,7 @@ def test_tampered_ciphertext_is_refused_not_shown(
     assert "failed its integrity check" in page
     assert "garden argument" not in page and "Planted text" not in page
     # Nothing was rewritten on the way: the altered token is still there for investigation.
-    assert stored_token(app, "couple", "presenting_concerns", couple_id) == tampered
+    assert stored_token(app, "counselor_couple", "presenting_concerns", couple_id) == tampered
     # An untouched couple still opens.
     other = make_couple(therapist, ("Lee", "Kim"), concerns="Fine")
     assert logged_in.get(f"/couples/{other}").status_code == 200
@@ -101,7 +101,7 @@ def keyfile_app(app, tmp_path: Path):
 @pytest.mark.parametrize("retire", [False, True])
 def test_key_rotation_reencrypts_every_value_under_a_new_key(app, logged_in, tmp_path, retire):
     filled = fill_every_free_text(app, logged_in)
-    before = stored_token(app, "couple", "presenting_concerns", filled["couple_id"])
+    before = stored_token(app, "counselor_couple", "presenting_concerns", filled["couple_id"])
     rotating, key_file = keyfile_app(app, tmp_path)
 
     arguments = ["data-keys", "rotate", *(["--retire-old"] if retire else [])]
@@ -113,7 +113,7 @@ def test_key_rotation_reencrypts_every_value_under_a_new_key(app, logged_in, tmp
     # The old key is kept after the new one (to read earlier backups) unless retired.
     assert keys[1:] == ([] if retire else [DATA_KEY]) and keys[0] != DATA_KEY
     assert key_file.stat().st_mode & 0o777 == 0o600
-    after = stored_token(rotating, "couple", "presenting_concerns", filled["couple_id"])
+    after = stored_token(rotating, "counselor_couple", "presenting_concerns", filled["couple_id"])
     assert after != before
     with pytest.raises(InvalidToken):
         Fernet(DATA_KEY).decrypt(after)  # nothing in the database is under the old key
@@ -176,12 +176,14 @@ def test_migration_encrypts_existing_rows_and_downgrade_restores_them(app):
             db.session.execute(text(statement))
         db.session.commit()
         upgrade()
-        raw = db.session.execute(text("SELECT presenting_concerns FROM couple")).scalar_one()
+        raw = db.session.execute(
+            text("SELECT presenting_concerns FROM counselor_couple")
+        ).scalar_one()
         assert "Old plaintext" not in raw
         assert db.session.get(Couple, 1).presenting_concerns == "Old plaintext concerns"
         # The tables rebuilt to change a column's type keep their children (SQLite's batch
         # mode copies and drops a table: with foreign keys on, that would delete them).
-        assert rows("response_change") == 1
+        assert rows("counselor_response_change") == 1
         assert db.session.get(Response, 1).answers == {"ind_goals": 4}
         change = db.session.get(ResponseChange, 1)
         assert (change.old_value, change.new_value) == (2, 4)

@@ -16,7 +16,10 @@ from marker_support import fill_every_free_text
 from snapshot_support import snapshot
 
 # Tables that hold no client data, or that must outlive an erase (the audit trail).
-NOT_CLIENT_DATA = {"therapist", "login_failure", "practice", "strategy_text", "audit_event"}
+NOT_CLIENT_DATA = {
+    f"counselor_{name}"
+    for name in ("therapist", "login_failure", "practice", "strategy_text", "audit_event")
+}
 
 
 def issue_documents(client, couple_id, plan_id):
@@ -88,8 +91,8 @@ def test_erase_asks_for_the_name_and_a_wrong_one_erases_nothing(app, logged_in):
     assert 'id="confirm_name-error"' in page and "does not match" in page
     assert 'value="Someone"' in page  # what was typed stays
     after = snapshot(app)
-    assert {t: rows for t, rows in after.items() if t != "audit_event"} == {
-        t: rows for t, rows in before.items() if t != "audit_event"
+    assert {t: rows for t, rows in after.items() if t != "counselor_audit_event"} == {
+        t: rows for t, rows in before.items() if t != "counselor_audit_event"
     }
     empty = logged_in.post_form(f"/couples/{couple_id}/erase", {"confirm_name": " "})
     assert empty.status_code == 422 and "Type the couple" in empty.get_data(as_text=True)
@@ -114,11 +117,13 @@ def test_erase_removes_every_row_of_the_couple_and_leaves_an_audit_entry(
 
     after = snapshot(app)
     client_tables = sorted(set(after) - NOT_CLIENT_DATA)
-    assert all(before["session_note"]) and before["issued_document"]  # there was data
+    assert (
+        all(before["counselor_session_note"]) and before["counselor_issued_document"]
+    )  # there was data
     remaining = {table: len(after[table]) for table in client_tables if after[table]}
     # Only the other couple (and their two partners) is left.
-    assert remaining == {"couple": 1, "partner": 2}
-    assert after["couple"][0][0] == other_id
+    assert remaining == {"counselor_couple": 1, "counselor_partner": 2}
+    assert after["counselor_couple"][0][0] == other_id
     assert logged_in.get(f"/couples/{couple_id}").status_code == 404
     assert logged_in.get(f"/couples/{other_id}").status_code == 200
     # The audit trail keeps what was done, and stays intact.

@@ -48,7 +48,7 @@ def test_intake_text_sent_after_logoff_comes_back_after_signing_in(
     assert "signed out after 30 minutes" in page and "it has been kept" in page
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Response)) == 0  # not saved
-        stored = db.session.execute(text("SELECT fields FROM form_draft")).scalar_one()
+        stored = db.session.execute(text("SELECT fields FROM counselor_form_draft")).scalar_one()
         assert "MARKERWORRYTEXT" not in stored  # kept encrypted, like the answers themselves
 
     signed_in = login(logged_in, therapist)

@@ -110,7 +110,7 @@ NASTY = st.sampled_from(
         "Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǫ̗",
         "<script>alert(1)</script>",
         "{{ 7 * 7 }}{% raw %}",
-        "' OR 1=1; DROP TABLE couple; --",
+        "' OR 1=1; DROP TABLE counselor_couple; --",
         "%00%0d%0a",
         "%s%s%n",
         "../../../etc/passwd",
@@ -707,7 +707,7 @@ def test_fuzz_login(app, client, therapist, make_therapist, tmp_path, monkeypatc
     # Sign-in records every attempt (login_failure counts them for the throttle, audit_event
     # keeps the trail of failures): those two tables change on a refused sign-in by design.
     fuzz = Fuzz(
-        Database(app, tmp_path, ignore=("login_failure", "audit_event")),
+        Database(app, tmp_path, ignore=("counselor_login_failure", "counselor_audit_event")),
         frozenset({302, 400, 401, 429}),
     )
     email = therapist.email

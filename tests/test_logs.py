@@ -65,7 +65,9 @@ def test_no_client_text_reaches_the_logs_or_a_url(app, client, therapist, caplog
     # A damaged record is logged (where, not what): proof that the capture is live.
     with app.app_context():
         db.session.execute(
-            text("UPDATE couple SET presenting_concerns = 'gAAAAAdamaged' WHERE id = :id"),
+            text(
+                "UPDATE counselor_couple SET presenting_concerns = 'gAAAAAdamaged' WHERE id = :id"
+            ),
             {"id": couple_id},
         )
         db.session.commit()

@@ -1,55 +1,362 @@
-"""The Alembic migrations build exactly the schema the models describe, both ways."""
+"""The Alembic migrations build exactly the schema the models describe, both ways, keep the rows
+they move, and keep our history apart from a host app's."""
 
 from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from flask import Flask
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from conftest import base_config
-from counselor_app import create_app
+from counselor_app import create_app, schema
 from counselor_app.extensions import db
+from counselor_app.models import Base, Couple, Therapist
+from counselor_app.schema import VERSION_TABLE, downgrade, upgrade
+
+_numbers = itertools.count(1)
 
 
 @pytest.fixture
-def empty_app(backend, tmp_path, request):
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        yield create_app(base_config(url, tmp_path))
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-        conn.execute("CREATE DATABASE counselor_migrations")
-    app = create_app(base_config(cluster.url("counselor_migrations"), tmp_path))
+def empty_database(backend, tmp_path, request) -> Iterator[Callable[[], str]]:
+    """Make empty databases on the test's backend: ``url = empty_database()``."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"counselor_migrations_{next(_numbers)}"
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path / name}.sqlite3"
+        cluster = request.getfixturevalue("pg_cluster")
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        made.append(name)
+        return cluster.url(name)
+
+    yield make
+    if made:
+        cluster = request.getfixturevalue("pg_cluster")
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            for name in made:
+                conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def empty_app(empty_database, tmp_path) -> Iterator[Flask]:
+    app = create_app(base_config(empty_database(), tmp_path))
     yield app
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
-    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-        conn.execute("DROP DATABASE counselor_migrations WITH (FORCE)")
 
 
 def schema_differences() -> list:
     with db.engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "version_table": VERSION_TABLE,
+            },
         )
-        return compare_metadata(context, db.metadata)
+        return compare_metadata(context, Base.metadata)
 
 
 def tables() -> set[str]:
-    return set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+    return set(inspect(db.engine).get_table_names()) - {VERSION_TABLE}
 
 
 def test_upgrade_matches_models_and_round_trips(empty_app):
     with empty_app.app_context():
         upgrade()
-        assert tables() == set(db.metadata.tables)
+        assert tables() == set(Base.metadata.tables)
+        assert all(name.startswith("counselor_") for name in tables())
         assert schema_differences() == []
-        downgrade(revision="base")
+        downgrade("base")
         db.engine.dispose()
         assert tables() == set()
         upgrade()
         assert schema_differences() == []
+
+
+def named_objects(engine: Engine) -> set[tuple]:
+    """Every table, constraint, index and sequence by name, with what it is made of: what a
+    later migration (or a host's DBA) finds in the database."""
+    inspector = inspect(engine)
+    found: set[tuple] = set()
+    for table in set(inspector.get_table_names()) - {VERSION_TABLE}:
+        found.add(("pk", table, inspector.get_pk_constraint(table)["name"]))
+        for fk in inspector.get_foreign_keys(table):
+            columns = tuple(fk["constrained_columns"])
+            ondelete = fk["options"].get("ondelete")
+            found.add(("fk", table, fk["name"], columns, fk["referred_table"], ondelete))
+        for unique in inspector.get_unique_constraints(table):
+            found.add(("uq", table, unique["name"], tuple(unique["column_names"])))
+        for check in inspector.get_check_constraints(table):
+            found.add(("ck", table, check["name"], check["sqltext"]))
+        for index in inspector.get_indexes(table):
+            found.add(("ix", table, index["name"], tuple(index["column_names"])))
+    if engine.dialect.name == "postgresql":
+        found |= {("sequence", name) for name in inspector.get_sequence_names()}
+    return found
+
+
+def test_migrated_database_names_everything_as_a_new_one_would(empty_app, empty_database):
+    """compare_metadata does not look at primary key, foreign key or check constraint names,
+    nor at sequences: the renamed database must hold the very names the models give."""
+    fresh = create_engine(empty_database())
+    Base.metadata.create_all(fresh)
+    expected = named_objects(fresh)
+    fresh.dispose()
+    assert {entry[0] for entry in expected} >= {"pk", "fk", "uq", "ck", "ix"}
+    with empty_app.app_context():
+        upgrade()
+        assert named_objects(db.engine) == expected
+
+
+# Rows as the app at revision 0007 stored them, a child of each kind of parent included.
+ROWS_AT_0007 = (
+    "INSERT INTO therapist (email, name, password_hash, is_admin, active, login_token, "
+    "created_at) VALUES ('m@example.org', 'M', 'x', false, true, 'tok', CURRENT_TIMESTAMP)",
+    "INSERT INTO couple (therapist_id, relationship_stage, presenting_concerns, status, "
+    "created_at, updated_at, version) SELECT id, 'married', 'token-c', 'active', "
+    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1 FROM therapist",
+    "INSERT INTO partner (couple_id, label, display_name, pronouns) "
+    "SELECT id, 'A', 'Avery', '' FROM couple",
+    "INSERT INTO partner (couple_id, label, display_name, pronouns) "
+    "SELECT id, 'B', 'Blake', '' FROM couple",
+    "INSERT INTO response (couple_id, partner_id, instrument_id, instrument_version, status, "
+    "answers, started_at, updated_at, version) SELECT couple_id, id, 'intake', 1, 'draft', "
+    "'token-r', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1 FROM partner WHERE label = 'A'",
+    "INSERT INTO response_change (response_id, item_id, old_value, new_value, changed_by_id, "
+    "changed_at) SELECT id, 'ind_goals', 'token-o', 'token-n', "
+    "(SELECT id FROM therapist), CURRENT_TIMESTAMP FROM response",
+    "INSERT INTO appointment (couple_id, starts_at, duration_minutes, status, created_at, "
+    "updated_at, version) SELECT id, CURRENT_TIMESTAMP, 50, 'scheduled', CURRENT_TIMESTAMP, "
+    "CURRENT_TIMESTAMP, 1 FROM couple",
+    "INSERT INTO check_in (appointment_id, partner_label, instrument_id, instrument_version, "
+    "answers, total) SELECT id, 'A', 'csi4', 1, '{}', 12 FROM appointment",
+)
+# (table, what is read back): the same rows before the rename and after it.
+READ_BACK = (
+    ("therapist", "email"),
+    ("couple", "presenting_concerns"),
+    ("partner", "display_name"),
+    ("response", "answers"),
+    ("response_change", "new_value"),
+    ("appointment", "duration_minutes"),
+    ("check_in", "total"),
+)
+
+
+def read_back(prefix: str) -> dict[str, list]:
+    """The rows READ_BACK names; the transaction is ended, or on PostgreSQL its locks would
+    keep a migration's ALTER TABLE waiting."""
+    rows = {
+        table: db.session.execute(
+            text(f"SELECT id, {column} FROM {prefix}{table} ORDER BY id")  # noqa: S608
+        ).all()
+        for table, column in READ_BACK
+    }
+    db.session.rollback()
+    return rows
+
+
+def test_rows_survive_the_rename_and_its_downgrade(empty_app):
+    with empty_app.app_context():
+        upgrade("0007")
+        for statement in ROWS_AT_0007:
+            db.session.execute(text(statement))
+        db.session.commit()
+        before = read_back("")
+        assert all(before.values())
+        upgrade("0008")
+        assert read_back("counselor_") == before
+        downgrade("0007")
+        assert read_back("") == before
+        assert not [name for name in tables() if "counselor_" in name]
+
+        upgrade()
+        assert read_back("counselor_") == before
+        # New rows still get ids (PostgreSQL: the renamed sequences), beside the old ones.
+        therapist_id = db.session.scalars(select(Therapist.id)).one()
+        couple = Couple(therapist_id=therapist_id, relationship_stage="dating")
+        db.session.add(couple)
+        db.session.commit()
+        assert couple.id not in {row.id for row in before["couple"]}
+        # The foreign keys follow the renamed tables: deleting a couple cascades to its rows.
+        [(old_couple, _)] = before["couple"]
+        db.session.execute(text("DELETE FROM counselor_couple WHERE id = :id"), {"id": old_couple})
+        db.session.commit()
+        after = read_back("counselor_")
+        assert after["therapist"] == before["therapist"]
+        assert [after[table] for table in ("partner", "response_change", "check_in")] == [[]] * 3
+
+
+def test_external_ids_are_unique_where_set(app, make_therapist):
+    """A host's id finds one therapist, and one couple per therapist; absent, none collide."""
+    first, second = make_therapist(), make_therapist()
+    with app.app_context():
+
+        def add(therapist_id: int, external_id: str | None) -> None:
+            db.session.add(
+                Couple(
+                    therapist_id=therapist_id, relationship_stage="dating", external_id=external_id
+                )
+            )
+            db.session.commit()
+
+        for _ in range(2):
+            add(first.id, None)
+        add(first.id, "client-7")
+        add(second.id, "client-7")  # another therapist's couple may carry the same host id
+        with pytest.raises(IntegrityError):
+            add(first.id, "client-7")
+        db.session.rollback()
+
+        db.session.get(Therapist, first.id).external_id = "host-user-1"
+        db.session.commit()
+        db.session.get(Therapist, second.id).external_id = "host-user-1"
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        assert db.session.get(Therapist, second.id).external_id is None  # NULL, like the first
+
+        indexed = {ix["name"] for ix in inspect(db.engine).get_indexes("counselor_partner")}
+        assert "ix_counselor_partner_external_id" in indexed
+
+
+def make_database_of_before(app: Flask, *host_revisions: str) -> None:
+    """A database as the package left it before it had a version table of its own: at 0007,
+    our revision in the shared ``alembic_version``, beside any of a host's."""
+    with app.app_context():
+        upgrade("0007")
+        with db.engine.begin() as connection:
+            connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+            connection.execute(
+                text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+            )
+            for revision in ("0007", *host_revisions):
+                connection.execute(
+                    text("INSERT INTO alembic_version VALUES (:revision)"), {"revision": revision}
+                )
+
+
+def shared_versions() -> list[str] | None:
+    if "alembic_version" not in inspect(db.engine).get_table_names():
+        return None
+    return sorted(db.session.scalars(text("SELECT version_num FROM alembic_version")))
+
+
+def test_a_database_from_before_moves_our_revision_to_our_version_table(empty_app):
+    make_database_of_before(empty_app)
+    with empty_app.app_context():
+        assert schema.current() == "0007"  # read where it was, before anything moves
+        upgrade()
+        assert schema.current() == schema.heads()[0]
+        assert shared_versions() is None  # emptied, so dropped
+        assert "counselor_couple" in tables()
+
+
+def test_a_host_revision_in_the_shared_table_is_left_alone(empty_app):
+    make_database_of_before(empty_app, "a1b2c3host")
+    with empty_app.app_context():
+        upgrade()
+        assert schema.current() == schema.heads()[0]
+        assert shared_versions() == ["a1b2c3host"]
+
+
+def test_a_host_history_alone_is_not_taken_for_ours(empty_app):
+    with empty_app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(
+                text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+            )
+            connection.execute(text("INSERT INTO alembic_version VALUES ('a1b2c3host')"))
+        assert schema.current() is None
+        upgrade()
+        assert schema.current() == schema.heads()[0]
+        assert shared_versions() == ["a1b2c3host"]
+        assert tables() == set(Base.metadata.tables) | {"alembic_version"}
+
+
+HOST_METADATA = MetaData()
+Table(
+    "client",
+    HOST_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(80)),
+)
+
+
+def host_differences(**options) -> list:
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts=options)
+        return compare_metadata(context, HOST_METADATA)
+
+
+def test_include_object_keeps_our_tables_out_of_a_host_migration(app):
+    with app.app_context():
+        without = host_differences()
+        dropped = {diff[1].name for diff in without if diff[0] == "remove_table"}
+        assert dropped == set(Base.metadata.tables) | {VERSION_TABLE}
+        with_hook = host_differences(include_object=schema.include_object)
+        assert [(diff[0], diff[1].name) for diff in with_hook] == [("add_table", "client")]
+
+
+def test_autogenerate_sees_only_our_tables(app):
+    """A new revision compares our models with our tables only: a host table in the same
+    database is no difference, so at head there is nothing to write."""
+    versions = Path(schema.MIGRATIONS_DIR, "versions")
+    existing = set(versions.glob("*.py"))
+    with app.app_context():
+        HOST_METADATA.create_all(db.engine)
+        try:
+            schema.new_revision("nothing to change")
+        finally:
+            written = set(versions.glob("*.py")) - existing
+            for stray in written:
+                stray.unlink()  # never left in the source tree, even when the test fails
+        assert written == set()
+
+
+def test_db_commands(empty_app):
+    runner = empty_app.test_cli_runner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(schema.db_cli, list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "none" in run("current")
+    run("upgrade", "0002")
+    assert run("current").strip() == "0002"
+    history = run("history").splitlines()
+    assert history[0].startswith(schema.heads()[0])
+    assert [line for line in history if line.endswith("(current)")] == [
+        "0002  intake responses, flags and safety alerts  (current)"
+    ]
+    run("upgrade")
+    assert run("current").strip() == schema.heads()[0]
+    run("downgrade", "base")
+    assert "none" in run("current")
+    with empty_app.app_context():
+        assert tables() == set()

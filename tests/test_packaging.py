@@ -76,7 +76,7 @@ def test_installed_copy_migrates_and_serves_the_login_page(wheel, tmp_path):
     script = f"""
 import counselor_app
 assert counselor_app.__file__.startswith({str(target)!r}), counselor_app.__file__
-from flask_migrate import upgrade
+from counselor_app.schema import upgrade
 app = counselor_app.create_app(instance_path={str(tmp_path / "instance")!r})
 with app.app_context():
     upgrade()

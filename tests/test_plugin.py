@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import text
 
 from conftest import PASSWORD, login
 from counselor_app import init_app
 from counselor_app.extensions import db
 from counselor_app.models import Therapist
+from counselor_app.schema import upgrade
 
 
 def test_mounts_under_a_prefix_in_a_host_app(tmp_path, app):

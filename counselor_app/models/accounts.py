@@ -23,9 +23,12 @@ def new_login_token() -> str:
 
 
 class Therapist(UserMixin, Base):
-    __tablename__ = "therapist"
+    __tablename__ = "counselor_therapist"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Mounted with the host's sign-in: the host's stable user id, which provisions this
+    # therapist on first sign-in and finds them after. None for our own accounts.
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -62,7 +65,7 @@ class LoginFailure(Base):
     """A failed sign-in, kept briefly to throttle guessing. Stored in the database, so every
     worker process counts the same failures."""
 
-    __tablename__ = "login_failure"
+    __tablename__ = "counselor_login_failure"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # SHA-256 of the normalised email: counts failures per account without keeping what was typed.
@@ -74,11 +77,13 @@ class FormDraft(Base):
     """What a therapist sent from a form after their session had run out, kept (encrypted) so
     the page can give it back once they have signed in again. One per therapist and page."""
 
-    __tablename__ = "form_draft"
+    __tablename__ = "counselor_form_draft"
     __table_args__ = (UniqueConstraint("therapist_id", "path"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapist.id", ondelete="CASCADE"))
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_therapist.id", ondelete="CASCADE")
+    )
     path: Mapped[str] = mapped_column(String(300))
     # [name, value] pairs in the order sent: a multi-valued field keeps every value.
     fields: Mapped[list[Any]] = mapped_column(EncryptedJSON)

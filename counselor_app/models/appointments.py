@@ -37,10 +37,12 @@ class Attendance(enum.StrEnum):
 
 
 class Appointment(Base):
-    __tablename__ = "appointment"
+    __tablename__ = "counselor_appointment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couple.id", ondelete="CASCADE"), index=True)
+    couple_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_couple.id", ondelete="CASCADE"), index=True
+    )
     starts_at: Mapped[datetime] = mapped_column(index=True)
     duration_minutes: Mapped[int] = mapped_column(default=60)
     status: Mapped[AppointmentStatus] = mapped_column(
@@ -51,7 +53,7 @@ class Appointment(Base):
         portable_enum(Attendance, "appointment_attendance")
     )
     plan_id: Mapped[int | None] = mapped_column(
-        ForeignKey("session_plan.id", ondelete="SET NULL"), index=True
+        ForeignKey("counselor_session_plan.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -100,14 +102,16 @@ def partner_present(status: AppointmentStatus, attendance: Attendance | None, la
 class CheckIn(Base):
     """One partner's answers to one measure at one appointment (absent partners have none)."""
 
-    __tablename__ = "check_in"
+    __tablename__ = "counselor_check_in"
     __table_args__ = (
-        UniqueConstraint("appointment_id", "partner_label", "instrument_id", name="uq_check_in"),
+        UniqueConstraint(
+            "appointment_id", "partner_label", "instrument_id", name="uq_counselor_check_in"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(
-        ForeignKey("appointment.id", ondelete="CASCADE"), index=True
+        ForeignKey("counselor_appointment.id", ondelete="CASCADE"), index=True
     )
     partner_label: Mapped[str] = mapped_column(String(1))
     instrument_id: Mapped[str] = mapped_column(String(40))
@@ -131,18 +135,24 @@ class HomeworkOutcome(enum.StrEnum):
 class HomeworkReview(Base):
     """How far one partner got with one assignment, recorded at the next appointment."""
 
-    __tablename__ = "homework_review"
+    __tablename__ = "counselor_homework_review"
     __table_args__ = (
         UniqueConstraint(
-            "appointment_id", "plan_id", "item_index", "partner_label", name="uq_homework_review"
+            "appointment_id",
+            "plan_id",
+            "item_index",
+            "partner_label",
+            name="uq_counselor_homework_review",
         ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(
-        ForeignKey("appointment.id", ondelete="CASCADE"), index=True
+        ForeignKey("counselor_appointment.id", ondelete="CASCADE"), index=True
     )
-    plan_id: Mapped[int] = mapped_column(ForeignKey("session_plan.id", ondelete="CASCADE"))
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_session_plan.id", ondelete="CASCADE")
+    )
     item_index: Mapped[int]
     assignment: Mapped[str] = mapped_column(EncryptedText)  # the text as it was assigned
     partner_label: Mapped[str] = mapped_column(String(1))
@@ -167,14 +177,18 @@ class FlagProgress(enum.StrEnum):
 class FlagStatusRecord(Base):
     """Where a confirmed challenge stood at an appointment."""
 
-    __tablename__ = "flag_status_record"
-    __table_args__ = (UniqueConstraint("appointment_id", "flag_id", name="uq_flag_status_record"),)
+    __tablename__ = "counselor_flag_status_record"
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "flag_id", name="uq_counselor_flag_status_record"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(
-        ForeignKey("appointment.id", ondelete="CASCADE"), index=True
+        ForeignKey("counselor_appointment.id", ondelete="CASCADE"), index=True
     )
-    flag_id: Mapped[int] = mapped_column(ForeignKey("flag.id", ondelete="CASCADE"), index=True)
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_flag.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[FlagProgress] = mapped_column(portable_enum(FlagProgress, "flag_progress"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -189,11 +203,11 @@ class NoteStatus(enum.StrEnum):
 class SessionNote(Base):
     """The progress note in DAP form. Signing locks it; corrections go in dated addenda."""
 
-    __tablename__ = "session_note"
+    __tablename__ = "counselor_session_note"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(
-        ForeignKey("appointment.id", ondelete="CASCADE"), unique=True
+        ForeignKey("counselor_appointment.id", ondelete="CASCADE"), unique=True
     )
     data: Mapped[str] = mapped_column(EncryptedText, default="")
     assessment: Mapped[str] = mapped_column(EncryptedText, default="")
@@ -202,7 +216,7 @@ class SessionNote(Base):
         portable_enum(NoteStatus, "note_status"), default=NoteStatus.DRAFT
     )
     signed_at: Mapped[datetime | None]
-    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("therapist.id"))
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("counselor_therapist.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
@@ -220,15 +234,15 @@ class SessionNote(Base):
 
 
 class NoteAddendum(Base):
-    __tablename__ = "note_addendum"
+    __tablename__ = "counselor_note_addendum"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     note_id: Mapped[int] = mapped_column(
-        ForeignKey("session_note.id", ondelete="CASCADE"), index=True
+        ForeignKey("counselor_session_note.id", ondelete="CASCADE"), index=True
     )
     text: Mapped[str] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("counselor_therapist.id"))
 
     note: Mapped[SessionNote] = relationship(back_populates="addenda")
     created_by: Mapped[Therapist] = relationship()
@@ -237,11 +251,11 @@ class NoteAddendum(Base):
 class PrivateNote(Base):
     """Psychotherapy notes kept apart from the record: never exported, never in a document."""
 
-    __tablename__ = "private_note"
+    __tablename__ = "counselor_private_note"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(
-        ForeignKey("appointment.id", ondelete="CASCADE"), unique=True
+        ForeignKey("counselor_appointment.id", ondelete="CASCADE"), unique=True
     )
     text: Mapped[str] = mapped_column(EncryptedText, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -43,11 +43,15 @@ class Flag(Base):
     because clinical judgement always wins over the rules.
     """
 
-    __tablename__ = "flag"
-    __table_args__ = (UniqueConstraint("couple_id", "challenge_key", name="uq_flag_couple_key"),)
+    __tablename__ = "counselor_flag"
+    __table_args__ = (
+        UniqueConstraint("couple_id", "challenge_key", name="uq_counselor_flag_couple_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couple.id", ondelete="CASCADE"), index=True)
+    couple_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_couple.id", ondelete="CASCADE"), index=True
+    )
     challenge_key: Mapped[str] = mapped_column(String(40))
     origin: Mapped[FlagOrigin] = mapped_column(portable_enum(FlagOrigin, "flag_origin"))
     status: Mapped[FlagStatus] = mapped_column(
@@ -66,7 +70,7 @@ class Flag(Base):
     note: Mapped[str] = mapped_column(EncryptedText, default="")
     dismiss_reason: Mapped[str] = mapped_column(EncryptedText, default="")
     decided_at: Mapped[datetime | None]
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("therapist.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("counselor_therapist.id"))
     # The severity the therapist saw when deciding, to point out a later change by the rules.
     decided_severity: Mapped[Severity | None] = mapped_column(
         portable_enum(Severity, "flag_decided_severity")
@@ -107,10 +111,12 @@ class SafetyAlert(Base):
     While ``decision`` is empty the alert is open, and joint handouts are refused.
     """
 
-    __tablename__ = "safety_alert"
+    __tablename__ = "counselor_safety_alert"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couple.id", ondelete="CASCADE"), unique=True)
+    couple_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_couple.id", ondelete="CASCADE"), unique=True
+    )
     partners: Mapped[str] = mapped_column(String(2))
     positive_items: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -119,7 +125,7 @@ class SafetyAlert(Base):
     )
     decision_note: Mapped[str] = mapped_column(EncryptedText, default="")
     decided_at: Mapped[datetime | None]
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("therapist.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("counselor_therapist.id"))
     version: Mapped[int] = mapped_column(default=1)
 
     couple: Mapped[Couple] = relationship()

@@ -14,7 +14,7 @@ class AuditEvent(Base):
     """Append-only. Each row's hash covers its fields and the previous row's hash, so an edited
     or deleted row breaks the chain (``flask audit verify``). Never holds clinical text."""
 
-    __tablename__ = "audit_event"
+    __tablename__ = "counselor_audit_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -38,10 +38,16 @@ class CoupleStatus(enum.StrEnum):
 
 
 class Couple(Base):
-    __tablename__ = "couple"
+    __tablename__ = "counselor_couple"
+    # NULLs never collide (SQLite and PostgreSQL alike): any number of couples without one.
+    __table_args__ = (
+        UniqueConstraint("therapist_id", "external_id", name="uq_counselor_couple_external_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"), index=True)
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("counselor_therapist.id"), index=True)
+    # The host app's own record of this couple (its client id, say), so the host can find it.
+    external_id: Mapped[str | None] = mapped_column(String(200))
     relationship_stage: Mapped[RelationshipStage] = mapped_column(
         portable_enum(RelationshipStage, "relationship_stage")
     )
@@ -92,18 +98,23 @@ class Couple(Base):
 
 
 class Partner(Base):
-    __tablename__ = "partner"
+    __tablename__ = "counselor_partner"
     __table_args__ = (
-        UniqueConstraint("couple_id", "label", name="uq_partner_couple_label"),
+        UniqueConstraint("couple_id", "label", name="uq_counselor_partner_couple_label"),
         CheckConstraint("label IN ('A', 'B')", name="label_a_or_b"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couple.id", ondelete="CASCADE"), index=True)
+    couple_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_couple.id", ondelete="CASCADE"), index=True
+    )
     label: Mapped[str] = mapped_column(String(1))
     display_name: Mapped[str] = mapped_column(String(80))
     pronouns: Mapped[str] = mapped_column(String(40), default="")
     email: Mapped[str | None] = mapped_column(String(254))
+    # The host app's own record of this person. Unique per therapist, which spans couples: the
+    # services check that, so the database only indexes it for the look-up.
+    external_id: Mapped[str | None] = mapped_column(String(200), index=True)
 
     couple: Mapped[Couple] = relationship(back_populates="partners")
 

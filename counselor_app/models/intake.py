@@ -22,12 +22,16 @@ class ResponseStatus(enum.StrEnum):
 class Response(Base):
     """One partner's answers to one version of one instrument, kept as a draft until complete."""
 
-    __tablename__ = "response"
-    __table_args__ = (UniqueConstraint("partner_id", "instrument_id", name="uq_response_partner"),)
+    __tablename__ = "counselor_response"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "instrument_id", name="uq_counselor_response_partner"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couple.id", ondelete="CASCADE"), index=True)
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"))
+    couple_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_couple.id", ondelete="CASCADE"), index=True
+    )
+    partner_id: Mapped[int] = mapped_column(ForeignKey("counselor_partner.id", ondelete="CASCADE"))
     instrument_id: Mapped[str] = mapped_column(String(40))
     instrument_version: Mapped[int]
     status: Mapped[ResponseStatus] = mapped_column(
@@ -56,16 +60,16 @@ class Response(Base):
 class ResponseChange(Base):
     """An answer changed after the response was marked complete: who, when, from what to what."""
 
-    __tablename__ = "response_change"
+    __tablename__ = "counselor_response_change"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(
-        ForeignKey("response.id", ondelete="CASCADE"), index=True
+        ForeignKey("counselor_response.id", ondelete="CASCADE"), index=True
     )
     item_id: Mapped[str] = mapped_column(String(60))
     old_value: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
     new_value: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
-    changed_by_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"))
+    changed_by_id: Mapped[int] = mapped_column(ForeignKey("counselor_therapist.id"))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     response: Mapped[Response] = relationship(back_populates="changes")

@@ -27,7 +27,7 @@ class PaperSize(enum.StrEnum):
 class Practice(Base):
     """The practice's own settings (one row): what documents say about who issued them."""
 
-    __tablename__ = "practice"
+    __tablename__ = "counselor_practice"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), default="")
@@ -42,12 +42,14 @@ class Practice(Base):
 class StrategyText(Base):
     """A therapist's own strategy, or their wording of a shipped one (the shipped text stays)."""
 
-    __tablename__ = "strategy_text"
-    __table_args__ = (UniqueConstraint("therapist_id", "key", name="uq_strategy_text_key"),)
+    __tablename__ = "counselor_strategy_text"
+    __table_args__ = (
+        UniqueConstraint("therapist_id", "key", name="uq_counselor_strategy_text_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     therapist_id: Mapped[int] = mapped_column(
-        ForeignKey("therapist.id", ondelete="CASCADE"), index=True
+        ForeignKey("counselor_therapist.id", ondelete="CASCADE"), index=True
     )
     key: Mapped[str] = mapped_column(String(60))
     is_custom: Mapped[bool] = mapped_column(default=False)  # False: overrides a shipped strategy
@@ -68,10 +70,12 @@ class StrategyText(Base):
 class SessionPlan(Base):
     """What the therapist means to do in one session, and what the couple takes home."""
 
-    __tablename__ = "session_plan"
+    __tablename__ = "counselor_session_plan"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couple.id", ondelete="CASCADE"), index=True)
+    couple_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_couple.id", ondelete="CASCADE"), index=True
+    )
     session_date: Mapped[date]
     goals: Mapped[str] = mapped_column(EncryptedText, default="")
     # [{"part": "check_in", "minutes": 5, "notes": ""}, ...] in session order.
@@ -81,7 +85,7 @@ class SessionPlan(Base):
     # [{"strategy_key": "quality_time" or None, "text": "..."}, ...]
     homework: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON, default=list)
     private_notes: Mapped[str] = mapped_column(EncryptedText, default="")
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("counselor_therapist.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
@@ -115,15 +119,19 @@ class DocumentKind(enum.StrEnum):
 class IssuedDocument(Base):
     """A PDF exactly as it was given to someone: bytes and hash never change once stored."""
 
-    __tablename__ = "issued_document"
+    __tablename__ = "counselor_issued_document"
     __table_args__ = (
-        UniqueConstraint("couple_id", "series", "kind", "number", name="uq_issued_document_number"),
+        UniqueConstraint(
+            "couple_id", "series", "kind", "number", name="uq_counselor_issued_document_number"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    couple_id: Mapped[int] = mapped_column(ForeignKey("couple.id", ondelete="CASCADE"), index=True)
+    couple_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_couple.id", ondelete="CASCADE"), index=True
+    )
     plan_id: Mapped[int | None] = mapped_column(
-        ForeignKey("session_plan.id", ondelete="CASCADE"), index=True
+        ForeignKey("counselor_session_plan.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[DocumentKind] = mapped_column(portable_enum(DocumentKind, "document_kind"))
     # What the numbering runs over: "plan-<id>" for a plan's documents, "couple" for reports.
@@ -137,7 +145,7 @@ class IssuedDocument(Base):
     size: Mapped[int]
     # Deferred: lists of documents must not drag every PDF's bytes out of the database.
     content: Mapped[bytes] = deferred(mapped_column(EncryptedBytes, nullable=False))
-    issued_by_id: Mapped[int] = mapped_column(ForeignKey("therapist.id"))
+    issued_by_id: Mapped[int] = mapped_column(ForeignKey("counselor_therapist.id"))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     issued_by: Mapped[Therapist] = relationship()

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import event, func, select
 
 from counselor_app import create_app, demo
@@ -23,6 +22,7 @@ from counselor_app.models import (
     SessionPlan,
     Therapist,
 )
+from counselor_app.schema import upgrade
 
 PASSWORD = "benchmark practice passphrase"
 # A fixed key, so gunicorn workers started later read what this process wrote.

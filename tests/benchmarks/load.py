@@ -33,7 +33,6 @@ sys.path[:0] = [str(HERE), str(HERE.parent), str(ROOT)]
 
 import psycopg  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 import pgcluster  # noqa: E402
@@ -41,6 +40,7 @@ from bench_pages import throwaway_app  # noqa: E402
 from counselor_app import demo  # noqa: E402
 from counselor_app.extensions import db  # noqa: E402
 from counselor_app.models import Appointment, Couple, SessionPlan, Therapist  # noqa: E402
+from counselor_app.schema import upgrade  # noqa: E402
 
 # timed, print_table and PASSWORD come from run.py, imported where used: run.py imports this
 # module, and a top-level import back would be circular.

@@ -281,9 +281,9 @@ def main() -> None:
     import logging
 
     from cryptography.fernet import Fernet
-    from flask_migrate import upgrade
 
     from counselor_app import demo
+    from counselor_app.schema import upgrade
 
     quick = "--quick" in sys.argv
     logging.getLogger("alembic").setLevel(logging.WARNING)

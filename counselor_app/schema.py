@@ -1,0 +1,173 @@
+"""Our database schema's Alembic history, run from inside an app context.
+
+Standalone or mounted in a host app, ``upgrade()`` brings our tables (every one named
+``counselor_*``) to the newest revision on the database the app uses. The history keeps its
+place in a version table of its own, ``counselor_alembic_version``, so it never shares
+``alembic_version`` with a host's history. On the command line the same functions are
+``flask counselor db ...``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask.cli import AppGroup
+from sqlalchemy import Column, Connection, MetaData, String, Table, delete, inspect, select
+
+from counselor_app.extensions import db
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+TABLE_PREFIX = "counselor_"
+VERSION_TABLE = f"{TABLE_PREFIX}alembic_version"
+# Where our revision was kept before it had a table of its own, shared with any host history.
+SHARED_VERSION_TABLE = "alembic_version"
+
+
+def _config() -> Config:
+    """Alembic's configuration for our history: our migrations folder and our alembic.ini."""
+    alembic_config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    # Config values are interpolated: a "%" in the install path must be doubled.
+    alembic_config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    return alembic_config
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
+def upgrade(revision: str = "head") -> None:
+    command.upgrade(_config(), revision)
+
+
+def downgrade(revision: str) -> None:
+    command.downgrade(_config(), revision)
+
+
+def current() -> str | None:
+    """The revision the app's database is at; None before our first upgrade."""
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision() or shared_table_revision(connection, _scripts())
+
+
+def heads() -> list[str]:
+    return list(_scripts().get_heads())
+
+
+def new_revision(message: str, *, autogenerate: bool = True) -> None:
+    """Write the next numbered revision; autogenerate compares the models with the database
+    and writes nothing when they agree."""
+    [head] = _scripts().get_heads()
+    command.revision(
+        _config(), message=message, autogenerate=autogenerate, rev_id=f"{int(head) + 1:04d}"
+    )
+
+
+def _shared_table() -> Table:
+    return Table(SHARED_VERSION_TABLE, MetaData(), Column("version_num", String(32)))
+
+
+def shared_table_revision(connection: Connection, history: ScriptDirectory) -> str | None:
+    """Our revision as a database made before we had a version table of our own records it:
+    the row of ``alembic_version`` that names one of our revisions. Any other row is a host's."""
+    tables = inspect(connection).get_table_names()
+    if VERSION_TABLE in tables or SHARED_VERSION_TABLE not in tables:
+        return None
+    ours = {script.revision for script in history.walk_revisions()}
+    recorded = connection.scalars(select(_shared_table().c.version_num)).all()
+    return next((number for number in recorded if number in ours), None)
+
+
+def move_to_own_version_table(connection: Connection, history: ScriptDirectory) -> None:
+    """Move our revision out of the shared ``alembic_version`` into our own version table,
+    dropping ``alembic_version`` if nothing else (no host revision) is left in it."""
+    revision = shared_table_revision(connection, history)
+    if revision is None:
+        return
+    MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).stamp(
+        history, revision
+    )
+    shared = _shared_table()
+    connection.execute(delete(shared).where(shared.c.version_num == revision))
+    if connection.scalar(select(shared.c.version_num).limit(1)) is None:
+        shared.drop(connection)
+
+
+def _is_ours(obj: Any, name: str | None, type_: str) -> bool:
+    """Whether a table, or a column, index or constraint of one, belongs to our schema."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return bool(table and table.startswith(TABLE_PREFIX))
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's ``include_object`` hook for a host app's own migrations: leaves our tables out.
+
+    Mounted on the host's database, our ``counselor_*`` tables (and our version table,
+    ``counselor_alembic_version``) sit beside the host's, but they belong to our history, not
+    the host's. Without this hook the host's ``flask db migrate`` would find them in the
+    database and not in the host's models, and write a migration that drops them. Give it to
+    Flask-Migrate, which passes it on to Alembic::
+
+        from counselor_app.schema import include_object
+
+        Migrate(app, db, include_object=include_object)
+
+    or, in a plain Alembic ``env.py``, ``context.configure(..., include_object=include_object)``.
+    Everything else (the host's own tables and their indexes and constraints) is kept.
+    """
+    return not _is_ours(obj, name, type_)
+
+
+def only_ours(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Our own env.py's filter: autogenerate compares our tables only, never a host's."""
+    return _is_ours(obj, name, type_)
+
+
+db_cli = AppGroup("db", help="Our tables' migrations, kept apart from any host app's.")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def upgrade_command(revision: str) -> None:
+    """Upgrade our tables to REVISION (the newest by default)."""
+    upgrade(revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def downgrade_command(revision: str) -> None:
+    """Downgrade our tables to REVISION ("base" removes them)."""
+    downgrade(revision)
+
+
+@db_cli.command("current")
+def current_command() -> None:
+    """Show the revision our tables are at."""
+    click.echo(current() or "none: our tables have not been created")
+
+
+@db_cli.command("history")
+def history_command() -> None:
+    """List our revisions, newest first, marking the one applied."""
+    applied = current()
+    for script in _scripts().walk_revisions():
+        mark = "  (current)" if script.revision == applied else ""
+        click.echo(f"{script.revision}  {script.doc}{mark}")
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+@click.option(
+    "--empty", is_flag=True, help="Write an empty revision instead of comparing the models."
+)
+def revision_command(message: str, empty: bool) -> None:
+    """Write the next revision from the difference between the models and the database."""
+    new_revision(message, autogenerate=not empty)
