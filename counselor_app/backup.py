@@ -18,7 +18,7 @@ import subprocess  # nosec B404
 from contextlib import closing
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.engine import URL
 
 from counselor_app.encryption import UnreadableRecord
@@ -129,7 +129,7 @@ def _drop_host_tables(path: Path) -> None:
         ]
         copy.execute("PRAGMA foreign_keys=OFF")
         for name in names:
-            copy.execute(f'DROP TABLE "{name}"')  # names read from the file itself  # nosec B608
+            copy.execute(f'DROP TABLE "{name}"')  # a name read from the file itself
         copy.commit()
         copy.execute("VACUUM")  # the host's rows must not linger in free pages
 
@@ -137,31 +137,42 @@ def _drop_host_tables(path: Path) -> None:
 def _sqlite_replace_our_tables(backup_file: Path, database: Path) -> None:
     """Put back our tables' rows from ``backup_file`` in one transaction; the host's tables
     are not touched. The backup must be at the schema revision the database is at."""
-    tables = [table.name for table in Base.metadata.sorted_tables]
+    tables = Base.metadata.sorted_tables
     with closing(sqlite3.connect(database, isolation_level=None)) as live:
         live.execute("ATTACH DATABASE ? AS saved", (str(backup_file),))
-        _check_same_revision(live)
-        live.execute("PRAGMA foreign_keys=ON")
-        live.execute("BEGIN IMMEDIATE")
         try:
-            for name in reversed(tables):  # children before their parents
-                live.execute(f'DELETE FROM main."{name}"')  # our own table names  # nosec B608
-            for name in tables:
-                columns = ", ".join(f'"{c}"' for c in Base.metadata.tables[name].columns.keys())
-                live.execute(
-                    f'INSERT INTO main."{name}" ({columns}) '  # nosec B608
-                    f'SELECT {columns} FROM saved."{name}"'
-                )
-            live.execute("COMMIT")
-        except sqlite3.Error as error:
-            live.execute("ROLLBACK")
-            raise BackupError(f"The backup could not be restored: {type(error).__name__}.") from error
+            _check_same_revision(live)
+            live.execute("PRAGMA foreign_keys=ON")
+            live.execute("BEGIN IMMEDIATE")
+            try:
+                for table in reversed(tables):  # children before their parents
+                    live.execute(_statement("DELETE FROM main.{table}", table))
+                for table in tables:
+                    live.execute(
+                        _statement(
+                            "INSERT INTO main.{table} ({columns}) "
+                            "SELECT {columns} FROM saved.{table}",
+                            table,
+                        )
+                    )
+                live.execute("COMMIT")
+            except sqlite3.Error as error:
+                live.execute("ROLLBACK")
+                raise BackupError(f"Nothing was restored: {type(error).__name__}.") from error
         finally:
             live.execute("DETACH DATABASE saved")
 
 
+def _statement(template: str, table: Table) -> str:
+    """SQL naming one of our own tables and its columns: names from our models, quoted; no
+    value from outside goes into it."""
+    columns = ", ".join(f'"{column.name}"' for column in table.columns)
+    return template.format(table=f'"{table.name}"', columns=columns)
+
+
 def _check_same_revision(live: sqlite3.Connection) -> None:
-    query = 'SELECT version_num FROM {}."' + VERSION_TABLE + '"'
+    # Our own version table's name, a constant: nothing from outside goes into the SQL.
+    query = f'SELECT version_num FROM {{}}."{VERSION_TABLE}"'  # noqa: S608  # nosec B608
     try:
         saved = live.execute(query.format("saved")).fetchall()
         current = live.execute(query.format("main")).fetchall()
