@@ -21,12 +21,15 @@ from flask.cli import AppGroup
 from sqlalchemy import Column, Connection, MetaData, String, Table, delete, inspect, select
 
 from counselor_app.extensions import db
+from counselor_app.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 TABLE_PREFIX = "counselor_"
 VERSION_TABLE = f"{TABLE_PREFIX}alembic_version"
 # Where our revision was kept before it had a table of its own, shared with any host history.
 SHARED_VERSION_TABLE = "alembic_version"
+# Tables every database of ours had, under their names from before revision 0008.
+LEGACY_TABLES = ("therapist", "couple", "partner")
 
 
 def _config() -> Config:
@@ -42,7 +45,29 @@ def _scripts() -> ScriptDirectory:
 
 
 def upgrade(revision: str = "head") -> None:
+    """Bring our tables to ``revision``.
+
+    A database with none of our tables yet is built at the newest revision in one step, from
+    the models, and stamped (Alembic's recipe for a database built from scratch): replaying
+    the history would first create the tables under the names they had before revision 0008
+    prefixed them, and a host's database may have a table of that name (`appointment`).
+    tests/test_migrations.py checks that both ways give the very same schema.
+    """
+    if revision == "head" and current() is None and not _our_tables():
+        with db.engine.begin() as connection:
+            Base.metadata.create_all(connection)
+        command.stamp(_config(), "head")
+        return
+    replay(revision)
+
+
+def replay(revision: str = "head") -> None:
+    """Run the history itself, revision by revision, up to ``revision``."""
     command.upgrade(_config(), revision)
+
+
+def _our_tables() -> list[str]:
+    return [name for name in inspect(db.engine).get_table_names() if name.startswith(TABLE_PREFIX)]
 
 
 def downgrade(revision: str) -> None:
@@ -76,8 +101,15 @@ def _shared_table() -> Table:
 def shared_table_revision(connection: Connection, history: ScriptDirectory) -> str | None:
     """Our revision as a database made before we had a version table of our own records it:
     the row of ``alembic_version`` that names one of our revisions. Any other row is a host's."""
-    tables = inspect(connection).get_table_names()
+    inspector = inspect(connection)
+    tables = inspector.get_table_names()
     if VERSION_TABLE in tables or SHARED_VERSION_TABLE not in tables:
+        return None
+    # A host's history may number its revisions as ours are numbered ("0001"): the row is ours
+    # only if our tables, under the names they had then, are there too.
+    if not set(LEGACY_TABLES) <= set(tables) or "relationship_stage" not in {
+        column["name"] for column in inspector.get_columns("couple")
+    }:
         return None
     ours = {script.revision for script in history.walk_revisions()}
     recorded = connection.scalars(select(_shared_table().c.version_num)).all()

@@ -75,6 +75,8 @@ def schema_differences() -> list:
                 "compare_type": True,
                 "compare_server_default": True,
                 "version_table": VERSION_TABLE,
+                # As our env.py compares: our tables only (a host's may share the database).
+                "include_object": schema.only_ours,
             },
         )
         return compare_metadata(context, Base.metadata)
@@ -84,17 +86,36 @@ def tables() -> set[str]:
     return set(inspect(db.engine).get_table_names()) - {VERSION_TABLE}
 
 
-def test_upgrade_matches_models_and_round_trips(empty_app):
+@pytest.mark.parametrize("build", [schema.replay, upgrade], ids=["history", "from-scratch"])
+def test_upgrade_matches_models_and_round_trips(empty_app, build):
     with empty_app.app_context():
-        upgrade()
+        build()
+        assert schema.current() == schema.heads()[0]
         assert tables() == set(Base.metadata.tables)
         assert all(name.startswith("counselor_") for name in tables())
         assert schema_differences() == []
         downgrade("base")
         db.engine.dispose()
         assert tables() == set()
-        upgrade()
+        build()
         assert schema_differences() == []
+
+
+def test_a_fresh_host_database_with_an_appointment_table_of_its_own(empty_app):
+    """Mounted on a host's database that already has a table named `appointment` (the name
+    ours had before revision 0008): our tables come in beside it, the host's is untouched."""
+    with empty_app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(text("CREATE TABLE appointment (id INTEGER PRIMARY KEY, note TEXT)"))
+            connection.execute(text("INSERT INTO appointment VALUES (1, 'the host''s')"))
+        upgrade()
+        assert schema.current() == schema.heads()[0]
+        assert tables() == set(Base.metadata.tables) | {"appointment"}
+        assert schema_differences() == []
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT note FROM appointment")).all() == [
+                ("the host's",)
+            ]
 
 
 def named_objects(engine: Engine) -> set[tuple]:
@@ -128,7 +149,7 @@ def test_migrated_database_names_everything_as_a_new_one_would(empty_app, empty_
     fresh.dispose()
     assert {entry[0] for entry in expected} >= {"pk", "fk", "uq", "ck", "ix"}
     with empty_app.app_context():
-        upgrade()
+        schema.replay()
         assert named_objects(db.engine) == expected
 
 
@@ -284,17 +305,21 @@ def test_a_host_revision_in_the_shared_table_is_left_alone(empty_app):
         assert shared_versions() == ["a1b2c3host"]
 
 
-def test_a_host_history_alone_is_not_taken_for_ours(empty_app):
+# A host's history may number its revisions as ours are numbered (the reference host's is 0001).
+@pytest.mark.parametrize("host_revision", ["a1b2c3host", "0001", "0007"])
+def test_a_host_history_alone_is_not_taken_for_ours(empty_app, host_revision):
     with empty_app.app_context():
         with db.engine.begin() as connection:
             connection.execute(
                 text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
             )
-            connection.execute(text("INSERT INTO alembic_version VALUES ('a1b2c3host')"))
+            connection.execute(
+                text("INSERT INTO alembic_version VALUES (:number)"), {"number": host_revision}
+            )
         assert schema.current() is None
         upgrade()
         assert schema.current() == schema.heads()[0]
-        assert shared_versions() == ["a1b2c3host"]
+        assert shared_versions() == [host_revision]
         assert tables() == set(Base.metadata.tables) | {"alembic_version"}
 
 
