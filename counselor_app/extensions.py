@@ -8,7 +8,7 @@ through ``state()`` so one process can hold several apps (the test suite does).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from flask import current_app
@@ -38,7 +38,6 @@ class Counselor:
     url_prefix: str
     # Mounted with the host's sign-in: returns the host's signed-in clinician, or None.
     identity: Callable[[], Any] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def standalone_sign_in(self) -> bool:

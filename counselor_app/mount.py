@@ -28,8 +28,8 @@ from counselor_app.assessment.views import bp as assessment_bp
 from counselor_app.assessment.views import safety_review_pending
 from counselor_app.audit.views import audit_request
 from counselor_app.auth.identity import current_therapist, host_user_signed_in
-from counselor_app.auth.views import PUBLIC_FILES, enforce_session_limits
 from counselor_app.auth.views import bp as auth_bp
+from counselor_app.auth.views import enforce_session_limits
 from counselor_app.couples.views import bp as couples_bp
 from counselor_app.couples.views import couple_bp
 from counselor_app.extensions import Counselor, csrf, state
@@ -38,13 +38,13 @@ from counselor_app.intake.views import bp as intake_bp
 from counselor_app.library.views import bp as library_bp
 from counselor_app.plans.views import bp as plans_bp
 from counselor_app.progress.views import bp as progress_bp
-from counselor_app.web import counselor_url, local_endpoint, security_headers
+from counselor_app.web import PUBLIC_FILES, counselor_url, local_endpoint, security_headers
 
 # The couple's areas sit under /couples/<id>, whose parent loads and authorises g.couple.
 for _child in (intake_bp, assessment_bp, plans_bp, appointments_bp, progress_bp):
     couple_bp.register_blueprint(_child)
 
-# Pages anyone may open: those and the sign-in page.
+# Pages anyone may open: the public files and the sign-in page.
 OPEN_ENDPOINTS = PUBLIC_FILES | {"auth.login"}
 
 

@@ -11,6 +11,10 @@ from werkzeug.routing import IntegerConverter
 
 from counselor_app.extensions import state
 
+# The parent blueprint's own routes: files and checks that hold no client data, for which
+# nobody is looked up and nothing is audited.
+PUBLIC_FILES = frozenset({"static", "print_css", "health"})
+
 # Registered under a name of our own: the host's converters (an `id` of its own) stay its own.
 CONVERTER = "counselor_id"
 

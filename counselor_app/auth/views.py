@@ -28,15 +28,12 @@ from counselor_app.extensions import db, state
 from counselor_app.forms.auth import ChangePasswordForm, LoginForm
 from counselor_app.forms.base import ActionForm
 from counselor_app.models import Therapist
-from counselor_app.web import counselor_url, local_endpoint
+from counselor_app.web import PUBLIC_FILES, counselor_url, local_endpoint
 
 bp = Blueprint("auth", __name__)
 
 # The pages whose forms give back text sent after the session ran out (forms.base.restore_draft
 # is called in their views); a form posted from any other page is not kept.
-# Files and checks that hold no client data (the parent blueprint's own routes).
-PUBLIC_FILES = frozenset({"static", "print_css", "health"})
-
 RESTORING_PAGES = frozenset(
     {
         "couple.intake.section",
