@@ -78,21 +78,32 @@ def migrate_to_head(url: str, instance: Path) -> None:
         db.engine.dispose()
 
 
+def build_template(
+    backend: str,
+    name: str,
+    migrate: Callable[[str, Path], None],
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> str:
+    """A database migrated by ``migrate`` once per run, for tests to copy (fresh_database)."""
+    folder = tmp_path_factory.mktemp(f"{name}-{backend}")
+    if backend == "sqlite":
+        path = folder / f"{name}.sqlite3"
+        migrate(f"sqlite:///{path}", folder)
+        return str(path)
+    cluster: pgcluster.Cluster = request.getfixturevalue("pg_cluster")
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    migrate(cluster.url(name), folder)
+    return name
+
+
 @pytest.fixture(scope="session")
 def database_template(
     backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> str:
     """A database migrated to head once per run; every test gets a fresh copy of it."""
-    folder = tmp_path_factory.mktemp(f"template-{backend}")
-    if backend == "sqlite":
-        path = folder / "template.sqlite3"
-        migrate_to_head(f"sqlite:///{path}", folder)
-        return str(path)
-    cluster: pgcluster.Cluster = request.getfixturevalue("pg_cluster")
-    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-        conn.execute("CREATE DATABASE counselor_template")
-    migrate_to_head(cluster.url("counselor_template"), folder)
-    return "counselor_template"
+    return build_template(backend, "counselor_template", migrate_to_head, tmp_path_factory, request)
 
 
 _database_numbers = itertools.count(1)

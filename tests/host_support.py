@@ -9,19 +9,17 @@ receptionist), CSRFProtect with an exempt webhook, Flask-Migrate history, layout
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade as host_upgrade
 
+from conftest import build_template, fresh_database
 from counselor_app import schema
 from examples.host_app.host_app import create_app as create_host_app
 from examples.host_app.host_app import db as host_db
@@ -92,44 +90,16 @@ def host_template(
     backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> str:
     """A host database with both histories migrated, once per run; each test gets a copy."""
-    folder = tmp_path_factory.mktemp(f"host-template-{backend}")
-    if backend == "sqlite":
-        path = folder / "host.sqlite3"
-        migrate_host(f"sqlite:///{path}", folder)
-        return str(path)
-    cluster = request.getfixturevalue("pg_cluster")
-    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-        conn.execute("CREATE DATABASE host_template")
-    migrate_host(cluster.url("host_template"), folder)
-    return "host_template"
-
-
-_numbers = iter(range(1, 1_000_000))
-
-
-@contextmanager
-def host_database(backend: str, template: str, folder: Path, request: pytest.FixtureRequest):
-    if backend == "sqlite":
-        path = folder / "host.sqlite3"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    name = f"host_test_{next(_numbers)}"
-    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
-    try:
-        yield cluster.url(name)
-    finally:
-        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return build_template(backend, "host_template", migrate_host, tmp_path_factory, request)
 
 
 @pytest.fixture
 def host(backend, host_template, tmp_path, request) -> Iterator[Flask]:
     """The reference host with the package mounted, on a database of its own."""
-    with host_database(backend, host_template, tmp_path, request) as url:
-        app = create_host_app(host_config(url, tmp_path / "instance"))
+    folder = tmp_path / "host"  # beside, not over, a standalone app's database in the same test
+    folder.mkdir()
+    with fresh_database(backend, host_template, folder, request) as url:
+        app = create_host_app(host_config(url, folder / "instance"))
         app.test_client_class = HostClient
         yield app
         with app.app_context():
