@@ -6,10 +6,10 @@
 
 # Behind nginx or another TLS-terminating proxy: trust its X-Forwarded-* headers (one hop)
 # so the session cookie is marked Secure and client addresses are right.
-# PROXY_FIX = True
+# COUNSELOR_PROXY_FIX = True
 
 # Force the Secure flag on the session cookie regardless of how the request arrived.
 # SESSION_COOKIE_SECURE = True
 
 # Couples per dashboard page.
-# COUPLES_PER_PAGE = 20
+# COUNSELOR_COUPLES_PER_PAGE = 20
