@@ -7,6 +7,8 @@ cannot leak what it was never given. Subscribe with ``signals.note_signed.connec
 
 from __future__ import annotations
 
+import enum
+
 from blinker import Namespace, Signal
 from flask import current_app
 
@@ -28,11 +30,15 @@ appointment_recorded = _signals.signal("counselor.appointment-recorded")
 note_signed = _signals.signal("counselor.note-signed")
 
 
-def send(signal: Signal, **ids: int | str) -> None:
-    """Send ``signal`` from the current app; only ids and codes may travel."""
+def send(signal: Signal, **ids: int | enum.Enum) -> None:
+    """Send ``signal`` from the current app. Only ids (ints) and codes (members of one of our
+    enums, sent as their value) may travel: a free string could be a name."""
+    values: dict[str, int | str] = {}
     for name, value in ids.items():
-        if not isinstance(value, int | str) or (
-            isinstance(value, str) and not value.isidentifier()
-        ):
-            raise TypeError(f"signal argument {name} must be an id or a code")
-    signal.send(current_app._get_current_object(), **ids)  # type: ignore[attr-defined]
+        if isinstance(value, enum.Enum):
+            values[name] = value.value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            values[name] = value
+        else:
+            raise TypeError(f"signal argument {name} must be an id or one of our codes")
+    signal.send(current_app._get_current_object(), **values)  # type: ignore[attr-defined]

@@ -264,7 +264,7 @@ def issue(plan_id: int, kind: str) -> Response | tuple[str, int]:
             signals.document_issued,
             couple_id=couple.id,
             document_id=document.id,
-            kind=document_kind.value,
+            kind=document_kind,
         )
         flash(f"{document_kind.label} issued as version {document.number}.", "success")
     target = counselor_url("couple.plans.detail", couple_id=couple.id, plan_id=plan.id)

@@ -111,7 +111,7 @@ def issue(kind: str) -> Response:
         signals.document_issued,
         couple_id=couple.id,
         document_id=document.id,
-        kind=document_kind.value,
+        kind=document_kind,
     )
     flash(f"{document_kind.label} issued as version {document.number}.", "success")
     return redirect(
