@@ -90,6 +90,8 @@ def register(target: Flask | Blueprint) -> None:
 
     @target.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:
+        if isinstance(error, CSRFError):
+            return csrf_error(error)  # reached through the 400 handler registered below
         # A 400 raised by our own code with abort(400, "...") carries a message worth showing.
         own_message = (
             isinstance(error, BadRequest)
@@ -97,6 +99,11 @@ def register(target: Flask | Blueprint) -> None:
             and error.description
         )
         return render_error(error.code or 500, own_message or None)
+
+    # Flask prefers an app's handler for a status code (a host's @app.errorhandler(404)) to a
+    # blueprint's handler for an exception class: registered by code too, ours keep our pages.
+    for code in PAGES:
+        target.register_error_handler(code, http_error)
 
     @target.errorhandler(UnreadableRecord)
     def unreadable_record(error: UnreadableRecord) -> tuple[str, int]:

@@ -7,6 +7,7 @@ only; a host app's own pages, sign-in, CSRF exemptions and error pages stay the 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -112,7 +113,8 @@ def login_url() -> str:
             abort(403)  # a host with no sign-in page of its own: nothing to send them to
         target = url_for(view)
     separator = "&" if "?" in target else "?"
-    return f"{target}{separator}next={request.full_path.rstrip('?')}"
+    # Quoted, so the page's own query ("?status=all&page=2") stays inside `next`.
+    return f"{target}{separator}next={quote(request.full_path.rstrip('?'), safe='/')}"
 
 
 def check_csrf() -> None:

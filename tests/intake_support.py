@@ -20,8 +20,9 @@ CSI_SATISFIED = {"csi_1": 4, "csi_2": 4, "csi_3": 4, "csi_4": 4}  # total 16, ab
 CSI_DISTRESSED = {"csi_1": 2, "csi_2": 2, "csi_3": 2, "csi_4": 2}  # total 8
 
 
-def step_url(couple_id: int, label: str, slug: str) -> str:
-    return f"/couples/{couple_id}/intake/{label.lower()}/{slug}"
+def step_url(couple_id: int, label: str, slug: str, prefix: str = "") -> str:
+    """``prefix``: where the package is mounted ("" standalone, "/couples-therapy" in a host)."""
+    return f"{prefix}/couples/{couple_id}/intake/{label.lower()}/{slug}"
 
 
 def page_version(client: Any, url: str) -> str:
@@ -39,8 +40,9 @@ def post_step(
     values: dict[str, Any],
     action: str = "next",
     version: str | None = None,
+    prefix: str = "",
 ) -> Any:
-    url = step_url(couple_id, label, slug)
+    url = step_url(couple_id, label, slug, prefix)
     if version is None:
         version = page_version(client, url)
     data = {key: str(value) for key, value in values.items()}
@@ -55,14 +57,15 @@ def enter_intake_via_web(
     csi: dict[str, Any] | None = None,
     safety: dict[str, Any] | None = None,
     complete: bool = True,
+    prefix: str = "",
 ) -> None:
     answers = {**(intake or NEUTRAL), **(csi or CSI_SATISFIED), **(safety or SAFE)}
     for step in steps():
         values = {item.id: answers[item.id] for item in step.section.items if item.id in answers}
-        response = post_step(client, couple_id, label, step.slug, values)
+        response = post_step(client, couple_id, label, step.slug, values, prefix=prefix)
         assert response.status_code == 302, (step.slug, response.get_data(as_text=True)[:3000])
     if complete:
-        response = client.post_form(f"/couples/{couple_id}/intake/{label.lower()}/review")
+        response = client.post_form(step_url(couple_id, label, "review", prefix))
         assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
 
 

@@ -14,7 +14,7 @@ from flask_login import current_user
 from werkzeug.local import LocalProxy
 
 from counselor_app.auth import services
-from counselor_app.extensions import state
+from counselor_app.extensions import db, state
 from counselor_app.models import Therapist
 
 _UNSET = object()
@@ -41,12 +41,17 @@ def _look_up() -> Therapist | None:
     person = identity()
     if person is None:
         return None
-    return services.provision(
+    therapist = services.provision(
         external_id=str(person.external_id),
         name=str(person.name),
         email=str(person.email),
         is_admin=bool(person.is_admin),
     )
+    if db.session.new or db.session.dirty:
+        # Kept at once, so a request refused or answered without a commit (a 403, a PDF)
+        # still records what the host said; most requests change nothing and commit nothing.
+        db.session.commit()
+    return therapist
 
 
 def host_user_signed_in() -> bool:
