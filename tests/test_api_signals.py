@@ -2,7 +2,6 @@
 the reference host (examples/host_app) on its database and sign-in."""
 
 # The host fixtures are imported by name, so pytest finds them; each test takes them as arguments.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -15,15 +14,6 @@ from typing import Any
 import pytest
 from blinker import ANY
 from flask import Flask
-from host_support import (  # noqa: F401  (fixtures)
-    PREFIX,
-    clinician,
-    host,
-    host_client,
-    host_template,
-    other_clinician,
-    receptionist,
-)
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -48,6 +38,15 @@ from counselor_app.models import (
 from examples.host_app.host_app import db as host_db
 from examples.host_app.host_app.identity import ClinicianIdentity
 from examples.host_app.host_app.models import Client
+from host_support import (  # noqa: F401  (fixtures)
+    PREFIX,
+    clinician,
+    host,
+    host_client,
+    host_template,
+    other_clinician,
+    receptionist,
+)
 from intake_support import seed_intake
 from plan_support import plan_form
 from vignettes import VIGNETTES

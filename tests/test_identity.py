@@ -6,7 +6,6 @@ time it meets a clinician and keeps it in step after. Each rule here was broken 
 the package once, and its test was seen to fail.
 """
 # The host fixtures are imported from host_support and named as test arguments, by design.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -19,6 +18,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import func, select
+
+import counselor_app
+from conftest import PASSWORD
+from counselor_app import schema
+from counselor_app.auth.services import create_therapist
+from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple
+from counselor_app.extensions import db
+from counselor_app.models import RelationshipStage, Therapist
+from examples.host_app.host_app import db as host_db
+from examples.host_app.host_app.models import RECEPTIONIST, User
 from host_support import (  # noqa: F401
     DATA_KEY,
     PREFIX,
@@ -32,17 +42,6 @@ from host_support import (  # noqa: F401
     receptionist,
 )
 from host_support import PASSWORD as HOST_PASSWORD
-from sqlalchemy import func, select
-
-import counselor_app
-from conftest import PASSWORD
-from counselor_app import schema
-from counselor_app.auth.services import create_therapist
-from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple
-from counselor_app.extensions import db
-from counselor_app.models import RelationshipStage, Therapist
-from examples.host_app.host_app import db as host_db
-from examples.host_app.host_app.models import RECEPTIONIST, User
 
 # A few of our pages, of different areas: the rules hold for every one.
 OUR_PAGES = (f"{PREFIX}/", f"{PREFIX}/library", f"{PREFIX}/admin/therapists")

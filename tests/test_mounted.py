@@ -6,7 +6,6 @@ but the couple's own clinician sees any of it; backups and restores cover our ta
 """
 
 # The host fixtures are imported from host_support and named as test arguments, by design.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -23,17 +22,6 @@ import click
 import sqlalchemy as sa
 from alembic.config import Config as AlembicConfig
 from flask import Flask
-from host_support import (  # noqa: F401  (fixtures)
-    PASSWORD,
-    PREFIX,
-    Staff,
-    clinician,
-    host,
-    host_client,
-    host_template,
-    other_clinician,
-    receptionist,
-)
 from markupsafe import escape
 from sqlalchemy import select
 
@@ -49,6 +37,17 @@ from examples.host_app.host_app import db as host_db
 from examples.host_app.host_app.extensions import Base as HostBase
 from examples.host_app.host_app.models import Appointment as HostAppointment
 from examples.host_app.host_app.models import Client
+from host_support import (  # noqa: F401  (fixtures)
+    PASSWORD,
+    PREFIX,
+    Staff,
+    clinician,
+    host,
+    host_client,
+    host_template,
+    other_clinician,
+    receptionist,
+)
 from intake_support import (
     CSI_DISTRESSED,
     CSI_SATISFIED,

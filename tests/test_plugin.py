@@ -6,7 +6,6 @@ host cannot show (no CSRFProtect, an `id` converter of its own, a template folde
 The standalone error pages close the file.
 """
 # The host fixtures are imported from host_support and named as test arguments, by design.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -25,18 +24,6 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from host_support import (  # noqa: F401
-    DATA_KEY,
-    META_TOKEN,
-    PREFIX,
-    Staff,
-    clinician,
-    host,
-    host_client,
-    host_template,
-    other_clinician,
-    receptionist,
-)
 from sqlalchemy import select, text
 from werkzeug.routing import BaseConverter
 
@@ -49,6 +36,18 @@ from counselor_app.extensions import db
 from counselor_app.models import RelationshipStage, Therapist
 from counselor_app.web import CONTENT_SECURITY_POLICY
 from examples.host_app.host_app import db as host_db
+from host_support import (  # noqa: F401
+    DATA_KEY,
+    META_TOKEN,
+    PREFIX,
+    Staff,
+    clinician,
+    host,
+    host_client,
+    host_template,
+    other_clinician,
+    receptionist,
+)
 
 SEARCH = {"q": "Alex", "status": "all"}
 OUR_COMMANDS = ("setup", "therapist", "db", "backup", "restore", "audit", "data-keys", "demo-data")
