@@ -8,7 +8,6 @@ receptionist), CSRFProtect with an exempt webhook, Flask-Migrate history, layout
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,18 +85,21 @@ def add_staff(app: Flask, name: str, email: str, *, role: str = CLINICIAN, admin
         return Staff(user.id, email, name)
 
 
-_template_numbers = itertools.count(1)
+# Built once per run and backend, however many test modules import the fixture below (pytest
+# keeps a session fixture per module that defines it).
+_TEMPLATES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
 def host_template(
     backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> str:
-    """A host database with both histories migrated, for each test to copy. Each module that
-    imports these fixtures gets its own (pytest keeps a session fixture per module that
-    defines it), hence a name of its own."""
-    name = f"host_template_{next(_template_numbers)}"
-    return build_template(backend, name, migrate_host, tmp_path_factory, request)
+    """A host database with both histories migrated, for each test to copy."""
+    if backend not in _TEMPLATES:
+        _TEMPLATES[backend] = build_template(
+            backend, "host_template", migrate_host, tmp_path_factory, request
+        )
+    return _TEMPLATES[backend]
 
 
 @pytest.fixture

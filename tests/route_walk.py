@@ -1,39 +1,51 @@
-"""Every route of the app with real ids filled in: for checks that must cover every page.
+"""Every route of ours in an app's URL map, with real ids filled in: for checks that must
+cover every page, standalone (``create_app``) or mounted in a host (``init_app``).
 
-Also what those checks share: ``every_id``, a couple with something behind every kind of id
-(and behind every form), and the forms the pages post, read back as a browser would send them.
+Our routes are the endpoints under the parent blueprint's name, wherever the app mounted it
+(``app.extensions["counselor"]``: its ``name`` and ``url_prefix``); a host's own routes are
+never walked. Also what those checks share: ``every_id``, a couple with something behind every
+kind of id (and behind every form); ``Practice``, one seeded practice to walk as its therapist,
+another therapist, an administrator and a visitor; and the forms the pages post, read back as
+a browser would send them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from html.parser import HTMLParser
 from itertools import product
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
+import snapshot_support
 from appointment_support import Visit, seed_history
 from conftest import login
 from counselor_app.appointments.services import save_note
 from counselor_app.assessment.services import confirm_flag
-from counselor_app.extensions import db
+from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple
+from counselor_app.extensions import EXTENSION_KEY, Counselor, db
 from counselor_app.models import (
     Appointment,
     Couple,
     Flag,
     IssuedDocument,
+    RelationshipStage,
     SessionPlan,
     Therapist,
 )
+from counselor_app.web import CONVERTER
 from intake_support import seed_intake
-from plan_support import new_plan
+from plan_support import plan_form
 from vignettes import SAFE, VIGNETTES
 
 # Raises two flags: one stays suggested, the other is confirmed.
@@ -47,14 +59,35 @@ FIXED_ARGUMENTS = {
     "key": "quality_time",
     "filename": "css/app.css",
 }
-# Arguments naming a database row: the <id:...> converter (or a plain <int:...>).
-ID_ARGUMENT = re.compile(r"<(?:id|int)(?:\([^)]*\))?:(\w+)>")
+# Arguments naming a database row: our id converter (or a plain <int:...>).
+ID_ARGUMENT = re.compile(rf"<(?:{CONVERTER}|int)(?:\([^)]*\))?:(\w+)>")
 ANY_ARGUMENT = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>")
+# The parent of every page about one couple; the rest are its children's ids.
+PARENT_ID = "couple_id"
+# The rows behind each child id a URL can take (a row of one couple: its couple_id column).
+CHILD_ROWS = {
+    "plan_id": SessionPlan,
+    "appointment_id": Appointment,
+    "flag_id": Flag,
+    "document_id": IssuedDocument,
+}
+
+
+def mount_of(app: Flask) -> Counselor:
+    """Where the package sits in ``app``: the parent blueprint's ``name`` and ``url_prefix``."""
+    return app.extensions[EXTENSION_KEY]
+
+
+def our_path(app: Flask, local: str) -> str:
+    """One of our paths as ``app`` serves it: "/couples/1" is "/couples-therapy/couples/1"
+    in the reference host and unchanged standalone."""
+    return mount_of(app).url_prefix + local
 
 
 @dataclass(frozen=True)
 class Route:
-    endpoint: str
+    endpoint: str  # as in app.url_map: "counselor.couple.plans.detail"
+    name: str  # without the parent blueprint's name: "couple.plans.detail"
     rule: str
     methods: frozenset[str]
     arguments: frozenset[str]
@@ -62,6 +95,12 @@ class Route:
     @property
     def id_arguments(self) -> frozenset[str]:
         return frozenset(ID_ARGUMENT.findall(self.rule))
+
+    @property
+    def child_id_arguments(self) -> frozenset[str]:
+        """The ids of a couple's rows, in a URL under that couple's id."""
+        ids = self.id_arguments
+        return ids - {PARENT_ID} if PARENT_ID in ids else frozenset()
 
     def url(self, ids: dict[str, Any]) -> str:
         def value(match: re.Match[str]) -> str:
@@ -73,16 +112,72 @@ class Route:
         return ANY_ARGUMENT.sub(value, self.rule)
 
 
+def local_name(app: Flask, endpoint: str) -> str | None:
+    """``endpoint`` without the parent blueprint's name; None for a route of the host's."""
+    prefix = mount_of(app).name + "."
+    return endpoint.removeprefix(prefix) if endpoint.startswith(prefix) else None
+
+
 def routes(app: Flask) -> list[Route]:
+    """Our routes in ``app.url_map`` (the host's own are left out), ordered by rule."""
     found = []
     for rule in app.url_map.iter_rules():
+        name = local_name(app, rule.endpoint)
+        if name is None:
+            continue
         methods = frozenset(rule.methods or ()) - {"HEAD", "OPTIONS"}
-        found.append(Route(rule.endpoint, rule.rule, methods, frozenset(rule.arguments)))
+        found.append(Route(rule.endpoint, name, rule.rule, methods, frozenset(rule.arguments)))
     return sorted(found, key=lambda route: route.rule)
 
 
+# ------------------------------------------------------------------------------ snapshots
+def snapshot(app: Flask) -> snapshot_support.Snapshot:
+    """Every row of our tables, and mounted, of the host's tables too (one database): a
+    request of ours must not change the host's rows either."""
+    rows = snapshot_support.snapshot(app)
+    metadatas = app.extensions["sqlalchemy"].metadatas.values()
+    with app.app_context():
+        for metadata in metadatas:
+            for table in metadata.sorted_tables:
+                if table.name in rows:
+                    continue
+                order = list(table.primary_key.columns)
+                result = db.session.execute(sa.select(table).order_by(*order))
+                rows[table.name] = [tuple(row) for row in result]
+        db.session.rollback()
+    return rows
+
+
 # ------------------------------------------------------------------------------ every_id
-def build_every_id(app: Flask, client: Any, therapist: Any, make_couple: Any) -> dict[str, int]:
+def add_couple(app: Flask, therapist_id: int, names: tuple[str, str] = ("Alex", "Sam")) -> int:
+    """A couple of the therapist, as conftest's ``make_couple`` makes them (any app)."""
+    with app.app_context():
+        couple = create_couple(
+            db.session.get(Therapist, therapist_id),
+            CoupleDetails(
+                partner_a=PartnerDetails(names[0], "they/them"),
+                partner_b=PartnerDetails(names[1], "she/her"),
+                relationship_stage=RelationshipStage.MARRIED,
+                relationship_length_months=50,
+                presenting_concerns="Arguing about time apart.",
+            ),
+        )
+        db.session.commit()
+        return couple.id
+
+
+def add_plan(app: Flask, client: Any, couple_id: int, **changes: str) -> int:
+    """A session plan made through the plan form, as the couple's therapist would."""
+    url = our_path(app, f"/couples/{couple_id}/plans/new")
+    data = {**plan_form(client.get(url).get_data(as_text=True)), **changes}
+    response = client.post_form(url, data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def build_every_id(
+    app: Flask, client: Any, therapist_id: int, names: tuple[str, str] = ("Alex", "Sam")
+) -> dict[str, int]:
     """A couple of ``therapist`` (signed in on ``client``) with something behind every id.
 
     And behind as many forms as the pages of one couple can show at once (see
@@ -90,22 +185,24 @@ def build_every_id(app: Flask, client: Any, therapist: Any, make_couple: Any) ->
     dismiss) and a confirmed one (reset, and the appointment's flag statuses); an earlier held
     appointment with a signed note (an addendum) whose plan set homework (the homework review).
     """
-    couple_id = make_couple(therapist)
+    couple_id = add_couple(app, therapist_id, names)
     seed_intake(app, couple_id, "A", intake=dict(TWO_FLAGS.a), safety={**SAFE, "saf_fear": "yes"})
     seed_intake(app, couple_id, "B", intake=dict(TWO_FLAGS.b))
-    plan_id = new_plan(
+    plan_id = add_plan(
+        app,
         client,
         couple_id,
         strategies=["quality_time"],
         **{"homework-0-text": "Take a twenty-minute walk together twice."},
     )
-    assert client.post_form(f"/couples/{couple_id}/plans/{plan_id}/issue/plan").status_code == 302
+    issue = our_path(app, f"/couples/{couple_id}/plans/{plan_id}/issue/plan")
+    assert client.post_form(issue).status_code == 302
     # A week apart, in this order: the later appointment reviews the earlier one's plan.
     earlier, appointment_id = seed_history(
         app, couple_id, [Visit(csi={"A": 11, "B": 12}), Visit(csi={"A": 12, "B": 13})]
     )
     with app.app_context():
-        signer = db.session.get(Therapist, therapist.id)
+        signer = db.session.get(Therapist, therapist_id)
         held = db.session.get(Appointment, earlier)
         held.plan_id = plan_id
         save_note(held, data="Seen.", assessment="", plan="", expected_version=0, sign_as=signer)
@@ -124,7 +221,7 @@ def build_every_id(app: Flask, client: Any, therapist: Any, make_couple: Any) ->
         "appointment_id": appointment_id,
         "flag_id": flag_id,
         "document_id": document_id,
-        "therapist_id": therapist.id,
+        "therapist_id": therapist_id,
     }
     assert all(ids.values()), ids
     return ids
@@ -134,12 +231,6 @@ def object_pages(app: Flask, ids: dict[str, Any]) -> list[str]:
     """Every GET page with ``ids``, then again for each other row of the couple's: those show
     the forms of another state (the earlier appointment's signed note takes an addendum)."""
     couple_id = ids["couple_id"]
-    kinds = {
-        "plan_id": SessionPlan,
-        "appointment_id": Appointment,
-        "flag_id": Flag,
-        "document_id": IssuedDocument,
-    }
     with app.app_context():
         rows = {
             name: list(
@@ -147,7 +238,7 @@ def object_pages(app: Flask, ids: dict[str, Any]) -> list[str]:
                     select(model.id).where(model.couple_id == couple_id).order_by(model.id)
                 )
             )
-            for name, model in kinds.items()
+            for name, model in CHILD_ROWS.items()
         }
     get_routes = [route for route in routes(app) if "GET" in route.methods]
     pages = [route.url(ids) for route in get_routes]
@@ -159,9 +250,9 @@ def object_pages(app: Flask, ids: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture
-def every_id(app, logged_in, therapist, make_couple):
+def every_id(app, logged_in, therapist):
     """A couple with something behind every kind of id a URL can take."""
-    return build_every_id(app, logged_in, therapist, make_couple)
+    return build_every_id(app, logged_in, therapist.id)
 
 
 # ------------------------------------------------------------------------------ forms
@@ -179,7 +270,7 @@ TYPED = {
 class PostedForm:
     """A form of one of our pages, as the browser would post it."""
 
-    endpoint: str
+    name: str  # the endpoint it posts to, without the parent blueprint's name
     url: str  # where it posts: path and query
     data: dict[str, list[str]]  # without the CSRF token
     csrf_fields: tuple[str, ...]  # where the form carries its CSRF token ("csrf_token", "note-…")
@@ -303,12 +394,13 @@ class _FormReader(HTMLParser):
 
 
 def post_target(app: Flask, url: str) -> str | None:
-    """The endpoint a POST to ``url`` reaches, or None."""
+    """Our endpoint a POST to ``url`` reaches (without the parent's name), or None: a form of
+    the host's (its sign-out button in its layout, say) is not ours to post."""
     try:
         endpoint, _ = app.url_map.bind("localhost").match(urlsplit(url).path, method="POST")
     except (HTTPException, RequestRedirect):
         return None
-    return endpoint
+    return local_name(app, endpoint)
 
 
 def forms_on(app: Flask, page_url: str, html: str, *, fill: bool = False) -> list[PostedForm]:
@@ -322,30 +414,30 @@ def forms_on(app: Flask, page_url: str, html: str, *, fill: bool = False) -> lis
     for form, action, button in posts:
         parts = urlsplit(urljoin(page_url, action))
         url = parts.path + (f"?{parts.query}" if parts.query else "")
-        endpoint = post_target(app, url)
-        if endpoint is None:
+        name = post_target(app, url)
+        if name is None:
             continue
         data: dict[str, list[str]] = {}
         csrf_fields = []
-        for name, value in form.data(fill, button=button):
-            if name.endswith("csrf_token"):
-                csrf_fields.append(name)
+        for field_name, value in form.data(fill, button=button):
+            if field_name.endswith("csrf_token"):
+                csrf_fields.append(field_name)
             else:
-                data.setdefault(name, []).append(value)
-        found.append(PostedForm(endpoint, url, data, tuple(csrf_fields), page_url))
+                data.setdefault(field_name, []).append(value)
+        found.append(PostedForm(name, url, data, tuple(csrf_fields), page_url))
     return found
 
 
 def collect_forms(
     app: Flask, client: Any, page_urls: list[str], *, fill: bool = False
 ) -> dict[str, PostedForm]:
-    """The first form found for each endpoint, walking ``page_urls`` as ``client``."""
+    """The first form found for each of our endpoints, walking ``page_urls`` as ``client``."""
     forms: dict[str, PostedForm] = {}
     for page_url in page_urls:
         response = client.get(page_url)
         if response.status_code == 200 and response.mimetype == "text/html":
             for form in forms_on(app, page_url, response.get_data(as_text=True), fill=fill):
-                forms.setdefault(form.endpoint, form)
+                forms.setdefault(form.name, form)
         response.close()
     return forms
 
@@ -353,7 +445,7 @@ def collect_forms(
 def form_for(route: Route, forms: dict[str, PostedForm], ids: dict[str, Any]) -> PostedForm:
     """The form the pages post to ``route``, or a bare one (a CSRF token only) if none shows it:
     some forms show only in a state the couple is not in (reopen a closed file, say)."""
-    return forms.get(route.endpoint) or PostedForm(route.endpoint, route.url(ids), {}, (), "")
+    return forms.get(route.name) or PostedForm(route.name, route.url(ids), {}, (), "")
 
 
 def typed_by_the_owner(app: Flask, ids: dict[str, Any], forms: dict[str, PostedForm]):
@@ -382,3 +474,98 @@ def signed_in(app: Flask, therapist: Any) -> Any:
     response = login(client, therapist)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+# ------------------------------------------------------------------------------ practices
+@dataclass
+class Practice:
+    """One seeded practice to walk, standalone or mounted in the reference host.
+
+    ``ids``: a couple of the owner's with something behind every id (``build_every_id``).
+    The clients are signed in: ``owner`` as that couple's therapist, ``other`` as another
+    therapist who is not an administrator, ``admin`` (made when first asked for) as an
+    administrator. Anonymous visitors are sent to ``sign_in_path``: our sign-in page
+    standalone, the host's mounted.
+    """
+
+    app: Flask
+    owner: Any
+    owner_id: int
+    owner_email: str
+    other: Any
+    other_id: int
+    ids: dict[str, int]
+    mounted: bool
+    make_admin: Callable[[], Any]
+    sign_in_path: str = "/login"
+
+    @cached_property
+    def admin(self) -> Any:
+        return self.make_admin()
+
+    def path(self, local: str) -> str:
+        return our_path(self.app, local)
+
+    def visitor(self) -> Any:
+        return self.app.test_client()
+
+
+@pytest.fixture
+def standalone(app, logged_in, therapist, make_therapist) -> Practice:
+    """``create_app`` with conftest's therapists: Dana owns the couple, Toni is the other."""
+    ids = build_every_id(app, logged_in, therapist.id)
+    other = make_therapist("Toni Elsewhere")
+    return Practice(
+        app=app,
+        owner=logged_in,
+        owner_id=therapist.id,
+        owner_email=therapist.email,
+        other=signed_in(app, other),
+        other_id=other.id,
+        ids=ids,
+        mounted=False,
+        make_admin=lambda: signed_in(app, make_therapist("Ada Administrator", admin=True)),
+    )
+
+
+def host_therapist(app: Flask, client: Any, staff: Any) -> Therapist:
+    """The therapist of ours a host clinician is: made on their first page of ours, which this
+    opens (so that no later request in a walk adds the row)."""
+    response = client.get(our_path(app, "/"))
+    assert response.status_code == 200, response.status_code
+    with app.app_context():
+        therapist = db.session.scalars(
+            select(Therapist).where(Therapist.email == staff.email)
+        ).one()
+        db.session.expunge(therapist)
+        return therapist
+
+
+@pytest.fixture
+def mounted(host, clinician, other_clinician) -> Practice:
+    """The reference host (tests/host_support.py, whose fixtures the test module imports): its
+    clinician Ada, a practice admin, owns the couple; its clinician Ben, not an admin, is the
+    other therapist."""
+    owner_client, other_client = host.test_client(), host.test_client()
+    owner_client.sign_in(clinician)
+    other_client.sign_in(other_clinician)
+    owner = host_therapist(host, owner_client, clinician)
+    other = host_therapist(host, other_client, other_clinician)
+    assert owner.is_admin and not other.is_admin
+    return Practice(
+        app=host,
+        owner=owner_client,
+        owner_id=owner.id,
+        owner_email=owner.email,
+        other=other_client,
+        other_id=other.id,
+        ids=build_every_id(host, owner_client, owner.id),
+        mounted=True,
+        make_admin=lambda: owner_client,  # Ada: an admin of the host's, so of ours
+    )
+
+
+@pytest.fixture(params=("standalone", "mounted"))
+def any_app(request, backend) -> Flask:
+    """The app alone, nothing seeded: standalone, and the reference host with us mounted."""
+    return request.getfixturevalue("app" if request.param == "standalone" else "host")

@@ -1,10 +1,15 @@
-"""Access control, generated from app.url_map: another therapist's ids lead nowhere.
+"""Access control, generated from the URL map: another therapist's ids lead nowhere.
 
-Every route is covered by one rule: a route whose URL names a database row (``<id:...>``)
+Every route is covered by one rule: a route whose URL names a database row (``<counselor_id:...>``)
 answers 404 to another therapist for every method, whatever was posted, and changes no row;
 the routes without ids are classified below, one by one. A route added later with an id is
 covered by the id rule as it stands; one without an id fails the classification test until
-someone decides what it is.
+someone decides what it is. And under one's own couple, a row of another couple (one's own
+other couple, or another therapist's) is a 404 too: the couple in the URL must own the row.
+
+Each test runs standalone (``create_app``) and mounted in the reference host
+(``examples/host_app``, tests/host_support.py), walking that app's own URL map: our routes are
+the endpoints under the parent blueprint's name, and the host's own are never walked.
 """
 
 from __future__ import annotations
@@ -12,33 +17,39 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-import pytest
-
 import route_walk
+from host_support import clinician, host, host_template, other_clinician  # noqa: F401
 from route_walk import (
+    CHILD_ROWS,
     PostedForm,
+    Practice,
     build_every_id,
     form_for,
     forms_of,
     forms_on,
+    mount_of,
     routes,
-    signed_in,
+    snapshot,
     typed_by_the_owner,
 )
-from snapshot_support import changes, grown, snapshot
+from snapshot_support import changes, grown
 
-every_id = route_walk.every_id  # the shared fixture: a couple with a row behind every id
+# The shared fixtures: a seeded practice (standalone, or mounted in the reference host) and the
+# bare apps.
+standalone, mounted = route_walk.standalone, route_walk.mounted
+any_app = route_walk.any_app
 
-# The routes without an id, each with what it is. Public: open to anyone.
+# The routes without an id, each with what it is, named without the parent blueprint's name
+# ("couples.index" is "counselor.couples.index" in app.url_map). Public: open to anyone.
 PUBLIC = {
     "auth.login": "the sign-in page",
     "static": "the package's CSS and JavaScript",
     "print_css": "the PDFs' print stylesheet",
     "health": "a fixed 'ok' for load balancers, no data",
 }
-# Own scope: a signed-in therapist's own records only, found through ``current_user``; there is
-# no id in the URL that could name another therapist's. ``<key>`` names a strategy of the
-# therapist's own library (shipped, reworded or their own): another's own strategy is a 404.
+# Own scope: a signed-in therapist's own records only, found through the signed-in therapist;
+# there is no id in the URL that could name another therapist's. ``<key>`` names a strategy of
+# the therapist's own library (shipped, reworded or their own): another's own strategy is a 404.
 OWN_SCOPE = {
     "couples.index": "the dashboard: one's own couples",
     "couples.create": "a new couple of one's own",
@@ -61,25 +72,34 @@ ADMIN = {
     "admin.deactivate_therapist": "deactivating an account (therapist id)",
 }
 CLASSIFIED = {**PUBLIC, **OWN_SCOPE, **ADMIN}
+# Standalone only: mounted, the host signs its clinicians in and out, and we have no such page.
+SIGN_IN = {"auth.login", "auth.change_password", "auth.logout"}
+# Mounted, a 404 even to an administrator: accounts come from the host (admin required first).
+NOT_MOUNTED = {"admin.add_therapist"}
 
 # Rows that may change while a refused request is made. audit_event: the append-only,
 # hash-chained trail; a refused request adds no event today (the hook records successful
 # requests only), but recording refusals would be legitimate, so new events are allowed at the
 # end; no existing event may change or go (the chain would break). Nothing else is excluded:
-# login_failure (the sign-in throttle) is compared exactly, since no request here signs in.
+# login_failure (the sign-in throttle) is compared exactly, since no request here signs in;
+# mounted, the host's own tables are compared too.
 APPEND_ONLY = ("counselor_audit_event",)
-COUPLE_NAMES = re.compile(r"\b(Alex|Sam)\b")  # the partners of every_id's couple (make_couple)
+COUPLE_NAMES = re.compile(r"\b(Alex|Sam)\b")  # the partners of every_id's couple (add_couple)
+# The couples whose rows the child-id walk borrows: the owner's second couple, and another
+# therapist's.
+SIBLING, STRANGER = ("Robin", "Kim"), ("Jordan", "Lee")
+BORROWED_NAMES = re.compile(r"\b(Robin|Kim|Jordan|Lee)\b")
 
 
 def rule_of(route) -> str:
     """What the route must answer to a signed-in therapist who does not own its rows."""
-    if route.endpoint in ADMIN:
+    if route.name in ADMIN:
         return "admin"
     if route.id_arguments:
         return "object"
-    if route.endpoint in PUBLIC:
+    if route.name in PUBLIC:
         return "public"
-    if route.endpoint in OWN_SCOPE:
+    if route.name in OWN_SCOPE:
         return "own"
     return "unclassified"
 
@@ -93,195 +113,362 @@ def pairs(app, rule: str) -> list[tuple[route_walk.Route, str]]:
     ]
 
 
-@pytest.fixture
-def other(app, make_therapist):
-    """Therapist 2, signed in on a client of their own: not an administrator."""
-    return signed_in(app, make_therapist("Toni Elsewhere"))
-
-
-def admin_forms(app, make_therapist, ids) -> dict[str, PostedForm]:
+def admin_forms(practice: Practice) -> dict[str, PostedForm]:
     """The admin pages' forms, as an administrator is shown them."""
-    client = signed_in(app, make_therapist("Ada Administrator", admin=True))
+    app, ids = practice.app, practice.ids
     pages = [route.url(ids) for route, _ in pairs(app, "admin") if "GET" in route.methods]
-    return forms_of(app, client, ids, pages)
+    return forms_of(app, practice.admin, ids, pages)
 
 
-def request(client, route, method: str, forms, ids, token: str):
-    """GET the route, or POST the form its pages post, with ``token`` as the CSRF token."""
+def request(client, route, method: str, forms, ids, token: str, *, at_ids: bool = False):
+    """GET the route, or POST the form its pages post, with ``token`` as the CSRF token.
+
+    ``at_ids``: post the form to the route with ``ids`` rather than where the page posted it
+    (the page's own ids): for ids the pages never show.
+    """
     if method == "GET":
         response = client.get(route.url(ids))
     else:
         form = form_for(route, forms, ids)
-        response = client.post(form.url, data=form.payload(token))
+        url = form.url
+        if at_ids:
+            query = urlsplit(url).query
+            url = route.url(ids) + (f"?{query}" if query else "")
+        response = client.post(url, data=form.payload(token))
     response.close()
     return response
 
 
-def walk(app, client, todo, forms, ids, token, expected) -> list[str]:
+def walk(app, client, todo, forms, ids, token, expected, *, at_ids: bool = False) -> list[str]:
     """Request each (route, method); name every one that answers otherwise or changes a row."""
     failures = []
     before = snapshot(app)
     for route, method in todo:
-        response = request(client, route, method, forms, ids, token)
+        response = request(client, route, method, forms, ids, token, at_ids=at_ids)
         after = snapshot(app)
         changed = changes(before, after, append_only=APPEND_ONLY)
         status = response.status_code
         if not expected(status, response) or changed:
             where = response.headers.get("Location", "")
-            failures.append(f"{method} {route.endpoint} {route.rule}: {status} {where} {changed}")
+            failures.append(f"{method} {route.name} {route.url(ids)}: {status} {where} {changed}")
             before = after  # blame the next route for its own changes only
     return failures
 
 
-def test_every_route_is_classified_or_takes_an_id(app):
+def test_every_route_is_classified_or_takes_an_id(any_app):
     """A new route without an id must be classified here before it can pass unnoticed."""
+    app = any_app
     found = routes(app)
-    unclassified = [f"{r.endpoint} {r.rule}" for r in found if rule_of(r) == "unclassified"]
+    unclassified = [f"{r.name} {r.rule}" for r in found if rule_of(r) == "unclassified"]
     assert not unclassified, f"classify these routes in {__name__}: {unclassified}"
-    stale = set(CLASSIFIED) - {route.endpoint for route in found}
+    mounted = not mount_of(app).standalone_sign_in
+    names = {route.name for route in found}
+    stale = set(CLASSIFIED) - names - (SIGN_IN if mounted else set())
     assert not stale, f"classified but not in app.url_map: {sorted(stale)}"
+    if mounted:
+        # The host's sign-in is the only one; the host's own routes are not ours to walk.
+        assert not {n for n in names if n.startswith("auth.")}, names
+        prefix = mount_of(app).url_prefix
+        assert prefix and all(r.rule.startswith(f"{prefix}/") for r in found), prefix
+        hosts = {r.endpoint for r in app.url_map.iter_rules()} - {r.endpoint for r in found}
+        assert {"auth.login", "webhooks.calendar", "admin.users"} <= hosts, hosts
     # An id in a public or own-scope URL would escape the id rule: it must not happen unseen.
-    mixed = [r.endpoint for r in found if r.id_arguments and r.endpoint in {**PUBLIC, **OWN_SCOPE}]
+    mixed = [r.name for r in found if r.id_arguments and r.name in {**PUBLIC, **OWN_SCOPE}]
     assert not mixed, f"takes an id, so the id rule covers it; unclassify: {mixed}"
-    admin_pages = {r.endpoint for r in found if r.endpoint.startswith("admin.")}
+    admin_pages = {r.name for r in found if r.name.startswith("admin.")}
     assert admin_pages <= set(ADMIN), f"admin pages missing from ADMIN: {admin_pages - set(ADMIN)}"
     counts = {rule: len(pairs(app, rule)) for rule in ("object", "admin", "own", "public")}
     assert sum(counts.values()) == sum(len(route.methods) for route in found)
-    print(f"\n(route, method) pairs in app.url_map: {sum(counts.values())}: {counts}")
+    print(f"\n(route, method) pairs of ours in app.url_map: {sum(counts.values())}: {counts}")
 
 
-def test_another_therapists_ids_answer_404_and_change_nothing(app, logged_in, every_id, other):
+def not_found(names: re.Pattern[str]):
+    def check(status, response) -> bool:
+        """A 404, and the error page says nothing of the couple either."""
+        return status == 404 and not names.search(response.get_data(as_text=True))
+
+    return check
+
+
+def another_therapists_ids_answer_404_and_change_nothing(practice: Practice) -> None:
     """Therapist 2 requests every id route of therapist 1's couple with every method."""
-    forms = forms_of(app, logged_in, every_id)
-    token = other.csrf_token()  # before the walk: fetching it shows the dashboard
+    app, ids = practice.app, practice.ids
+    forms = forms_of(app, practice.owner, ids)
+    token = practice.other.csrf_token()
     todo = pairs(app, "object")
     before = snapshot(app)
 
-    def not_found(status, response):
-        """A 404, and the error page says nothing of the couple either."""
-        return status == 404 and not COUPLE_NAMES.search(response.get_data(as_text=True))
-
-    failures = walk(app, other, todo, forms, every_id, token, not_found)
+    failures = walk(app, practice.other, todo, forms, ids, token, not_found(COUPLE_NAMES))
 
     assert not failures, "another therapist's ids must be a 404 and change nothing:\n" + (
         "\n".join(failures)
     )
-    bare = [r.endpoint for r, m in todo if m == "POST" and r.endpoint not in forms]
+    bare = [r.name for r, m in todo if m == "POST" and r.name not in forms]
     print(
         f"\n{len(todo)} (route, method) pairs with ids answered 404 to another therapist; "
         f"{sum(1 for _, m in todo if m == 'POST')} POSTs, with a CSRF token only (no form on "
         f"the owner's pages): {bare}; audit events added: "
-        f"{grown(before, snapshot(app), 'audit_event')}"
+        f"{grown(before, snapshot(app), 'counselor_audit_event')}"
     )
-    assert len({route.endpoint for route, _ in todo}) >= 30
+    assert len({route.name for route, _ in todo}) >= 30
 
 
-def test_the_posted_forms_reach_past_the_ownership_check_for_their_owner(
-    app, logged_in, therapist, every_id, make_couple
-):
+def own_couple_with_another_couples_child_ids_answers_404_and_changes_nothing(
+    practice: Practice,
+) -> None:
+    """The signed-in therapist's own couple in the URL, and the plan, document, appointment
+    (its check-ins, note, homework, flag statuses) or flag of another couple: of the same
+    therapist, and of another therapist. Every route with a child id, every method: a 404,
+    and not a row changed. The couple in the URL must own the row, not merely the therapist.
+    """
+    app, ids, owner = practice.app, practice.ids, practice.owner
+    forms = forms_of(app, owner, ids)
+    token = owner.csrf_token()  # the owner's own, valid: so a 404 is the lookup's, not CSRF's
+    borrowed = {
+        "the owner's other couple": build_every_id(app, owner, practice.owner_id, SIBLING),
+        "another therapist's couple": build_every_id(
+            app, practice.other, practice.other_id, STRANGER
+        ),
+    }
+    todo = [
+        (route, method)
+        for route in routes(app)
+        if route.child_id_arguments
+        for method in sorted(route.methods)
+    ]
+    kinds = set().union(*(route.child_id_arguments for route, _ in todo))
+    assert kinds == CHILD_ROWS.keys(), (
+        f"child ids in the URL map: {sorted(kinds)}; give every kind a row in "
+        "route_walk.CHILD_ROWS and build_every_id"
+    )
+    failures = []
+    for whose, theirs in borrowed.items():
+        mixed = {**ids, **{name: theirs[name] for name in CHILD_ROWS}}
+        found = walk(app, owner, todo, forms, mixed, token, not_found(BORROWED_NAMES), at_ids=True)
+        failures += [f"{whose}: {failure}" for failure in found]
+
+    assert not failures, "another couple's rows under one's own couple must be a 404:\n" + (
+        "\n".join(failures)
+    )
+    posted = another_couples_rows_in_the_forms_are_refused(practice, forms, token, borrowed)
+    print(
+        f"\n{len(todo)} (route, method) pairs with a child id ({sorted(kinds)}), each with the "
+        f"rows of {len(borrowed)} other couples under the owner's couple: "
+        f"{len(todo) * len(borrowed)} requests answered 404; forms naming a row by id: {posted}"
+    )
+    assert len({route.name for route, _ in todo}) >= 15
+
+
+def another_couples_rows_in_the_forms_are_refused(practice, forms, token, borrowed) -> list[str]:
+    """The same in a form's fields: one's own couple's appointment (new, or its details) with
+    another couple's session plan chosen is refused, and changes nothing; with the couple's own
+    plan, the same form is taken (so the refusal is the plan's, not the form's)."""
+    app, owner, ids = practice.app, practice.owner, practice.ids
+    named = {name: form for name, form in forms.items() if form.data.keys() & CHILD_ROWS.keys()}
+    assert named, "no form names a row by id any more: drop this check, or find the new one"
+    failures = []
+    for whose, theirs in borrowed.items():
+        for name, form in named.items():
+            fields = form.data.keys() & CHILD_ROWS.keys()
+            data = {**form.payload(token), **{field: [str(theirs[field])] for field in fields}}
+            before = snapshot(app)
+            response = owner.post(form.url, data=data)
+            response.close()
+            changed = changes(before, snapshot(app), append_only=APPEND_ONLY)
+            if not 400 <= response.status_code < 500 or changed:
+                failures.append(f"{whose}: POST {name} {sorted(fields)}: {response.status_code}")
+    assert not failures, "another couple's row chosen in a form must be refused:\n" + (
+        "\n".join(failures)
+    )
+    for name, form in named.items():  # the control: the couple's own rows
+        fields = form.data.keys() & CHILD_ROWS.keys()
+        data = {**form.payload(token), **{field: [str(ids[field])] for field in fields}}
+        response = owner.post(form.url, data=data)
+        response.close()
+        assert response.status_code == 302, (name, response.status_code)
+    return sorted(named)
+
+
+def the_posted_forms_reach_past_the_ownership_check_for_their_owner(practice: Practice) -> None:
     """The same POSTs from the owner are not refused: so therapist 2's 404 is the ownership
     check, not a form that could never have been accepted. (422 is a form the owner sent as
     shown but that needs a state the couple is not in; it is past the ownership check too.)
     """
-    ids, forms = every_id, forms_of(app, logged_in, every_id)
-    token = logged_in.csrf_token()
+    app, owner = practice.app, practice.owner
+    ids, forms = practice.ids, forms_of(app, owner, practice.ids)
+    token = owner.csrf_token()
     refused, statuses = [], {}
-    for route, method in pairs(app, "object"):
+    # Erasing the couple last, so the routes before it find the couple still there.
+    todo = sorted(pairs(app, "object"), key=lambda pair: pair[0].name == "couple.erase")
+    for route, method in todo:
         if method != "POST":
             continue
         form = form_for(route, forms, ids)
         if form.source:  # the page as it is now: versions move as the walk saves
-            page = logged_in.get(form.source).get_data(as_text=True)
-            now = {f.endpoint: f for f in reversed(forms_on(app, form.source, page, fill=True))}
-            form = typed_by_the_owner(app, ids, now).get(route.endpoint, form)
-        response = logged_in.post(form.url, data=form.payload(token))
+            page = owner.get(form.source).get_data(as_text=True)
+            now = {f.name: f for f in reversed(forms_on(app, form.source, page, fill=True))}
+            form = typed_by_the_owner(app, ids, now).get(route.name, form)
+        response = owner.post(form.url, data=form.payload(token))
         response.close()
-        statuses[route.endpoint] = response.status_code
+        statuses[route.name] = response.status_code
         if response.status_code in (400, 401, 403, 404, 405) or response.status_code >= 500:
-            refused.append(f"POST {route.endpoint} {form.url}: {response.status_code}")
-        if logged_in.get(f"/couples/{ids['couple_id']}").status_code == 404:
+            refused.append(f"POST {route.name} {form.url}: {response.status_code}")
+        if owner.get(practice.path(f"/couples/{ids['couple_id']}")).status_code == 404:
             # The POST erased the couple: carry on with a new one.
-            ids = build_every_id(app, logged_in, therapist, make_couple)
-            forms = forms_of(app, logged_in, ids)
+            ids = build_every_id(app, owner, practice.owner_id)
+            forms = forms_of(app, owner, ids)
     assert not refused, "the owner's own forms were refused:\n" + "\n".join(refused)
+    assert statuses.get("couple.erase") == 302, statuses  # the name typed: erased
     print("\nowner's POST statuses:", statuses)
 
 
-def test_admin_pages_answer_403_to_a_therapist_and_change_nothing(
-    app, every_id, make_therapist, other
-):
-    forms = admin_forms(app, make_therapist, every_id)
-    token = other.csrf_token()
+def admin_pages_answer_403_to_a_therapist_and_change_nothing(practice: Practice) -> None:
+    """Mounted, the other therapist is a host clinician whom the host does not make an admin."""
+    app, ids = practice.app, practice.ids
+    forms = admin_forms(practice)
+    token = practice.other.csrf_token()
     todo = pairs(app, "admin")
 
-    failures = walk(app, other, todo, forms, every_id, token, lambda s, _: s == 403)
+    failures = walk(app, practice.other, todo, forms, ids, token, lambda s, _: s == 403)
 
     assert not failures, "admin pages must be a 403 to a therapist:\n" + "\n".join(failures)
     assert {m for _, m in todo} == {"GET", "POST"}
+    # The forms posted are the pages' own (filled in as an administrator would), but for the
+    # id routes' buttons and, mounted, the page that is a 404 to an administrator too.
+    formless = {r.name for r, m in todo if m == "POST"} - set(forms)
+    assert formless <= {r.name for r, _ in todo if "therapist_id" in r.arguments} | (
+        NOT_MOUNTED if practice.mounted else set()
+    ), formless
     print(f"\n{len(todo)} admin (route, method) pairs answered 403 to a therapist")
 
 
-def test_a_signed_out_visitor_is_sent_to_sign_in(app, logged_in, every_id, make_therapist):
-    """Every route but the public ones, every method: a redirect to the sign-in page."""
-    forms = forms_of(app, logged_in, every_id) | admin_forms(app, make_therapist, every_id)
-    visitor = app.test_client()
+def a_signed_out_visitor_is_sent_to_sign_in(practice: Practice) -> None:
+    """Every route but the public ones, every method: a redirect to the sign-in page (ours
+    standalone, the host's mounted)."""
+    app, ids = practice.app, practice.ids
+    forms = forms_of(app, practice.owner, ids) | admin_forms(practice)
+    visitor = practice.visitor()
     token = visitor.csrf_token()  # a real token of the visitor's session: so CSRF passes
     todo = [p for rule in ("object", "own", "admin") for p in pairs(app, rule)]
 
     def to_sign_in(status, response):
-        return status == 302 and urlsplit(response.headers["Location"]).path == "/login"
+        location = urlsplit(response.headers.get("Location", ""))
+        return status == 302 and location.path == practice.sign_in_path
 
-    failures = walk(app, visitor, todo, forms, every_id, token, to_sign_in)
+    failures = walk(app, visitor, todo, forms, ids, token, to_sign_in)
 
     assert not failures, "must redirect to the sign-in page:\n" + "\n".join(failures)
     for route, method in pairs(app, "public"):
         if method == "GET":
-            response = visitor.get(route.url(every_id))
+            response = visitor.get(route.url(ids))
             response.close()
-            assert response.status_code == 200, route.endpoint
+            assert response.status_code == 200, route.name
     print(f"\n{len(todo)} non-public (route, method) pairs sent a visitor to sign in")
 
 
-def test_another_therapists_own_strategies_answer_404(app, logged_in, every_id, other):
+def another_therapists_own_strategies_answer_404(practice: Practice) -> None:
     """``<key>`` routes are own-scope: a key of therapist 1's own strategy leads nowhere for
     therapist 2, and a shipped strategy therapist 1 reworded shows therapist 2 the shipped text.
     """
-    forms = forms_of(app, logged_in, every_id)
+    app, owner, other = practice.app, practice.owner, practice.other
+    forms = forms_of(app, owner, practice.ids)
     own = forms["library.create"]
     own.data["title"] = ["Walks after dinner"]
-    created = logged_in.post(own.url, data=own.payload(logged_in.csrf_token()))
+    created = owner.post(own.url, data=own.payload(owner.csrf_token()))
     assert created.status_code == 302, created.get_data(as_text=True)
     key = created.headers["Location"].rsplit("/", 1)[1]
     reword = forms["library.edit"]
     reword.data["title"] = ["Our own wording of quality time"]
-    saved = logged_in.post(reword.url, data=reword.payload(logged_in.csrf_token()))
+    saved = owner.post(reword.url, data=reword.payload(owner.csrf_token()))
     assert saved.status_code == 302
-    assert "Our own wording" in logged_in.get("/library/quality_time").get_data(as_text=True)
+    shipped_url = practice.path("/library/quality_time")
+    assert "Our own wording" in owner.get(shipped_url).get_data(as_text=True)
 
     token = other.csrf_token()
     keyed = [(r, m) for r, m in pairs(app, "own") if "key" in r.arguments]
     own_forms = {
-        endpoint: PostedForm(endpoint, form.url.replace("quality_time", key), form.data, (), "")
-        for endpoint, form in forms.items()
-        if endpoint.startswith("library.")
+        name: PostedForm(name, form.url.replace("quality_time", key), form.data, (), "")
+        for name, form in forms.items()
+        if name.startswith("library.")
     }
     failures = walk(app, other, keyed, own_forms, {"key": key}, token, lambda s, _: s == 404)
     assert not failures, "another therapist's strategy must be a 404:\n" + "\n".join(failures)
-    shipped = other.get("/library/quality_time").get_data(as_text=True)
+    assert len(keyed) >= 4, keyed
+    shipped = other.get(shipped_url).get_data(as_text=True)
     assert "Our own wording" not in shipped
-    assert "Walks after dinner" not in other.get("/library").get_data(as_text=True)
+    assert "Walks after dinner" not in other.get(practice.path("/library")).get_data(as_text=True)
 
 
-def test_own_scope_pages_show_nothing_of_another_therapist(app, logged_in, every_id, other):
+def own_scope_pages_show_nothing_of_another_therapist(practice: Practice) -> None:
     """Therapist 2's own pages, a search for therapist 1's partners included: none of theirs."""
-    search = forms_of(app, other, every_id, ["/"])["couples.search"]
+    app, ids, owner, other = practice.app, practice.ids, practice.owner, practice.other
+    search = forms_of(app, other, ids, [practice.path("/")])["couples.search"]
     search.data |= {"q": ["Al"], "status": ["all"]}  # therapist 1's couple is Alex and Sam
-    for client in (logged_in, other):
+    for client in (owner, other):
         assert client.post(search.url, data=search.payload(client.csrf_token())).status_code == 302
-    assert f"/couples/{every_id['couple_id']}" in logged_in.get("/").get_data(as_text=True)
+    assert f"/couples/{ids['couple_id']}" in owner.get(practice.path("/")).get_data(as_text=True)
+    checked = 0
     for route, method in pairs(app, "own"):
         if method != "GET":
             continue
-        page = other.get(route.url(every_id)).get_data(as_text=True)
-        assert f"/couples/{every_id['couple_id']}" not in page, route.endpoint
-        assert not COUPLE_NAMES.search(page), route.endpoint
+        page = other.get(route.url(ids)).get_data(as_text=True)
+        assert f"/couples/{ids['couple_id']}" not in page, route.name
+        assert not COUPLE_NAMES.search(page), route.name
+        checked += 1
+    assert checked >= 5
+
+
+# ------------------------------------------------------------------------------ the tests
+# Standalone: one test per check, each on a practice of its own.
+def test_another_therapists_ids_answer_404_and_change_nothing(standalone):
+    another_therapists_ids_answer_404_and_change_nothing(standalone)
+
+
+def test_own_couple_with_another_couples_child_ids_answers_404_and_changes_nothing(standalone):
+    own_couple_with_another_couples_child_ids_answers_404_and_changes_nothing(standalone)
+
+
+def test_the_posted_forms_reach_past_the_ownership_check_for_their_owner(standalone):
+    the_posted_forms_reach_past_the_ownership_check_for_their_owner(standalone)
+
+
+def test_admin_pages_answer_403_to_a_therapist_and_change_nothing(standalone):
+    admin_pages_answer_403_to_a_therapist_and_change_nothing(standalone)
+
+
+def test_a_signed_out_visitor_is_sent_to_sign_in(standalone):
+    a_signed_out_visitor_is_sent_to_sign_in(standalone)
+
+
+def test_another_therapists_own_strategies_answer_404(standalone):
+    another_therapists_own_strategies_answer_404(standalone)
+
+
+def test_own_scope_pages_show_nothing_of_another_therapist(standalone):
+    own_scope_pages_show_nothing_of_another_therapist(standalone)
+
+
+# Mounted: every check on one seeded practice, the ones that change nothing first (each walk
+# compares the database with its own start), then those that add strategies or erase the couple.
+MOUNTED_CHECKS = (
+    another_therapists_ids_answer_404_and_change_nothing,
+    admin_pages_answer_403_to_a_therapist_and_change_nothing,
+    a_signed_out_visitor_is_sent_to_sign_in,
+    own_scope_pages_show_nothing_of_another_therapist,
+    own_couple_with_another_couples_child_ids_answers_404_and_changes_nothing,
+    another_therapists_own_strategies_answer_404,
+    the_posted_forms_reach_past_the_ownership_check_for_their_owner,
+)
+
+
+def test_every_check_holds_mounted_in_the_reference_host(mounted):
+    """The same checks on the reference host, from its URL map: host clinicians as the two
+    therapists (Ben, the other, is no admin of the host's), the host's sign-in page for the
+    visitor. Every check runs; the failures of all are reported together."""
+    failed = {}
+    for check in MOUNTED_CHECKS:
+        try:
+            check(mounted)
+        except AssertionError as error:
+            failed[check.__name__] = str(error)
+    assert not failed, "mounted:\n" + "\n\n".join(f"{k}: {v}" for k, v in failed.items())

@@ -1,5 +1,6 @@
-"""CSRF, generated from app.url_map: no POST is taken without the session's token, and no GET
-changes anything.
+"""CSRF, generated from the URL map: no POST is taken without the session's token, and no GET
+changes anything. Standalone and mounted in the reference host (examples/host_app), where the
+host's CSRFProtect checks our forms and we never refuse a route of the host's.
 
 CSRF is on in the tests as in production: the app never sets WTF_CSRF_ENABLED (Flask-WTF's
 default is on, and TESTING does not turn it off), and conftest's client reads the real token
@@ -14,34 +15,44 @@ from urllib.parse import urlsplit
 import route_walk
 from conftest import PASSWORD
 from counselor_app.errors import CSRF_MESSAGE
-from route_walk import PostedForm, form_for, forms_of, object_pages, routes, signed_in
-from snapshot_support import changes, grown, snapshot
+from host_support import clinician, host, host_template, other_clinician  # noqa: F401
+from route_walk import PostedForm, Practice, form_for, forms_of, object_pages, routes, snapshot
+from snapshot_support import changes, grown
 
-every_id = route_walk.every_id  # the shared fixture: a couple with a row behind every id
+# The shared fixtures: a seeded practice, standalone or mounted in the reference host.
+standalone, mounted = route_walk.standalone, route_walk.mounted
 
 # Compared exactly, every table but one: audit_event, the append-only hash-chained trail. A
 # refused POST records nothing today (the audit hook skips every response of 400 and up, and
 # the CSRF check runs before any view), which the test reports; recording refusals would be
 # legitimate, so new events are allowed at the end, but no existing event may change or go.
 # login_failure (the sign-in throttle) is compared exactly on purpose: a token-less sign-in
-# must not count as a failed attempt, or a cross-site form could lock an account out.
+# must not count as a failed attempt, or a cross-site form could lock an account out. Mounted,
+# the host's tables are compared exactly too.
 APPEND_ONLY = ("counselor_audit_event",)
+# Mounted, a 404 even to an administrator: accounts come from the host.
+NOT_MOUNTED = {"admin.add_therapist"}
 
 
-def every_form(app, client, ids, make_therapist, therapist) -> dict[str, PostedForm]:
-    """The form behind every POST route, filled in: the owner's, the admin pages' (as an
-    administrator sees them) and the sign-in form with the owner's real credentials."""
-    forms = forms_of(app, client, ids)
-    admin = signed_in(app, make_therapist("Ada Administrator", admin=True))
-    admin_pages = [
-        route.url(ids)
-        for route in routes(app)
-        if route.endpoint.startswith("admin.") and "GET" in route.methods
-    ]
-    forms |= forms_of(app, admin, ids, admin_pages)
-    visitor = app.test_client()
-    forms |= forms_of(app, visitor, ids, ["/login"])
-    forms["auth.login"].data |= {"email": [therapist.email], "password": [PASSWORD]}
+def admin_pages(practice: Practice) -> set[str]:
+    return {
+        route.url(practice.ids)
+        for route in routes(practice.app)
+        if route.name.startswith("admin.") and "GET" in route.methods
+        if not (practice.mounted and route.name in NOT_MOUNTED)
+    }
+
+
+def every_form(practice: Practice) -> dict[str, PostedForm]:
+    """The form behind every POST route of ours, filled in: the owner's, the admin pages' (as
+    an administrator sees them) and, standalone, the sign-in form with the owner's real
+    credentials."""
+    app, ids = practice.app, practice.ids
+    forms = forms_of(app, practice.owner, ids)
+    forms |= forms_of(app, practice.admin, ids, sorted(admin_pages(practice)))
+    if not practice.mounted:
+        forms |= forms_of(app, practice.visitor(), ids, [practice.path("/login")])
+        forms["auth.login"].data |= {"email": [practice.owner_email], "password": [PASSWORD]}
     return forms
 
 
@@ -49,36 +60,36 @@ def post_routes(app):
     return [route for route in routes(app) if "POST" in route.methods]
 
 
-def test_posts_without_the_sessions_csrf_token_are_refused_and_change_nothing(
-    app, logged_in, therapist, every_id, make_therapist
-):
+def posts_without_the_sessions_csrf_token_are_refused_and_change_nothing(practice):
     """Every POST route, as the signed-in owner, with the form the page would send but (a) no
     CSRF token at all, or (b) a real token of another session: 400, and not a row changed."""
-    forms = every_form(app, logged_in, every_id, make_therapist, therapist)
-    foreign = app.test_client().csrf_token()  # validly signed, but not for this session
+    app, ids, owner = practice.app, practice.ids, practice.owner
+    forms = every_form(practice)
+    foreign = practice.visitor().csrf_token()  # validly signed, but not for this session
     todo = [(route, variant) for route in post_routes(app) for variant in ("none", "foreign")]
     failures = []
     start = before = snapshot(app)
     for route, variant in todo:
-        form = form_for(route, forms, every_id)
-        response = logged_in.post(
-            form.url, data=form.payload(None if variant == "none" else foreign)
-        )
+        form = form_for(route, forms, ids)
+        response = owner.post(form.url, data=form.payload(None if variant == "none" else foreign))
         refused = response.status_code == 400 and CSRF_MESSAGE in response.get_data(as_text=True)
         after = snapshot(app)
         changed = changes(before, after, append_only=APPEND_ONLY)
         if not refused or changed:
             failures.append(
-                f"POST {route.endpoint} {form.url} with {variant} token: "
+                f"POST {route.name} {form.url} with {variant} token: "
                 f"{response.status_code} {response.headers.get('Location', '')} {changed}"
             )
             before = after
     assert not failures, "must be refused as CSRF and change nothing:\n" + "\n".join(failures)
     # Signing out without a token did not sign the owner out either.
-    assert logged_in.get("/").status_code == 200
+    assert owner.get(practice.path("/")).status_code == 200
+    real = {route.name for route, _ in todo} & set(forms)
+    assert len(real) >= 25, real  # the pages' own forms, not bare tokens
     print(
         f"\n{len(todo)} POSTs without the session's CSRF token refused "
-        f"({len(todo) // 2} routes x 2); audit events added: {grown(start, after, 'audit_event')}"
+        f"({len(todo) // 2} routes x 2, {len(real)} with the page's own form); audit events "
+        f"added: {grown(start, after, 'counselor_audit_event')}"
     )
 
 
@@ -99,21 +110,21 @@ def test_a_sign_in_without_the_token_is_refused_and_not_counted(app, therapist):
     assert urlsplit(response.headers["Location"]).path == "/login"
 
 
-def test_no_get_changes_anything(app, logged_in, every_id, make_therapist):
+def no_get_changes_anything(practice):
     """Every GET route, on every row of the owner's couple, as the owner; the admin pages as
     an administrator; the public ones signed out: no table changes but the audit trail."""
-    admin = signed_in(app, make_therapist("Ada Administrator", admin=True))
-    visitor = app.test_client()
-    pages = object_pages(app, every_id)
-    admin_paths = {
-        route.url(every_id)
-        for route in routes(app)
-        if route.endpoint.startswith("admin.") and "GET" in route.methods
+    app, owner = practice.app, practice.owner
+    admin, visitor = practice.admin, practice.visitor()
+    pages = object_pages(app, practice.ids)
+    admin_paths = admin_pages(practice)
+    # Mounted, a 404 to everyone: accounts come from the host (see NOT_MOUNTED).
+    absent = {
+        r.url(practice.ids) for r in routes(app) if practice.mounted and r.name in NOT_MOUNTED
     }
     failures: list[str] = []
     statuses: dict[str, Counter] = {}
     start = before = snapshot(app)
-    for client, who in ((logged_in, "owner"), (admin, "admin"), (visitor, "visitor")):
+    for client, who in ((owner, "owner"), (admin, "admin"), (visitor, "visitor")):
         for url in pages:
             if who == "admin" and url not in admin_paths:
                 continue
@@ -123,7 +134,8 @@ def test_no_get_changes_anything(app, logged_in, every_id, make_therapist):
             after = snapshot(app)
             changed = changes(before, after, append_only=APPEND_ONLY)
             refused = response.status_code >= 400 and not (
-                who == "owner" and url in admin_paths and response.status_code == 403
+                (who == "owner" and url in admin_paths and response.status_code == 403)
+                or (url in absent and response.status_code == 404)
             )
             if (who != "visitor" and refused) or response.status_code >= 500 or changed:
                 failures.append(f"GET {url} as the {who}: {response.status_code} {changed}")
@@ -132,5 +144,25 @@ def test_no_get_changes_anything(app, logged_in, every_id, make_therapist):
     assert statuses["admin"] == {200: len(admin_paths)}, statuses
     print(
         f"\n{sum(sum(c.values()) for c in statuses.values())} GETs changed nothing but the "
-        f"audit trail ({grown(start, after, 'audit_event')} events); statuses: {statuses}"
+        f"audit trail ({grown(start, after, 'counselor_audit_event')} events); "
+        f"statuses: {statuses}"
     )
+
+
+# ------------------------------------------------------------------------------ the tests
+def test_posts_without_the_sessions_csrf_token_are_refused_and_change_nothing(standalone):
+    posts_without_the_sessions_csrf_token_are_refused_and_change_nothing(standalone)
+
+
+def test_no_get_changes_anything(standalone):
+    no_get_changes_anything(standalone)
+
+
+def test_both_hold_mounted_and_the_hosts_own_routes_are_not_refused(mounted):
+    """The same two walks on the reference host, from its URL map, on one seeded practice
+    (the host's CSRFProtect checks our forms there). And we check our own forms only: a host
+    route the host exempted from its CSRFProtect still takes a post without a token."""
+    posts_without_the_sessions_csrf_token_are_refused_and_change_nothing(mounted)
+    no_get_changes_anything(mounted)
+    webhook = mounted.visitor().post("/webhooks/calendar", json={"event": "changed"})
+    assert webhook.status_code == 204, webhook.get_data(as_text=True)[:500]
