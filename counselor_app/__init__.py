@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_sqlalchemy import SQLAlchemy
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -49,11 +49,17 @@ def create_app(
     # app's own logger withholds exception messages too.
     errors.register(app)
     errors.protect_logger(app.logger)
-    app.after_request(security_headers)
+    app.after_request(headers_outside_our_blueprint)
     from counselor_app.mount import template_context
 
     app.context_processor(template_context)
     return app
+
+
+def headers_outside_our_blueprint(response: Response) -> Response:
+    """Standalone, responses that no blueprint of ours answered (an unknown URL's 404) carry the
+    security headers too; our blueprint's own hook covers the rest."""
+    return response if request.blueprint else security_headers(response)
 
 
 def init_app(
