@@ -45,7 +45,9 @@ class Counselor:
 
 
 def state() -> Counselor:
-    return cast(Counselor, current_app.extensions[EXTENSION_KEY])
+    # On every request path (each `db.session` goes through it): a plain return, no cast().
+    counselor: Counselor = current_app.extensions[EXTENSION_KEY]
+    return counselor
 
 
 # Our code says `db.session`, `db.engine`, `db.paginate`: whichever SQLAlchemy this app uses.

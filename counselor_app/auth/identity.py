@@ -22,10 +22,10 @@ _UNSET = object()
 
 def signed_in_therapist() -> Therapist | None:
     """The therapist this request acts for, looked up once per request; None if nobody is."""
-    found = g.get("counselor_therapist", _UNSET)
+    found: Therapist | None = g.get("counselor_therapist", _UNSET)
     if found is _UNSET:
         found = g.counselor_therapist = _look_up()
-    return cast(Therapist | None, found)
+    return found
 
 
 def forget_therapist() -> None:
