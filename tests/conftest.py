@@ -182,6 +182,29 @@ def make_therapist(app: Flask) -> Callable[..., Therapist]:
     return make
 
 
+def add_couple(
+    app: Flask,
+    therapist_id: int,
+    names: tuple[str, str] = ("Alex", "Sam"),
+    *,
+    concerns: str = "Arguing about time apart.",
+) -> int:
+    """A married couple of the therapist's, made through the service (any app, mounted too)."""
+    with app.app_context():
+        couple = create_couple(
+            db.session.get(Therapist, therapist_id),
+            CoupleDetails(
+                partner_a=PartnerDetails(names[0], "they/them"),
+                partner_b=PartnerDetails(names[1], "she/her"),
+                relationship_stage=RelationshipStage.MARRIED,
+                relationship_length_months=50,
+                presenting_concerns=concerns,
+            ),
+        )
+        db.session.commit()
+        return couple.id
+
+
 @pytest.fixture
 def make_couple(app: Flask) -> Callable[..., int]:
     def make(
@@ -190,20 +213,7 @@ def make_couple(app: Flask) -> Callable[..., int]:
         *,
         concerns: str = "Arguing about time apart.",
     ) -> int:
-        with app.app_context():
-            owner = db.session.get(Therapist, therapist.id)
-            couple = create_couple(
-                owner,
-                CoupleDetails(
-                    partner_a=PartnerDetails(names[0], "they/them"),
-                    partner_b=PartnerDetails(names[1], "she/her"),
-                    relationship_stage=RelationshipStage.MARRIED,
-                    relationship_length_months=50,
-                    presenting_concerns=concerns,
-                ),
-            )
-            db.session.commit()
-            return couple.id
+        return add_couple(app, therapist.id, names, concerns=concerns)
 
     return make
 

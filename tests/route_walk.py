@@ -29,17 +29,15 @@ from werkzeug.routing import RequestRedirect
 
 import snapshot_support
 from appointment_support import Visit, seed_history
-from conftest import login
+from conftest import add_couple, login
 from counselor_app.appointments.services import save_note
 from counselor_app.assessment.services import confirm_flag
-from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple
 from counselor_app.extensions import EXTENSION_KEY, Counselor, db
 from counselor_app.models import (
     Appointment,
     Couple,
     Flag,
     IssuedDocument,
-    RelationshipStage,
     SessionPlan,
     Therapist,
 )
@@ -149,21 +147,6 @@ def snapshot(app: Flask) -> snapshot_support.Snapshot:
 
 
 # ------------------------------------------------------------------------------ every_id
-def add_couple(app: Flask, therapist_id: int, names: tuple[str, str] = ("Alex", "Sam")) -> int:
-    """A couple of the therapist, as conftest's ``make_couple`` makes them (any app)."""
-    with app.app_context():
-        couple = create_couple(
-            db.session.get(Therapist, therapist_id),
-            CoupleDetails(
-                partner_a=PartnerDetails(names[0], "they/them"),
-                partner_b=PartnerDetails(names[1], "she/her"),
-                relationship_stage=RelationshipStage.MARRIED,
-                relationship_length_months=50,
-                presenting_concerns="Arguing about time apart.",
-            ),
-        )
-        db.session.commit()
-        return couple.id
 
 
 def add_plan(app: Flask, client: Any, couple_id: int, **changes: str) -> int:

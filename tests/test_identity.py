@@ -21,12 +21,11 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import func, select
 
 import counselor_app
-from conftest import PASSWORD
+from conftest import PASSWORD, add_couple
 from counselor_app import schema
 from counselor_app.auth.services import create_therapist
-from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple
 from counselor_app.extensions import db
-from counselor_app.models import RelationshipStage, Therapist
+from counselor_app.models import Therapist
 from examples.host_app.host_app import db as host_db
 from examples.host_app.host_app.models import RECEPTIONIST, User
 from host_support import (  # noqa: F401
@@ -40,6 +39,7 @@ from host_support import (  # noqa: F401
     host_template,
     other_clinician,
     receptionist,
+    signed_in,
 )
 from host_support import PASSWORD as HOST_PASSWORD
 
@@ -70,12 +70,6 @@ def account_of(app: Flask, staff: Staff) -> Account:
     return found
 
 
-def signed_in(app: Flask, staff: Staff) -> Any:
-    client = app.test_client()
-    client.sign_in(staff)
-    return client
-
-
 def standalone_therapist(
     app: Flask, name: str, email: str, *, external_id: str | None = None
 ) -> int:
@@ -85,22 +79,6 @@ def standalone_therapist(
         therapist.external_id = external_id
         db.session.commit()
         return therapist.id
-
-
-def add_couple(app: Flask, therapist_id: int, names: tuple[str, str]) -> int:
-    with app.app_context():
-        couple = create_couple(
-            db.session.get(Therapist, therapist_id),
-            CoupleDetails(
-                partner_a=PartnerDetails(names[0], "they/them"),
-                partner_b=PartnerDetails(names[1], "she/her"),
-                relationship_stage=RelationshipStage.MARRIED,
-                relationship_length_months=30,
-                presenting_concerns="Arguing about money.",
-            ),
-        )
-        db.session.commit()
-        return couple.id
 
 
 def change_host_user(app: Flask, staff: Staff, **values: Any) -> None:
@@ -231,6 +209,7 @@ def test_a_configured_login_url_wins_over_the_hosts_login_view(host):
 def test_a_standalone_account_with_the_clinicians_email_is_adopted_with_its_couples(
     host, clinician
 ):
+    host.config["COUNSELOR_ADOPT_ACCOUNTS_BY_EMAIL"] = True  # the host verifies addresses
     own_id = standalone_therapist(host, "Ada Rivera (old)", "ADA@example.org")
     couple_id = add_couple(host, own_id, ("Alex", "Sam"))
     client = signed_in(host, clinician)
@@ -242,6 +221,21 @@ def test_a_standalone_account_with_the_clinicians_email_is_adopted_with_its_coup
     assert adopted.id == own_id
     assert adopted.external_id == f"host-user-{clinician.id}"
     assert (adopted.name, adopted.email) == ("Ada Rivera", "ada@example.org")
+
+
+def test_without_the_setting_an_email_alone_takes_over_no_account(host, clinician):
+    """By default a host user's address proves nothing: setting it to a standalone therapist's
+    must not hand over that therapist's couples."""
+    own_id = standalone_therapist(host, "Ada Rivera (old)", "ada@example.org")
+    couple_id = add_couple(host, own_id, ("Alex", "Sam"))
+    client = signed_in(host, clinician)
+
+    assert "Alex" not in client.get(f"{PREFIX}/").get_data(as_text=True)
+    assert client.get(f"{PREFIX}/couples/{couple_id}").status_code == 404
+    made = account_of(host, clinician)
+    assert made.id != own_id and made.email != "ada@example.org"
+    [kept] = [a for a in accounts(host) if a.id == own_id]
+    assert (kept.external_id, kept.email) == (None, "ada@example.org")
 
 
 def test_an_email_linked_to_another_host_account_is_not_taken_over(host, other_clinician):

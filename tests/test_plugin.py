@@ -28,12 +28,11 @@ from sqlalchemy import select, text
 from werkzeug.routing import BaseConverter
 
 import counselor_app
-from conftest import login
+from conftest import add_couple, login
 from counselor_app import errors, paths, schema
-from counselor_app.couples.services import CoupleDetails, PartnerDetails, create_couple
 from counselor_app.couples.views import bp as couples_bp
 from counselor_app.extensions import db
-from counselor_app.models import RelationshipStage, Therapist
+from counselor_app.models import Therapist
 from counselor_app.web import CONTENT_SECURITY_POLICY
 from examples.host_app.host_app import db as host_db
 from host_support import (  # noqa: F401
@@ -47,6 +46,7 @@ from host_support import (  # noqa: F401
     host_template,
     other_clinician,
     receptionist,
+    signed_in,
 )
 
 SEARCH = {"q": "Alex", "status": "all"}
@@ -54,33 +54,10 @@ OUR_COMMANDS = ("setup", "therapist", "db", "backup", "restore", "audit", "data-
 HOST_PAGE = "The host's own error page"
 
 
-def signed_in(app: Flask, staff: Staff) -> Any:
-    """A host client signed in as ``staff``; made after any route a test adds to the host."""
-    client = app.test_client()
-    client.sign_in(staff)
-    return client
-
-
 def head_of(page: str) -> str:
     head, separator, _ = page.partition("</head>")
     assert separator, "the page has no </head>"
     return head
-
-
-def add_couple(app: Flask, therapist_id: int, names: tuple[str, str]) -> int:
-    with app.app_context():
-        couple = create_couple(
-            db.session.get(Therapist, therapist_id),
-            CoupleDetails(
-                partner_a=PartnerDetails(names[0], "they/them"),
-                partner_b=PartnerDetails(names[1], "she/her"),
-                relationship_stage=RelationshipStage.MARRIED,
-                relationship_length_months=40,
-                presenting_concerns="Arguing about chores.",
-            ),
-        )
-        db.session.commit()
-        return couple.id
 
 
 # --- A bare host, for the properties the reference host cannot show ---------------------------
