@@ -245,17 +245,25 @@ def missing_for_completion(responses: dict[str, Response]) -> list[tuple[Step, l
     return result
 
 
-def complete(partner: Partner) -> list[tuple[Step, list[str]]]:
-    """Mark the partner's intake complete; returns what is missing instead when not possible."""
+@dataclass(frozen=True)
+class Completion:
+    """What marking an intake complete did: what is still missing (nothing was marked then),
+    and whether any instrument became complete now (a repeated submit marks none)."""
+
+    missing: list[tuple[Step, list[str]]]
+    newly_complete: bool
+
+
+def complete(partner: Partner) -> Completion:
+    """Mark the partner's intake complete, unless required answers are still missing."""
     responses = responses_of(partner)
     missing = missing_for_completion(responses)
     if missing:
-        return missing
+        return Completion(missing, newly_complete=False)
     now = utcnow()
-    for instrument_id in INSTRUMENT_ORDER:
-        response = responses[instrument_id]
-        if not response.is_complete:
-            response.status = ResponseStatus.COMPLETE
-            response.completed_at = now
+    pending = [r for r in (responses[i] for i in INSTRUMENT_ORDER) if not r.is_complete]
+    for response in pending:
+        response.status = ResponseStatus.COMPLETE
+        response.completed_at = now
     db.session.flush()
-    return []
+    return Completion([], newly_complete=bool(pending))

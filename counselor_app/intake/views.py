@@ -154,13 +154,13 @@ def review(label: str) -> str | Response | tuple[str, int]:
     form = ActionForm()
     missing = None
     if form.validate_on_submit():
-        # A second submit (double click, back button) completes nothing new: no second event.
-        already_complete = services.progress(services.responses_of(partner)).complete
-        missing = services.complete(partner)
+        completion = services.complete(partner)
+        missing = completion.missing
         if not missing:
             assessment.rescore(couple)
             db.session.commit()
-            if not already_complete:
+            # A second submit (double click, back button) completes nothing: no second event.
+            if completion.newly_complete:
                 signals.send(signals.intake_completed, couple_id=couple.id, partner_id=partner.id)
             flash(f"{partner.display_name}'s intake is complete.", "success")
             return redirect(counselor_url("couple.detail", couple_id=couple.id))
