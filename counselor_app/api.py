@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
+
 from counselor_app.auth import services as accounts
 from counselor_app.couples import services as couples
 from counselor_app.couples.services import CoupleDetails, CoupleError, PartnerDetails
@@ -46,6 +48,7 @@ def therapist_for(clinician: Any) -> Therapist:
         name=str(clinician.name),
         email=str(clinician.email),
         is_admin=bool(clinician.is_admin),
+        adopt_by_email=current_app.config["COUNSELOR_ADOPT_ACCOUNTS_BY_EMAIL"],
     )
     if therapist is None:
         raise LookupError("This clinician's account is deactivated in the couples package.")

@@ -31,6 +31,9 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     "COUNSELOR_BASE_TEMPLATE": None,
     # Mounted on a host's sign-in: where anonymous visitors go (else its Flask-Login view).
     "COUNSELOR_LOGIN_URL": None,
+    # Mounted on a host's sign-in: a standalone account becomes a host clinician's when the
+    # emails match. Only for a host that verifies its users' addresses (see auth.services).
+    "COUNSELOR_ADOPT_ACCOUNTS_BY_EMAIL": False,
 }
 # Standalone only: settings of an app of our own.
 STANDALONE_DEFAULTS: dict[str, Any] = {

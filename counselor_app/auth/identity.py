@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from flask import g
+from flask import current_app, g
 from flask_login import current_user
 from werkzeug.local import LocalProxy
 
@@ -46,6 +46,7 @@ def _look_up() -> Therapist | None:
         name=str(person.name),
         email=str(person.email),
         is_admin=bool(person.is_admin),
+        adopt_by_email=current_app.config["COUNSELOR_ADOPT_ACCOUNTS_BY_EMAIL"],
     )
     if db.session.new or db.session.dirty:
         # Kept at once, so a request refused or answered without a commit (a 403, a PDF)

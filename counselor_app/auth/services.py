@@ -225,25 +225,30 @@ def _drop_old_drafts(therapist_id: int) -> None:
 # --- Therapists of a host app's sign-in ------------------------------------------------------
 
 
-def provision(*, external_id: str, name: str, email: str, is_admin: bool) -> Therapist | None:
+def provision(
+    *, external_id: str, name: str, email: str, is_admin: bool, adopt_by_email: bool = False
+) -> Therapist | None:
     """The therapist for a host clinician, made the first time we meet them and kept in step
     with the host's name, email and admin role; None when the account has been deactivated.
 
-    Flushes only: the request's own commit (or the audit row's) keeps it.
+    ``adopt_by_email``: a standalone account with the clinician's email, not yet tied to a
+    host account, becomes theirs with its couples (a practice moving into its host). Off
+    unless the host vouches for its users' addresses: otherwise whoever first sets an address
+    in the host would take that therapist's records. Flushes only.
     """
     therapist = db.session.scalar(select(Therapist).where(Therapist.external_id == external_id))
     if therapist is None:
-        therapist = _first_meeting(external_id, name, email, is_admin)
+        therapist = _first_meeting(external_id, name, email, is_admin, adopt_by_email)
     else:
         _keep_in_step(therapist, name=name.strip(), email=normalise_email(email), is_admin=is_admin)
     return therapist if therapist.active else None
 
 
-def _first_meeting(external_id: str, name: str, email: str, is_admin: bool) -> Therapist:
-    # A therapist of the standalone app with this email, not yet tied to a host account, is
-    # the same person: a practice that moves from standalone into its host keeps its records.
+def _first_meeting(
+    external_id: str, name: str, email: str, is_admin: bool, adopt_by_email: bool
+) -> Therapist:
     therapist = find_by_email(email)
-    if therapist is not None and therapist.external_id is None:
+    if adopt_by_email and therapist is not None and therapist.external_id is None:
         therapist.external_id = external_id
         _keep_in_step(therapist, name=name.strip(), email=therapist.email, is_admin=is_admin)
         return therapist
