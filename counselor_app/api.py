@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
-from counselor_app.auth import services as accounts
+from counselor_app.auth.identity import therapist_of
 from counselor_app.couples import services as couples
 from counselor_app.couples.services import CoupleDetails, CoupleError, PartnerDetails
 from counselor_app.models import Couple, RelationshipStage, Therapist
@@ -43,13 +41,7 @@ PAGES = {
 
 def therapist_for(clinician: Any) -> Therapist:
     """Our therapist for a host clinician, made on first use; LookupError if deactivated."""
-    therapist = accounts.provision(
-        external_id=str(clinician.external_id),
-        name=str(clinician.name),
-        email=str(clinician.email),
-        is_admin=bool(clinician.is_admin),
-        adopt_by_email=current_app.config["COUNSELOR_ADOPT_ACCOUNTS_BY_EMAIL"],
-    )
+    therapist = therapist_of(clinician)
     if therapist is None:
         raise LookupError("This clinician's account is deactivated in the couples package.")
     return therapist

@@ -41,18 +41,24 @@ def _look_up() -> Therapist | None:
     person = identity()
     if person is None:
         return None
-    therapist = services.provision(
+    therapist = therapist_of(person)
+    if db.session.new or db.session.dirty:
+        # Kept at once, so a request refused or answered without a commit (a 403, a PDF)
+        # still records what the host said; most requests change nothing and commit nothing.
+        db.session.commit()
+    return therapist
+
+
+def therapist_of(person: Any) -> Therapist | None:
+    """Our therapist for what a host's identity callable returned (made on first meeting,
+    kept in step); None when deactivated. Flushes only."""
+    return services.provision(
         external_id=str(person.external_id),
         name=str(person.name),
         email=str(person.email),
         is_admin=bool(person.is_admin),
         adopt_by_email=current_app.config["COUNSELOR_ADOPT_ACCOUNTS_BY_EMAIL"],
     )
-    if db.session.new or db.session.dirty:
-        # Kept at once, so a request refused or answered without a commit (a 403, a PDF)
-        # still records what the host said; most requests change nothing and commit nothing.
-        db.session.commit()
-    return therapist
 
 
 def host_user_signed_in() -> bool:
