@@ -79,7 +79,7 @@ def init_app(
     ``is_admin``. With it we have no sign-in pages of our own. ``name``: the parent
     blueprint's name (``COUNSELOR_BLUEPRINT_NAME``, else "counselor").
     """
-    from counselor_app import cli, mount
+    from counselor_app import cli, mount, ratelimit
 
     config.apply_defaults(app)
     if identity is None and getattr(app, "login_manager", None) not in (None, login_manager):
@@ -102,10 +102,19 @@ def init_app(
     if "csrf" not in app.extensions:
         config.csrf_defaults(app)  # our pages check their forms; the host's stay unchecked
     app.url_map.converters.setdefault(CONVERTER, IdConverter)
+    counselor.limiter = ratelimit.limiter_for(app, _partner_link_request)
+    errors.redact_partner_links()
     with app.app_context():
         config.scope_sqlite_pragmas(counselor.db.engine)
     app.register_blueprint(mount.build(counselor), url_prefix=counselor.url_prefix)
     cli.register(app)
+
+
+def _partner_link_request() -> bool:
+    from counselor_app.mount import PARTNER_LINK
+    from counselor_app.web import local_endpoint
+
+    return local_endpoint() == PARTNER_LINK
 
 
 def _bind_own_sign_in(app: Flask) -> None:

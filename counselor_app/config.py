@@ -34,6 +34,22 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     # Mounted on a host's sign-in: a standalone account becomes a host clinician's when the
     # emails match. Only for a host that verifies its users' addresses (see auth.services).
     "COUNSELOR_ADOPT_ACCOUNTS_BY_EMAIL": False,
+    # A partner's personal link: how long it works, how long a partner's session lasts without
+    # a page being opened, and how many wrong links one address may try (Flask-Limiter syntax).
+    "COUNSELOR_PARTNER_LINK_DAYS": 7,
+    "COUNSELOR_PARTNER_SESSION_MINUTES": 60,
+    "COUNSELOR_PARTNER_LINK_ATTEMPTS": "10 per 15 minutes",
+    # Where rate-limit counts are kept: the app's own database, shared by every worker, unless
+    # this names another Flask-Limiter storage ("redis://host:6379/0").
+    "COUNSELOR_RATELIMIT_STORAGE_URI": "counselor-db://",
+    # Sending partners their links by email: off until a server is named.
+    "COUNSELOR_MAIL_SERVER": None,
+    "COUNSELOR_MAIL_PORT": 25,
+    "COUNSELOR_MAIL_USE_TLS": False,  # STARTTLS on the plain port
+    "COUNSELOR_MAIL_USE_SSL": False,  # TLS from the start (port 465)
+    "COUNSELOR_MAIL_USERNAME": None,
+    "COUNSELOR_MAIL_PASSWORD": None,
+    "COUNSELOR_MAIL_SENDER": None,
 }
 # Standalone only: settings of an app of our own.
 STANDALONE_DEFAULTS: dict[str, Any] = {
@@ -113,7 +129,21 @@ def from_environment() -> dict[str, Any]:
             # Comma-separated Fernet keys, newest first (see encryption.py).
             settings[name] = [key.strip() for key in keys.split(",") if key.strip()]
             break
+    for name in ENVIRONMENT_SETTINGS:
+        if value := os.environ.get(name):
+            settings[name] = int(value) if name == "COUNSELOR_MAIL_PORT" else value
     return settings
+
+
+# Deployment secrets and addresses that belong in the environment rather than a file.
+ENVIRONMENT_SETTINGS = (
+    "COUNSELOR_MAIL_SERVER",
+    "COUNSELOR_MAIL_PORT",
+    "COUNSELOR_MAIL_USERNAME",
+    "COUNSELOR_MAIL_PASSWORD",
+    "COUNSELOR_MAIL_SENDER",
+    "COUNSELOR_RATELIMIT_STORAGE_URI",
+)
 
 
 def ensure_secret_key(app: Flask) -> None:

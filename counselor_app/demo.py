@@ -353,7 +353,7 @@ def _history(
         for label in "AB":
             _drift(rng, scores, label)
             if attendance.present(label):
-                children[CheckIn] += _check_ins(rng, appointment_id, label, scores)
+                children[CheckIn] += _check_ins(rng, (couple.id, appointment_id), label, scores)
                 if plan is not None and held_before:
                     children[HomeworkReview] += _homework(rng, appointment_id, plan, label)
         children[FlagStatusRecord] += _flag_statuses(appointment_id, flags, week, count)
@@ -395,8 +395,13 @@ def _attendance(rng: random.Random) -> Attendance:
 
 
 def _check_ins(
-    rng: random.Random, appointment_id: int, label: str, scores: dict[str, dict[str, float]]
+    rng: random.Random,
+    at: tuple[int, int],
+    label: str,
+    scores: dict[str, dict[str, float]],
 ) -> list[dict[str, Any]]:
+    """``at``: the couple's id and the appointment's."""
+    couple_id, appointment_id = at
     csi_answers = _csi_answers(rng, scores["csi"][label])
     balance_items = load(BALANCE_ID).items
     target = max(0, min(20, round(scores["balance"][label])))
@@ -407,6 +412,7 @@ def _check_ins(
         target -= share
     return [
         {
+            "couple_id": couple_id,
             "appointment_id": appointment_id,
             "partner_label": label,
             "instrument_id": instrument_id,

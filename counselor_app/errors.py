@@ -1,6 +1,7 @@
 """Error pages in the base layout; a failed request never leaves a half-done transaction."""
 
 import logging
+import re
 import traceback
 from types import TracebackType
 
@@ -43,6 +44,31 @@ class WithholdExceptionMessages(logging.Filter):
         return True
 
 
+class RedactPartnerLinks(logging.Filter):
+    """A partner's link opens their questions: the token never reaches a log line. The access
+    logs of the development server (werkzeug) and gunicorn print each request's path, and the
+    first request of a partner's visit has the token in it."""
+
+    TOKEN = re.compile(r"(/answer/)[A-Za-z0-9_-]{16,}")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.TOKEN.sub(r"\1[personal-link]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")
+
+
+def redact_partner_links() -> None:
+    for name in (*ACCESS_LOGGERS, logger.name):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactPartnerLinks) for f in target.filters):
+            target.addFilter(RedactPartnerLinks())
+
+
 def withheld_traceback(error: BaseException) -> str:
     lines: list[str] = []
     seen: set[int] = set()
@@ -65,9 +91,11 @@ def _kind(error: BaseException) -> str:
 
 def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
     title, message = PAGES.get(code, (f"Error {code}", "The request could not be completed."))
-    return render_template(
-        "counselor/errors/error.html", code=code, title=title, message=detail or message
-    ), code
+    # A partner's pages have a layout of their own, which names no therapist page.
+    endpoint = local_endpoint()
+    partner = endpoint == "partner_link" or endpoint.startswith("partner.")
+    template = "counselor/partner/error.html" if partner else "counselor/errors/error.html"
+    return render_template(template, code=code, title=title, message=detail or message), code
 
 
 def protect_logger(target: logging.Logger) -> None:
@@ -117,7 +145,9 @@ def register(target: Flask | Blueprint) -> None:
         if _propagates():
             raise error  # testing and debugging: the exception itself is what helps
         db.session.rollback()
-        logger.error("Exception on %s [%s]", request.path, request.method, exc_info=error)
+        # The route's pattern, not the path: a partner's path holds the token of their link.
+        rule = request.url_rule.rule if request.url_rule else "(no route)"
+        logger.error("Exception on %s [%s]", rule, request.method, exc_info=error)
         return render_error(500)
 
 

@@ -36,17 +36,27 @@ from counselor_app.couples.views import couple_bp
 from counselor_app.extensions import Counselor, csrf, state
 from counselor_app.forms.rendering import choice_inputs
 from counselor_app.intake.views import bp as intake_bp
+from counselor_app.invitations.views import bp as invitations_bp
 from counselor_app.library.views import bp as library_bp
+from counselor_app.partner import views as partner_views
+from counselor_app.partner.services import COOKIE_NAME as PARTNER_COOKIE
 from counselor_app.plans.views import bp as plans_bp
 from counselor_app.progress.views import bp as progress_bp
 from counselor_app.web import PUBLIC_FILES, counselor_url, local_endpoint, security_headers
 
 # The couple's areas sit under /couples/<id>, whose parent loads and authorises g.couple.
-for _child in (intake_bp, assessment_bp, plans_bp, appointments_bp, progress_bp):
+for _child in (intake_bp, assessment_bp, plans_bp, appointments_bp, progress_bp, invitations_bp):
     couple_bp.register_blueprint(_child)
 
 # Pages anyone may open: the public files and the sign-in page.
 OPEN_ENDPOINTS = PUBLIC_FILES | {"auth.login"}
+# A partner's personal link and pages: never a therapist's (or host user's) sign-in. Their
+# own views let in the partner whose link it is, and nobody else (partner.views).
+PARTNER_LINK = "partner_link"
+
+
+def is_partner_page(endpoint: str) -> bool:
+    return endpoint == PARTNER_LINK or endpoint.startswith("partner.")
 
 
 def build(counselor: Counselor) -> Blueprint:
@@ -60,10 +70,20 @@ def build(counselor: Counselor) -> Blueprint:
     )
     parent.add_url_rule("/counselor-static/print.css", "print_css", print_css)
     parent.add_url_rule("/healthz", "health", health)
+    # Each app's own limiter counts wrong links per address: only misses (the neutral page)
+    # count, so a partner reopening their link is never held up by their own visits.
+    parent.add_url_rule(
+        f"{partner_views.services.PAGES_PATH}/<token>",
+        PARTNER_LINK,
+        counselor.limiter.limit(
+            lambda: current_app.config["COUNSELOR_PARTNER_LINK_ATTEMPTS"],
+            deduct_when=lambda response: response.status_code == partner_views.UNAVAILABLE_STATUS,
+        )(partner_views.open_link),
+    )
     if counselor.standalone_sign_in:
         parent.register_blueprint(auth_bp)
         parent.before_request(enforce_session_limits)
-    for child in (couples_bp, couple_bp, library_bp, admin_bp):
+    for child in (couples_bp, couple_bp, library_bp, admin_bp, partner_views.bp):
         parent.register_blueprint(child)
     parent.before_request(require_therapist)
     parent.before_request(check_csrf)
@@ -92,8 +112,11 @@ def health() -> Response:
 
 def require_therapist() -> Response | None:
     """Every page but the open ones is for a signed-in therapist of ours; nobody else gets in."""
-    if local_endpoint() in OPEN_ENDPOINTS or current_therapist:
+    endpoint = local_endpoint()
+    if endpoint in OPEN_ENDPOINTS or is_partner_page(endpoint) or current_therapist:
         return None
+    if request.cookies.get(PARTNER_COOKIE):
+        abort(403)  # a partner's session, sent where it does not belong: no therapist page
     if state().standalone_sign_in:
         return redirect(counselor_url("auth.login", next=request.full_path.rstrip("?")))
     if host_user_signed_in():

@@ -31,6 +31,18 @@ class PracticeForm(BaseForm):
         validators=[Length(max=120)],
         description="Shown in the header of every document.",
     )
+    contact_line = StringField(
+        "How partners reach the practice",
+        validators=[Length(max=200)],
+        description="A phone number or address, shown on partners' own pages and slips.",
+    )
+    crisis_line = StringField(
+        "Where to turn in an emergency",
+        validators=[Length(max=200)],
+        description='Shown beside the private safety questions, e.g. "Call 911, or the '
+        'National Domestic Violence Hotline: 1-800-799-7233". Left empty, partners are told '
+        "to call their local emergency number.",
+    )
     paper_size = RadioField(
         "Paper size for documents",
         choices=[SelectChoice(size.value, size.label) for size in PaperSize],

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
+import segno
+
 from counselor_app.assessment.services import build_assessment
 from counselor_app.flags import CHALLENGES
 from counselor_app.instruments import CSI4_ID, load
 from counselor_app.library import Strategy
 from counselor_app.library.services import strategies_for
-from counselor_app.models import FlagStatus, Practice, SessionPlan, Therapist
+from counselor_app.models import (
+    FlagStatus,
+    Invitation,
+    InvitationPurpose,
+    Practice,
+    SessionPlan,
+    Therapist,
+)
+from counselor_app.partner.services import Practice as PracticeDetails
 from counselor_app.plans.services import AGENDA_LABELS
 from counselor_app.reports.documents import (
     AgendaRow,
@@ -17,9 +30,11 @@ from counselor_app.reports.documents import (
     FocusFlag,
     HandoutDocument,
     Intervention,
+    InvitationSlipDocument,
     PlanDocument,
     ScoreRow,
 )
+from counselor_app.reports.pdf import DATA_SVG
 
 TRACKER_LABEL_LENGTH = 70
 
@@ -141,3 +156,35 @@ def handout_document(
         ),
         reflection_questions=tuple(q for s in chosen for q in s.reflection_questions),
     )
+
+
+def invitation_slip(
+    invitation: Invitation, link: str, details: PracticeDetails, *, paper: str, minutes: int
+) -> InvitationSlipDocument:
+    """The printed slip for one partner's personal link, with its QR code."""
+    purpose = (
+        "some questions before your first session"
+        if invitation.purpose == InvitationPurpose.INTAKE
+        else "a short check-in"
+    )
+    return InvitationSlipDocument(
+        title=f"Your personal link, {invitation.partner.display_name}",
+        subject="How to open your personal link to answer your therapist's questions",
+        partner_name=invitation.partner.display_name,
+        therapist_name=details.therapist,
+        practice_name=details.name,
+        contact_line=details.contact_line,
+        purpose=purpose,
+        minutes=minutes,
+        expires=f"{invitation.expires_at.day} {invitation.expires_at:%B %Y}",
+        link=link,
+        qr_code=_qr_code(link),
+        paper=paper,
+    )
+
+
+def _qr_code(link: str) -> str:
+    """The link as a QR code (segno), inlined as base64 SVG: nothing fetched, nothing on disk."""
+    buffer = io.BytesIO()
+    segno.make(link, error="m").save(buffer, kind="svg", scale=4, border=4, xmldecl=False)
+    return DATA_SVG + base64.b64encode(buffer.getvalue()).decode("ascii")

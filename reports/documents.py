@@ -171,12 +171,39 @@ class ProgressSummaryDocument:
     language: str = LANGUAGE
 
 
-Document = PlanDocument | HandoutDocument | ProgressDocument | ProgressSummaryDocument
+@dataclass(frozen=True)
+class InvitationSlipDocument:
+    """The slip a therapist hands one partner: how to open their personal link. It holds the
+    link, so it is made on request and never stored; it holds nothing clinical."""
+
+    title: str
+    subject: str
+    partner_name: str
+    therapist_name: str
+    practice_name: str
+    contact_line: str
+    purpose: str
+    minutes: int
+    expires: str
+    link: str
+    qr_code: str  # a data:image/svg+xml;base64 URL, which the PDF fetcher allows
+    paper: str
+    language: str = LANGUAGE
+
+
+Document = (
+    PlanDocument
+    | HandoutDocument
+    | ProgressDocument
+    | ProgressSummaryDocument
+    | InvitationSlipDocument
+)
 TEMPLATES = {
     PlanDocument: "counselor/reports/session_plan.html",
     HandoutDocument: "counselor/reports/handout.html",
     ProgressDocument: "counselor/reports/progress_report.html",
     ProgressSummaryDocument: "counselor/reports/progress_summary.html",
+    InvitationSlipDocument: "counselor/reports/invitation_slip.html",
 }
 # Therapist records are kept for years: PDF/A. What clients read, some with screen readers, is
 # tagged PDF/UA.
@@ -185,6 +212,7 @@ VARIANTS = {
     HandoutDocument: "pdf/ua-1",
     ProgressDocument: "pdf/a-3u",
     ProgressSummaryDocument: "pdf/ua-1",
+    InvitationSlipDocument: "pdf/ua-1",
 }
 
 

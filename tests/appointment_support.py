@@ -71,6 +71,7 @@ def seed_history(app: Flask, couple_id: int, visits: list[Visit], first_week: in
                     if totals.get(label) is not None:
                         appointment.check_ins.append(
                             CheckIn(
+                                couple_id=couple_id,
                                 partner_label=label,
                                 instrument_id=instrument_id,
                                 instrument_version=1,

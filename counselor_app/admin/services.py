@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from counselor_app.auth.services import AccountError, create_therapist, generate_password
@@ -29,12 +31,20 @@ def set_active(therapist: Therapist, active: bool, *, acting: Therapist) -> None
         therapist.rotate_login_token()
 
 
-def update_practice(
-    settings: Practice, *, name: str, paper_size: PaperSize, expected_version: int
-) -> None:
+@dataclass(frozen=True)
+class PracticeDetails:
+    name: str
+    paper_size: PaperSize
+    contact_line: str = ""
+    crisis_line: str = ""
+
+
+def update_practice(settings: Practice, details: PracticeDetails, *, expected_version: int) -> None:
     check_version(settings, expected_version)
     if settings not in db.session:
         db.session.add(settings)  # the first save of the defaults
-    settings.name = name
-    settings.paper_size = paper_size
+    settings.name = details.name
+    settings.paper_size = details.paper_size
+    settings.contact_line = details.contact_line
+    settings.crisis_line = details.crisis_line
     flush_versioned(db.session)

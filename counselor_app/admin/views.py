@@ -126,15 +126,20 @@ def audit_trail() -> str:
 @bp.route("/practice", methods=["GET", "POST"])
 @admin_required
 def practice() -> str | Response | tuple[str, int]:
-    """The practice's name and paper size, used on every document it issues."""
+    """The practice's name and paper size, used on every document it issues, and the contact
+    and crisis lines shown to partners on their own pages."""
     settings = practice_settings()
     form = PracticeForm(obj=settings)
     if form.validate_on_submit():
         try:
             services.update_practice(
                 settings,
-                name=form.name.data or "",
-                paper_size=PaperSize(form.paper_size.data),
+                services.PracticeDetails(
+                    name=form.name.data or "",
+                    paper_size=PaperSize(form.paper_size.data),
+                    contact_line=form.contact_line.data or "",
+                    crisis_line=form.crisis_line.data or "",
+                ),
                 expected_version=form.version.data,
             )
         except StaleEdit:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from counselor_app.assessment.services import confirmed_flags
@@ -117,14 +117,19 @@ def update_appointment(
 
 
 def drop_absent_check_ins(appointment: Appointment) -> list[str]:
-    """An absent partner has no score: remove check-ins of partners no longer present."""
-    dropped = sorted(
-        {r.partner_label for r in appointment.check_ins if not appointment.present(r.partner_label)}
-    )
-    for row in [r for r in appointment.check_ins if r.partner_label in dropped]:
+    """An absent partner has no score at the appointment: remove the check-ins the therapist
+    entered for partners no longer present. One a partner answered by their own link is theirs,
+    not the session's: it moves to the time they answered it instead of being lost."""
+    absent = [r for r in appointment.check_ins if not appointment.present(r.partner_label)]
+    entered = [r for r in absent if not r.by_partner]
+    for row in entered:
         appointment.check_ins.remove(row)
     db.session.flush()
-    return dropped
+    if kept := [r.id for r in absent if r.by_partner]:
+        # A statement, not the collection: taken out of it, the row would be deleted as an orphan.
+        db.session.execute(update(CheckIn).where(CheckIn.id.in_(kept)).values(appointment_id=None))
+        db.session.expire(appointment, ["check_ins"])
+    return sorted({r.partner_label for r in entered})
 
 
 def _apply(appointment: Appointment, values: AppointmentValues) -> None:
@@ -186,7 +191,7 @@ def check_ins_by_partner(appointment: Appointment) -> dict[str, dict[str, CheckI
     return found
 
 
-def _total(instrument_id: str, answers: dict[str, Any]) -> int | None:
+def check_in_total(instrument_id: str, answers: dict[str, Any]) -> int | None:
     if instrument_id == CSI4_ID:
         return score_csi4(answers).total
     return score_balance(load(BALANCE_ID), answers).total
@@ -207,13 +212,14 @@ def record_check_in(
         row = existing.get(instrument_id)
         if row is None:
             row = CheckIn(
+                couple_id=appointment.couple_id,
                 partner_label=label,
                 instrument_id=instrument_id,
                 instrument_version=instrument.version,
             )
             appointment.check_ins.append(row)
         row.answers = dict(answers[instrument_id])
-        row.total = _total(instrument_id, row.answers)
+        row.total = check_in_total(instrument_id, row.answers)
     flush_versioned(db.session)
 
 

@@ -12,6 +12,7 @@ from counselor_app.web import local_endpoint
 
 # The most specific record a URL names, first match wins: (URL argument, what it is).
 OBJECTS = (
+    ("invitation_id", "invitation"),
     ("document_id", "document"),
     ("appointment_id", "appointment"),
     ("plan_id", "plan"),
@@ -26,8 +27,17 @@ CREATES = frozenset(
         "couple.appointments.index",
         "library.create",
         "admin.add_therapist",
+        "couple.invitations.create",
     }
 )
+# What is done to a partner's link, named as the therapist would say it. (The partner's own
+# opening, viewing, saving and sending are recorded by partner.views.)
+INVITATION_ACTIONS = {
+    "couple.invitations.email": "send",
+    "couple.invitations.slip": "print",
+    "couple.invitations.reissue": "reissue",
+    "couple.invitations.revoke": "revoke",
+}
 ISSUES = frozenset({"couple.plans.issue", "couple.progress.issue"})
 EXPORTS = frozenset({"couple.intake.export", "couple.plans.download", "couple.export_zip"})
 DELETES = frozenset({"couple.erase"})
@@ -42,6 +52,8 @@ def action_of(endpoint: str, method: str) -> str:
         return "view"
     if endpoint in ISSUES:
         return "issue"
+    if endpoint in INVITATION_ACTIONS:
+        return INVITATION_ACTIONS[endpoint]
     if endpoint in DELETES:
         return "delete"
     return "create" if endpoint in CREATES else "update"

@@ -14,11 +14,14 @@ from sqlalchemy.orm import defer, selectinload
 
 from counselor_app.assessment.services import export_intake
 from counselor_app.extensions import db
+from counselor_app.invitations.services import export_invitations
 from counselor_app.models import (
     Appointment,
+    CheckIn,
     Couple,
     CoupleStatus,
     FormDraft,
+    Invitation,
     IssuedDocument,
     Partner,
     RelationshipStage,
@@ -166,8 +169,10 @@ EXPORT_README = """\
 The complete record of one couple, exported from counselor_app on {exported_at} (UTC).
 
 couple.json   the couple, both partners, the intake with its scores, flags and safety alert,
-              every session plan, and every appointment with its check-ins, homework review,
-              flag statuses and session note (with addenda)
+              every session plan, every appointment with its check-ins, homework review,
+              flag statuses and session note (with addenda), the check-ins partners
+              answered between sessions, and the links partners were sent (never the
+              links themselves)
 documents/    every PDF issued for this couple, exactly as it was issued (checksums in
               couple.json)
 
@@ -203,6 +208,10 @@ def export_record(couple: Couple) -> dict[str, Any]:
         "intake": export_intake(couple),
         "plans": [_plan_export(plan) for plan in reversed(plans_of(couple))],
         "appointments": [_appointment_export(a) for a in _appointments_for_export(couple)],
+        "check_ins_between_sessions": [
+            _check_in_export(c) for c in _check_ins_between_sessions(couple)
+        ],
+        "invitations": export_invitations(couple),
         "documents": [
             {
                 "id": d.id,
@@ -272,16 +281,7 @@ def _appointment_export(appointment: Appointment) -> dict[str, Any]:
         "status": appointment.status.value,
         "attendance": appointment.attendance.value if appointment.attendance else None,
         "plan_id": appointment.plan_id,
-        "check_ins": [
-            {
-                "partner": c.partner_label,
-                "instrument": c.instrument_id,
-                "instrument_version": c.instrument_version,
-                "answers": c.answers,
-                "total": c.total,
-            }
-            for c in appointment.check_ins
-        ],
+        "check_ins": [_check_in_export(c) for c in appointment.check_ins],
         "homework_review": [
             {
                 "partner": h.partner_label,
@@ -306,6 +306,29 @@ def _appointment_export(appointment: Appointment) -> dict[str, Any]:
                 {"text": a.text, "created_at": a.created_at.isoformat()} for a in note.addenda
             ],
         },
+    }
+
+
+def _check_ins_between_sessions(couple: Couple) -> list[CheckIn]:
+    query = (
+        select(CheckIn)
+        .where(CheckIn.couple_id == couple.id, CheckIn.appointment_id.is_(None))
+        .order_by(CheckIn.answered_at, CheckIn.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def _check_in_export(check_in: CheckIn) -> dict[str, Any]:
+    return {
+        "partner": check_in.partner_label,
+        "instrument": check_in.instrument_id,
+        "instrument_version": check_in.instrument_version,
+        "answers": check_in.answers,
+        "total": check_in.total,
+        # Set when the partner answered by their own link; None: entered by the therapist.
+        "answered_by_partner_at": check_in.answered_at.isoformat()
+        if check_in.answered_at
+        else None,
     }
 
 
@@ -340,4 +363,5 @@ def record_counts(couple: Couple) -> dict[str, int]:
         "session plans": count(SessionPlan),
         "issued documents": count(IssuedDocument),
         "appointments (with their check-ins and notes)": count(Appointment),
+        "links sent to partners": count(Invitation),
     }

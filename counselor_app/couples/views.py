@@ -27,6 +27,7 @@ from counselor_app.extensions import db
 from counselor_app.forms.base import ActionForm, restore_draft
 from counselor_app.forms.couples import CoupleEditForm, CoupleForm, EraseCoupleForm, SearchForm
 from counselor_app.intake import services as intake_services
+from counselor_app.invitations import services as invitation_services
 from counselor_app.models import Couple, CoupleStatus, RelationshipStage
 from counselor_app.models.base import StaleEdit
 from counselor_app.web import counselor_url
@@ -155,6 +156,9 @@ def detail() -> str:
         couple=couple,
         action_form=ActionForm(),
         intake=intake_services.progress_by_partner(couple),
+        partner_answered=intake_services.partner_answered_at(couple),
+        invitations=invitation_services.invitations_of(couple),
+        link_days=current_app.config["COUNSELOR_PARTNER_LINK_DAYS"],
     )
 
 

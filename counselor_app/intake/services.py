@@ -8,6 +8,7 @@ instrument id and version it answered.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -131,6 +132,15 @@ def responses_of_couple(
         query = query.options(selectinload(Response.changes))
     for row in db.session.scalars(query):
         found[labels[row.partner_id]][row.instrument_id] = row
+    return found
+
+
+def partner_answered_at(couple: Couple) -> dict[str, datetime | None]:
+    """label -> the last time that partner saved intake answers by their own link (or None)."""
+    found: dict[str, datetime | None] = {"A": None, "B": None}
+    for label, responses in responses_of_couple(couple).items():
+        times = [r.partner_answered_at for r in responses.values() if r.partner_answered_at]
+        found[label] = max(times) if times else None
     return found
 
 

@@ -27,6 +27,7 @@ from counselor_app.models.audit import AuditEvent
 from counselor_app.models.base import Base
 from counselor_app.models.couples import Couple, CoupleStatus, Partner, RelationshipStage
 from counselor_app.models.intake import Response, ResponseChange, ResponseStatus
+from counselor_app.models.invitations import Invitation, InvitationPurpose, InvitationState
 from counselor_app.models.plans import (
     DocumentKind,
     IssuedDocument,
@@ -35,6 +36,7 @@ from counselor_app.models.plans import (
     SessionPlan,
     StrategyText,
 )
+from counselor_app.models.ratelimit import RateLimitCount
 
 __all__ = [
     "Appointment",
@@ -54,6 +56,9 @@ __all__ = [
     "FormDraft",
     "HomeworkOutcome",
     "HomeworkReview",
+    "Invitation",
+    "InvitationPurpose",
+    "InvitationState",
     "IssuedDocument",
     "LoginFailure",
     "NoteAddendum",
@@ -62,6 +67,7 @@ __all__ = [
     "Partner",
     "Practice",
     "PrivateNote",
+    "RateLimitCount",
     "RelationshipStage",
     "Response",
     "ResponseChange",

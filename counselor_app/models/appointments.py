@@ -100,7 +100,8 @@ def partner_present(status: AppointmentStatus, attendance: Attendance | None, la
 
 
 class CheckIn(Base):
-    """One partner's answers to one measure at one appointment (absent partners have none)."""
+    """One partner's answers to one measure: at an appointment (absent partners have none), or
+    on a day of its own when the partner answered between sessions by their personal link."""
 
     __tablename__ = "counselor_check_in"
     __table_args__ = (
@@ -110,7 +111,11 @@ class CheckIn(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    appointment_id: Mapped[int] = mapped_column(
+    couple_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_couple.id", ondelete="CASCADE"), index=True
+    )
+    # None: answered between sessions, charted at ``answered_at``.
+    appointment_id: Mapped[int | None] = mapped_column(
         ForeignKey("counselor_appointment.id", ondelete="CASCADE"), index=True
     )
     partner_label: Mapped[str] = mapped_column(String(1))
@@ -118,8 +123,17 @@ class CheckIn(Base):
     instrument_version: Mapped[int]
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     total: Mapped[int | None]
+    # Set when the partner answered by their own link (None: the therapist entered it).
+    answered_at: Mapped[datetime | None]
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counselor_invitation.id", ondelete="SET NULL"), index=True
+    )
 
-    appointment: Mapped[Appointment] = relationship(back_populates="check_ins")
+    appointment: Mapped[Appointment | None] = relationship(back_populates="check_ins")
+
+    @property
+    def by_partner(self) -> bool:
+        return self.answered_at is not None
 
 
 class HomeworkOutcome(enum.StrEnum):

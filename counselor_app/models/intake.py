@@ -42,6 +42,8 @@ class Response(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None]
+    # The last time the partner saved answers here by their own link (None: never).
+    partner_answered_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
 
     couple: Mapped[Couple] = relationship()

@@ -31,6 +31,10 @@ class Practice(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), default="")
+    # Shown to partners on their own pages and printed slips: how to reach the practice, and
+    # where to turn at once when they are not safe.
+    contact_line: Mapped[str] = mapped_column(String(200), default="")
+    crisis_line: Mapped[str] = mapped_column(String(200), default="")
     paper_size: Mapped[PaperSize] = mapped_column(
         portable_enum(PaperSize, "paper_size"), default=PaperSize.A4
     )

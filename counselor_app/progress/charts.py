@@ -181,22 +181,28 @@ def measure_table_header(
 def measure_table_rows(
     measure: MeasureProgress, partner_names: Mapping[str, str], *, tz: tzinfo | None = None
 ) -> list[tuple[str, str, str, str]]:
-    """(date, A, B, gap) display strings per completed appointment; "—" where absent."""
+    """(date, A, B, gap) display strings per completed appointment or check-in answered
+    between sessions (its date says so); "—" where absent."""
 
     def show(value: int | None) -> str:
         return ABSENT if value is None else str(value)
 
+    def when(moment: datetime, between: bool) -> str:
+        return f"{long_date(moment, tz)} (between sessions)" if between else long_date(moment, tz)
+
     a, b = measure.series["A"], measure.series["B"]
     return [
-        (long_date(d, tz), show(x), show(y), show(gap))
-        for d, x, y, gap in zip(measure.dates, a, b, measure.gaps, strict=True)
+        (when(d, between), show(x), show(y), show(gap))
+        for d, between, x, y, gap in zip(
+            measure.dates, measure.between, a, b, measure.gaps, strict=True
+        )
     ]
 
 
 def _description(measure: MeasureProgress, names: list[str], tz: tzinfo | None) -> str:
     parts = [
         f"{measure.title}: each partner's total (0–{measure.max_total}, higher is better) "
-        f"at {len(measure.dates)} completed appointment(s)."
+        f"at {_occasions(measure)}."
     ]
     for index, key in enumerate(PARTNERS):
         change = measure.change[key]
@@ -213,6 +219,13 @@ def _description(measure: MeasureProgress, names: list[str], tz: tzinfo | None) 
         first, last = long_date(measure.dates[0], tz), long_date(measure.dates[-1], tz)
         parts.append(f"From {first} to {last}.")
     return " ".join(parts)
+
+
+def _occasions(measure: MeasureProgress) -> str:
+    between = sum(measure.between)
+    held = len(measure.dates) - between
+    text = f"{held} completed appointment(s)"
+    return f"{text} and {between} check-in(s) between sessions" if between else text
 
 
 def _classes(element: ET.Element) -> set[str]:

@@ -9,6 +9,8 @@ Rules that apply throughout:
 * Points may arrive in any order; they are sorted by ``starts_at`` (then ``appointment_id``).
 * Only *completed* appointments contribute scores, homework and flag statuses. Cancelled and
   no-show appointments appear in the attendance history and counts; *scheduled* ones are ignored.
+* A *between-sessions* point is a check-in a partner answered by their own link with no
+  appointment to belong to: it adds that partner's scores at its own time, and nothing else.
 * A missing score is ``None`` ("not answered / absent"), never zero. It is skipped for baseline,
   latest, change and divergence, and breaks the line on a chart.
 * Measure metadata (title, maximum total, cut-off) comes from the instrument data.
@@ -31,7 +33,8 @@ COMPLETED = "completed"
 CANCELLED = "cancelled"
 NO_SHOW = "no_show"
 SCHEDULED = "scheduled"
-STATUSES: tuple[str, ...] = (SCHEDULED, COMPLETED, CANCELLED, NO_SHOW)
+BETWEEN_SESSIONS = "between_sessions"
+STATUSES: tuple[str, ...] = (SCHEDULED, COMPLETED, CANCELLED, NO_SHOW, BETWEEN_SESSIONS)
 ATTENDANCE_VALUES: tuple[str, ...] = ("both", "a", "b")
 HOMEWORK_OUTCOMES: tuple[str, ...] = ("done", "partly", "not_done")
 FLAG_STATUSES: tuple[str, ...] = ("active", "improving", "resolved")
@@ -57,9 +60,10 @@ class MeasureScore:
 
 @dataclass(frozen=True)
 class AppointmentPoint:
+    # A between-sessions point has no appointment: this is its first check-in row's id.
     appointment_id: int
     starts_at: datetime  # tz-aware UTC
-    status: str  # "scheduled" | "completed" | "cancelled" | "no_show"
+    status: str  # "scheduled" | "completed" | "cancelled" | "no_show" | "between_sessions"
     attendance: str | None  # "both" | "a" | "b" | None (not recorded / not held)
     scores: Mapping[str, Mapping[str, int | None]]  # measure id -> {"A": total|None, "B": ...}
     homework: Mapping[str, Mapping[str, int]]  # "A"/"B" -> {"done": n, "partly": n, ...}
@@ -97,7 +101,8 @@ class MeasureProgress:
     title: str
     max_total: int
     cutoff: float | None
-    dates: tuple[datetime, ...]  # completed appointments, in order
+    dates: tuple[datetime, ...]  # completed appointments and between-session check-ins, in order
+    between: tuple[bool, ...]  # aligned with ``dates``: answered between sessions
     series: Mapping[str, tuple[int | None, ...]]  # "A"/"B" -> totals aligned with ``dates``
     gaps: tuple[int | None, ...]  # |A − B| where both answered
     change: Mapping[str, PartnerChange]  # "A"/"B"
@@ -178,6 +183,7 @@ class Progress:
     attendance: AttendanceSummary
     flags_over_time: Mapping[str, FlagHistory]  # in order of first appearance
     completed_count: int
+    between_count: int = 0
 
     def measure(self, measure_id: str) -> MeasureProgress:
         for measure in self.measures:
@@ -204,14 +210,16 @@ def build_progress(
     for point in ordered:
         _check_point(point)
     completed = [p for p in ordered if p.status == COMPLETED]
+    measured = [p for p in ordered if p.status in (COMPLETED, BETWEEN_SESSIONS)]
     names = MappingProxyType({key: partner_names.get(key) or f"Partner {key}" for key in PARTNERS})
     return Progress(
         partner_names=names,
-        measures=tuple(_measure_progress(mid, completed, names) for mid in measure_ids),
+        measures=tuple(_measure_progress(mid, measured, names) for mid in measure_ids),
         homework=_homework(completed),
-        attendance=_attendance(ordered),
+        attendance=_attendance([p for p in ordered if p.status != BETWEEN_SESSIONS]),
         flags_over_time=_flags(completed),
         completed_count=len(completed),
+        between_count=len(measured) - len(completed),
     )
 
 
@@ -271,6 +279,7 @@ def _measure_progress(
         max_total=max_total,
         cutoff=cutoff,
         dates=dates,
+        between=tuple(p.status == BETWEEN_SESSIONS for p in completed),
         series=MappingProxyType({key: tuple(values) for key, values in series.items()}),
         gaps=tuple(
             None if x is None or y is None else abs(x - y) for x, y in zip(a, b, strict=True)

@@ -23,14 +23,20 @@ from counselor_app.models import (
     HomeworkReview,
 )
 from counselor_app.models.appointments import partner_present
-from counselor_app.progress.model import MEASURE_IDS, AppointmentPoint, Progress, build_progress
+from counselor_app.progress.model import (
+    BETWEEN_SESSIONS,
+    MEASURE_IDS,
+    AppointmentPoint,
+    Progress,
+    build_progress,
+)
 
 LABELS = ("A", "B")
 
 
 def progress_of(couple: Couple) -> Progress:
-    """Four queries whatever the number of appointments: appointments, check-ins, homework
-    outcomes, flag records."""
+    """Five queries whatever the number of appointments: appointments, check-ins at them,
+    check-ins between them, homework outcomes, flag records."""
     homework: dict[int, dict[str, Counter[str]]] = defaultdict(
         lambda: {label: Counter() for label in LABELS}
     )
@@ -50,7 +56,7 @@ def progress_of(couple: Couple) -> Progress:
 
 def scores_of(couple: Couple) -> Progress:
     """The measures alone (baseline, latest, divergence), for the appointment page's latest
-    scores: two queries (appointments, check-ins)."""
+    scores: three queries (appointments, check-ins at them and between them)."""
     return _build(couple, {}, {})
 
 
@@ -90,7 +96,43 @@ def _build(
         for row in appointments
     ]
     names = {p.label: p.display_name for p in couple.partners}
-    return build_progress(points, names)
+    return build_progress(points + _between_sessions(couple), names)
+
+
+def _between_sessions(couple: Couple) -> list[AppointmentPoint]:
+    """Check-ins partners answered by their own link with no appointment to join: one point
+    per sitting (the invitation that asked for it), with that partner's scores only."""
+    sittings: dict[Any, AppointmentPoint] = {}
+    query = (
+        select(
+            CheckIn.id,
+            CheckIn.invitation_id,
+            CheckIn.answered_at,
+            CheckIn.partner_label,
+            CheckIn.instrument_id,
+            CheckIn.total,
+        )
+        .where(CheckIn.couple_id == couple.id, CheckIn.appointment_id.is_(None))
+        .order_by(CheckIn.id)
+    )
+    for row in db.session.execute(query):
+        if row.instrument_id not in MEASURE_IDS or row.answered_at is None:
+            continue
+        sitting = row.invitation_id or (row.partner_label, row.answered_at)
+        point = sittings.get(sitting) or sittings.setdefault(
+            sitting,
+            AppointmentPoint(
+                appointment_id=row.id,
+                starts_at=row.answered_at,
+                status=BETWEEN_SESSIONS,
+                attendance=None,
+                scores={m: {"A": None, "B": None} for m in MEASURE_IDS},
+                homework={label: {} for label in LABELS},
+                flag_statuses={},
+            ),
+        )
+        point.scores[row.instrument_id][row.partner_label] = row.total
+    return list(sittings.values())
 
 
 def _attendance(appointment: Row[Any]) -> str | None:

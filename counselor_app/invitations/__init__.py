@@ -1,0 +1,1 @@
+"""Inviting partners to answer on their own device."""

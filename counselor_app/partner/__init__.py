@@ -1,0 +1,1 @@
+"""A partner's own pages, reached by their personal link."""

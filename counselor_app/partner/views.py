@@ -1,0 +1,309 @@
+"""A partner's own pages, reached by the personal link the therapist sent: the intake or a
+check-in, one page at a time, on their phone, with nothing of anyone else's on them.
+
+These pages never use a therapist's (or a host user's) sign-in: the link is exchanged for a
+partner session (partner.services), and every page loads the invitation from it again, so a
+revoked, expired or finished invitation closes them at once.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, redirect, render_template, request
+from werkzeug.wrappers import Response
+
+from counselor_app import signals
+from counselor_app.appointments.services import CHECK_IN_MEASURES
+from counselor_app.assessment import services as assessment
+from counselor_app.audit import services as audit
+from counselor_app.extensions import db
+from counselor_app.forms.appointments import check_in_form_class
+from counselor_app.forms.base import ActionForm
+from counselor_app.forms.intake import section_form_class
+from counselor_app.instruments import load
+from counselor_app.intake import services as intake
+from counselor_app.invitations import services as invitations
+from counselor_app.invitations.services import InvitationError
+from counselor_app.models import Invitation, InvitationPurpose
+from counselor_app.models.base import StaleEdit
+from counselor_app.partner import services
+from counselor_app.web import counselor_url, local_endpoint
+
+bp = Blueprint("partner", __name__, url_prefix=services.PAGES_PATH)
+
+CONFLICT_MESSAGE = (
+    "These answers were changed in another window after you opened this page, so yours were "
+    "not saved yet. They are still below: check them, then save again."
+)
+# Said alike for an unknown, expired, revoked or finished link: nothing to learn from it.
+UNAVAILABLE_STATUS = 404
+
+
+def unavailable() -> tuple[str, int]:
+    return render_template("counselor/partner/unavailable.html"), UNAVAILABLE_STATUS
+
+
+def open_link(token: str) -> Response | tuple[str, int]:
+    """Exchange the link's token for a partner session, then leave the token's URL at once
+    (303 to a page without it), so it stays out of the history and every later Referer.
+
+    Registered per app by mount.build, behind that app's rate limit on wrong links.
+    """
+    invitation = invitations.open_invitation(token)
+    if invitation is None:
+        # Ends the read before the rate limiter counts this miss on a connection of its own.
+        db.session.rollback()
+        return unavailable()
+    invitations.mark_opened(invitation)
+    _record("partner_open", invitation)
+    db.session.commit()
+    response = redirect(counselor_url("partner.welcome"), code=303)
+    services.keep_session(response, invitation)
+    # The page that follows is not the token's URL, but this response is: refer nowhere.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.before_request
+def load_invitation() -> tuple[str, int] | None:
+    if local_endpoint() == "partner.done":
+        return None  # the thank-you page needs nobody: the link is used up by then
+    invitation = services.signed_in_invitation()
+    if invitation is None:
+        return unavailable()
+    g.invitation = invitation
+    return None
+
+
+@bp.after_request
+def private_pages(response: Response) -> Response:
+    """Nothing of a partner's pages is kept by the browser or a proxy, and each page opened
+    keeps the partner session alive (a finished one has been ended by the view)."""
+    response.headers["Cache-Control"] = "no-store"
+    invitation = g.get("invitation")
+    if invitation is not None and response.status_code < 400 and not g.get("session_ended"):
+        services.keep_session(response, invitation)
+    return response
+
+
+def _record(action: str, invitation: Invitation) -> None:
+    """The audit trail, ids only: which invitation, which couple, from where."""
+    audit.record(
+        action,
+        therapist_id=None,
+        object_type="invitation",
+        object_id=invitation.id,
+        couple_id=invitation.couple_id,
+        endpoint=local_endpoint() or "partner_link",
+        address=request.remote_addr or "",
+    )
+
+
+def _view(invitation: Invitation) -> None:
+    _record("partner_view", invitation)
+    db.session.commit()
+
+
+def _page(template: str, status: int = 200, **context: object) -> tuple[str, int]:
+    invitation: Invitation = g.invitation
+    return render_template(
+        template,
+        invitation=invitation,
+        partner=invitation.partner,
+        practice=services.practice_of(invitation),
+        **context,
+    ), status
+
+
+def _require(purpose: InvitationPurpose) -> Invitation:
+    invitation: Invitation = g.invitation
+    if invitation.purpose != purpose:
+        abort(404)
+    return invitation
+
+
+@bp.route("/")
+def welcome() -> tuple[str, int]:
+    """Who is asking, what for, how long it takes, and who will read the answers."""
+    invitation: Invitation = g.invitation
+    _view(invitation)
+    start = (
+        counselor_url("partner.intake_start")
+        if invitation.purpose == InvitationPurpose.INTAKE
+        else counselor_url("partner.check_in")
+    )
+    return _page(
+        "counselor/partner/welcome.html",
+        minutes=services.minutes_needed(invitation.purpose),
+        start=start,
+        started=invitation.started_at is not None,
+    )
+
+
+# ------------------------------------------------------------------------------ the intake
+def _step(slug: str) -> intake.Step:
+    step = intake.step_by_slug(slug)
+    if step is None:
+        abort(404)
+    return step
+
+
+@bp.route("/intake")
+def intake_start() -> Response:
+    """The first page still missing answers (or the finish page when none is)."""
+    invitation = _require(InvitationPurpose.INTAKE)
+    progress = intake.progress(intake.responses_of(invitation.partner))
+    target = next((p.step for p in progress.steps if p.required_missing), None)
+    if target is None:
+        return redirect(counselor_url("partner.intake_finish"))
+    return redirect(counselor_url("partner.intake_page", slug=target.slug))
+
+
+@bp.route("/intake/<slug>", methods=["GET", "POST"])
+def intake_page(slug: str) -> Response | tuple[str, int]:
+    """One page of the partner's own intake: the same questions, checks and drafts as the
+    therapist's page for that partner, worded and laid out for a phone."""
+    invitation = _require(InvitationPurpose.INTAKE)
+    step = _step(slug)
+    partner = invitation.partner
+    form = section_form_class(step.instrument.id, step.instrument.version, step.section)()
+    status = 200
+    if request.method == "GET":
+        responses = intake.responses_of(partner)
+        form.fill(intake.section_values(responses.get(step.instrument.id), step))
+        form.version.data = intake.version_token(responses, step)
+        _view(invitation)
+    else:
+        if form.unexpected_keys(request.form.keys()):
+            abort(400, "The page sent answers it does not have. Nothing was saved.")
+        if not form.validate_on_submit():
+            status = 422
+        else:
+            outcome = _save_page(invitation, step, form)
+            if outcome is None:
+                return _after_save(step)
+            status = outcome
+    steps = intake.steps()
+    return _page(
+        "counselor/partner/intake_page.html",
+        status,
+        step=step,
+        form=form,
+        number=steps.index(step) + 1,
+        count=len(steps),
+        previous=intake.neighbours(step)[0],
+    )
+
+
+def _save_page(invitation: Invitation, step: intake.Step, form) -> int | None:
+    """None when saved; else the status of the page shown again with what was typed."""
+    try:
+        if invitations.save_intake_page(
+            invitation, step, form.answers(), expected_version=form.version.data
+        ):
+            assessment.rescore(invitation.couple)
+        _record("partner_save", invitation)
+    except StaleEdit:
+        db.session.rollback()
+        form.form_errors.append(CONFLICT_MESSAGE)
+        form.version.refresh(intake.version_token(intake.responses_of(g.invitation.partner), step))
+        return 409
+    except InvitationError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return 409
+    db.session.commit()
+    return None
+
+
+def _after_save(step: intake.Step) -> Response:
+    action = request.form.get("action", "next")
+    previous, following = intake.neighbours(step)
+    if action == "later":
+        return redirect(counselor_url("partner.paused"), code=303)
+    if action == "prev" and previous is not None:
+        return redirect(counselor_url("partner.intake_page", slug=previous.slug), code=303)
+    if following is None:
+        return redirect(counselor_url("partner.intake_finish"), code=303)
+    return redirect(counselor_url("partner.intake_page", slug=following.slug), code=303)
+
+
+@bp.route("/intake/finish", methods=["GET", "POST"])
+def intake_finish() -> Response | tuple[str, int]:
+    """What is still missing, then sending the answers (the intake is then complete)."""
+    invitation = _require(InvitationPurpose.INTAKE)
+    form = ActionForm()
+    if form.validate_on_submit():
+        completion = invitations.complete_intake(invitation)
+        if not completion.missing:
+            assessment.rescore(invitation.couple)
+            _record("partner_complete", invitation)
+            db.session.commit()
+            if completion.newly_complete:
+                signals.send(
+                    signals.intake_completed,
+                    couple_id=invitation.couple_id,
+                    partner_id=invitation.partner_id,
+                )
+            return _finished()
+        db.session.rollback()
+    else:
+        _view(invitation)
+    responses = intake.responses_of(invitation.partner)
+    missing = intake.missing_for_completion(responses)
+    return _page(
+        "counselor/partner/intake_finish.html",
+        422 if missing and request.method == "POST" else 200,
+        form=form,
+        missing=missing,
+        progress=intake.progress(responses),
+    )
+
+
+# ------------------------------------------------------------------------------ a check-in
+@bp.route("/check-in", methods=["GET", "POST"])
+def check_in() -> Response | tuple[str, int]:
+    """The two short check-in measures on one page, sent together."""
+    invitation = _require(InvitationPurpose.CHECK_IN)
+    form = check_in_form_class(tuple(load(i) for i in CHECK_IN_MEASURES))()
+    status = 200
+    if request.method == "GET":
+        _view(invitation)
+    elif form.validate_on_submit():
+        invitations.record_check_in(invitation, form.answers())
+        _record("partner_complete", invitation)
+        db.session.commit()
+        return _finished()
+    else:
+        status = 422
+    return _page("counselor/partner/check_in.html", status, form=form)
+
+
+# ------------------------------------------------------------------------------ leaving
+def _finished() -> Response:
+    """Answers sent: the link is used up, and the thank-you page ends the session."""
+    return redirect(counselor_url("partner.done"), code=303)
+
+
+@bp.route("/done")
+def done() -> Response:
+    """Thanks, and what happens next. Names nobody: it is shown after the link is used up."""
+    response = Response(render_template("counselor/partner/done.html"))
+    services.end_session(response)
+    return response
+
+
+@bp.route("/paused")
+def paused() -> Response:
+    """Saved, to finish later with the same link: this browser forgets the session."""
+    invitation: Invitation = g.invitation
+    response = Response(
+        render_template(
+            "counselor/partner/paused.html",
+            invitation=invitation,
+            partner=invitation.partner,
+            practice=services.practice_of(invitation),
+        )
+    )
+    services.end_session(response)
+    g.session_ended = True
+    return response
