@@ -11,20 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from counselor_app.audit import services as audit
 from counselor_app.auth.identity import therapist_of
 from counselor_app.couples import services as couples
 from counselor_app.couples.services import CoupleDetails, CoupleError, PartnerDetails
+from counselor_app.extensions import db
+from counselor_app.fhir import services as fhir
+from counselor_app.fhir.services import FhirImportError, Imported
+from counselor_app.intake.services import partner_by_label
 from counselor_app.models import Couple, RelationshipStage, Therapist
 from counselor_app.web import counselor_url
 
 __all__ = [
     "CoupleDetails",
     "CoupleError",
+    "FhirImportError",
+    "Imported",
     "PartnerDetails",
     "RelationshipStage",
     "couple_url",
     "find_couple",
     "find_or_create_couple",
+    "import_questionnaire_response",
     "therapist_for",
 ]
 
@@ -70,3 +78,40 @@ def couple_url(couple: Couple | int, page: str = "detail", **values: Any) -> str
         raise ValueError(f"No page {page!r}: choose one of {', '.join(PAGES)}.")
     couple_id = couple if isinstance(couple, int) else couple.id
     return counselor_url(PAGES[page], couple_id=couple_id, **values)
+
+
+def import_questionnaire_response(
+    couple: Couple | int,
+    partner_label: str,
+    resource: dict[str, Any] | str | bytes,
+    *,
+    record_as: str | None = None,
+) -> Imported:
+    """Import a FHIR QuestionnaireResponse (a dict, or its JSON) for partner "A" or "B".
+
+    Checked as the import page checks it, then stored as if the couple's therapist had typed
+    it (intake: re-scored, flags refreshed; a check-in: between sessions at its authored
+    time). ``record_as`` ("intake" or "check-in") says where a CSI-4 from elsewhere belongs.
+    FhirImportError, with nothing stored, for any problem: its ``problems`` name the items.
+    Audited as the couple's therapist's update. Flushes; the host commits.
+    """
+    found = db.session.get(Couple, couple) if isinstance(couple, int) else couple
+    if found is None:
+        raise LookupError(f"No couple {couple}.")
+    label = str(partner_label).upper()
+    partner = partner_by_label(found, label) if label in ("A", "B") else None
+    if partner is None:
+        raise ValueError(f'No partner {partner_label!r}: choose "A" or "B".')
+    imported = fhir.import_response(
+        found, partner, resource, therapist=found.therapist, record_as=record_as
+    )
+    # No request to take it from: recorded here, with what the host asked for.
+    audit.record(
+        "update",
+        therapist_id=found.therapist_id,
+        object_type="couple",
+        object_id=found.id,
+        couple_id=found.id,
+        endpoint="api.import_questionnaire_response",
+    )
+    return imported

@@ -17,6 +17,7 @@ from counselor_app import backup, demo, encryption, schema
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
+from counselor_app.fhir import services as fhir
 from counselor_app.models import Base, Couple
 from counselor_app.schema import TABLE_PREFIX
 
@@ -217,6 +218,22 @@ def demo_data_command(
             click.echo(f"  {email}  {secret}")
 
 
+fhir_cli = AppGroup("fhir", help="FHIR R4 resources made from the instruments.")
+
+
+@fhir_cli.command("questionnaires")
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+def fhir_questionnaires_command(outdir: Path) -> None:
+    """Write every instrument version as a FHIR Questionnaire, one JSON file each, to OUTDIR."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    instruments = fhir.every_instrument()
+    for instrument in instruments:
+        path = outdir / f"Questionnaire-{fhir.resource_id(instrument)}.json"
+        path.write_text(fhir.to_json(fhir.questionnaire(instrument)) + "\n", encoding="utf-8")
+        click.echo(f"{path}  {instrument.title}, version {instrument.version}")
+    click.echo(f"Wrote {len(instruments)} Questionnaires to {outdir}.")
+
+
 # Every command of ours sits under one group: `flask counselor ...`, mounted or not.
 counselor_cli = AppGroup("counselor", help="The couples-therapy package's commands.")
 for _command in (
@@ -227,6 +244,7 @@ for _command in (
     backup_command,
     restore_command,
     demo_data_command,
+    fhir_cli,
     schema.db_cli,
 ):
     counselor_cli.add_command(_command)

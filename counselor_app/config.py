@@ -50,6 +50,16 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     "COUNSELOR_MAIL_USERNAME": None,
     "COUNSELOR_MAIL_PASSWORD": None,
     "COUNSELOR_MAIL_SENDER": None,
+    # FHIR: the base of our Questionnaires' canonical URLs (…/Questionnaire/csi4). An identifier
+    # that names them the same everywhere, not an address that must answer: the resources are
+    # served at <mount>/fhir/Questionnaire/<id>. Change it only before any response is shared,
+    # since imports recognise our questionnaires by it.
+    "COUNSELOR_FHIR_CANONICAL_BASE": "https://counselor-app.example/fhir",
+    # FHIR: the host's naming system (a URI) for its client ids, put on a partner's identifier
+    # beside Partner.external_id; None: the identifier carries the value alone.
+    "COUNSELOR_FHIR_PARTNER_ID_SYSTEM": None,
+    # The private calendar feed: how many days ahead it lists upcoming appointments.
+    "COUNSELOR_CALENDAR_FEED_DAYS": 180,
 }
 # Standalone only: settings of an app of our own.
 STANDALONE_DEFAULTS: dict[str, Any] = {

@@ -47,13 +47,16 @@ class WithholdExceptionMessages(logging.Filter):
 class RedactPartnerLinks(logging.Filter):
     """A partner's link opens their questions: the token never reaches a log line. The access
     logs of the development server (werkzeug) and gunicorn print each request's path, and the
-    first request of a partner's visit has the token in it."""
+    first request of a partner's visit has the token in it. So does every fetch of a
+    therapist's calendar feed, which opens their appointment times."""
 
     TOKEN = re.compile(r"(/answer/)[A-Za-z0-9_-]{16,}")
+    FEED_TOKEN = re.compile(r"(/calendar/feed/)[A-Za-z0-9_-]{16,}")
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = self.TOKEN.sub(r"\1[personal-link]", message)
+        redacted = self.FEED_TOKEN.sub(r"\1[feed-link]", redacted)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True

@@ -31,9 +31,13 @@ from counselor_app.audit.views import audit_request
 from counselor_app.auth.identity import current_therapist, host_user_signed_in
 from counselor_app.auth.views import bp as auth_bp
 from counselor_app.auth.views import enforce_session_limits
+from counselor_app.calendars.views import bp as calendars_bp
+from counselor_app.calendars.views import couple_calendar_bp
 from counselor_app.couples.views import bp as couples_bp
 from counselor_app.couples.views import couple_bp
 from counselor_app.extensions import Counselor, csrf, state
+from counselor_app.fhir.views import bp as fhir_bp
+from counselor_app.fhir.views import couple_fhir_bp
 from counselor_app.forms.rendering import choice_inputs
 from counselor_app.intake.views import bp as intake_bp
 from counselor_app.invitations.views import bp as invitations_bp
@@ -45,11 +49,22 @@ from counselor_app.progress.views import bp as progress_bp
 from counselor_app.web import PUBLIC_FILES, counselor_url, local_endpoint, security_headers
 
 # The couple's areas sit under /couples/<id>, whose parent loads and authorises g.couple.
-for _child in (intake_bp, assessment_bp, plans_bp, appointments_bp, progress_bp, invitations_bp):
+for _child in (
+    intake_bp,
+    assessment_bp,
+    plans_bp,
+    appointments_bp,
+    progress_bp,
+    invitations_bp,
+    couple_fhir_bp,
+    couple_calendar_bp,
+):
     couple_bp.register_blueprint(_child)
 
-# Pages anyone may open: the public files and the sign-in page.
-OPEN_ENDPOINTS = PUBLIC_FILES | {"auth.login"}
+# Pages anyone may open: the public files, the sign-in page, a therapist's calendar feed
+# (its link's token is the key a calendar app holds: calendars.views), and our instruments as
+# FHIR Questionnaires (item wording and scoring only: no client data).
+OPEN_ENDPOINTS = PUBLIC_FILES | {"auth.login", "calendars.feed", "fhir.questionnaire"}
 # A partner's personal link and pages: never a therapist's (or host user's) sign-in. Their
 # own views let in the partner whose link it is, and nobody else (partner.views).
 PARTNER_LINK = "partner_link"
@@ -83,7 +98,15 @@ def build(counselor: Counselor) -> Blueprint:
     if counselor.standalone_sign_in:
         parent.register_blueprint(auth_bp)
         parent.before_request(enforce_session_limits)
-    for child in (couples_bp, couple_bp, library_bp, admin_bp, partner_views.bp):
+    for child in (
+        couples_bp,
+        couple_bp,
+        library_bp,
+        admin_bp,
+        partner_views.bp,
+        fhir_bp,
+        calendars_bp,
+    ):
         parent.register_blueprint(child)
     parent.before_request(require_therapist)
     parent.before_request(check_csrf)

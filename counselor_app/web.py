@@ -63,7 +63,8 @@ def security_headers(response: Response) -> Response:
     """Headers every response of ours carries; HSTS only when the request came over HTTPS."""
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
+    # A view may ask for less (the partner link's redirect: no-referrer); never for more.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if request.is_secure:

@@ -63,15 +63,25 @@ def path_of(link: str) -> str:
 class PartnerBrowser:
     """A partner's phone: a client with no therapist session, sending each page's own token."""
 
-    def __init__(self, app: Flask, prefix: str = "") -> None:
-        self.client: FlaskClient = app.test_client()
+    def __init__(self, app: Flask, prefix: str = "", client: FlaskClient | None = None) -> None:
+        self.app = app
+        self.client: FlaskClient = client or app.test_client()
         self.prefix = prefix
         self.page = ""
+        # Every page this browser was shown, in order (for what a partner may never see).
+        self.seen: list[str] = []
+
+    def tab(self) -> PartnerBrowser:
+        """Another tab of this browser: the same cookies (one partner session), its own page."""
+        return PartnerBrowser(self.app, self.prefix, client=self.client)
+
+    def _shown(self, response: Any) -> Any:
+        self.page = response.get_data(as_text=True)
+        self.seen.append(self.page)
+        return response
 
     def get(self, path: str, **kwargs: Any) -> Any:
-        response = self.client.get(path, **kwargs)
-        self.page = response.get_data(as_text=True)
-        return response
+        return self._shown(self.client.get(path, **kwargs))
 
     def open(self, link: str) -> Any:
         """Open the link as a browser would, following the redirect to the welcome page."""
@@ -81,9 +91,7 @@ class PartnerBrowser:
         """Post from the page last shown: its CSRF token travels along."""
         token = HIDDEN_CSRF.search(self.page)
         payload = {"csrf_token": token.group(1) if token else "", **data}
-        response = self.client.post(path, data=payload, **kwargs)
-        self.page = response.get_data(as_text=True)
-        return response
+        return self._shown(self.client.post(path, data=payload, **kwargs))
 
     def url(self, tail: str) -> str:
         return f"{self.prefix}/answer{tail}"

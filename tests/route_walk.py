@@ -7,6 +7,10 @@ never walked. Also what those checks share: ``every_id``, a couple with somethin
 kind of id (and behind every form); ``Practice``, one seeded practice to walk as its therapist,
 another therapist, an administrator and a visitor; and the forms the pages post, read back as
 a browser would send them.
+
+A partner's pages (``/answer/...``, and the personal link ``/answer/<token>``) are ours too, but
+no therapist's: they are left out of the therapist's pages (``object_pages``) and walked with a
+partner's session instead (``Practice.partner_sessions``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from html.parser import HTMLParser
 from itertools import product
@@ -30,19 +35,28 @@ from werkzeug.routing import RequestRedirect
 import snapshot_support
 from appointment_support import Visit, seed_history
 from conftest import add_couple, login
+from counselor_app import mail
 from counselor_app.appointments.services import save_note
 from counselor_app.assessment.services import confirm_flag
+from counselor_app.calendars.services import make_feed
 from counselor_app.extensions import EXTENSION_KEY, Counselor, db
 from counselor_app.models import (
     Appointment,
+    AppointmentStatus,
+    CheckIn,
     Couple,
     Flag,
+    Invitation,
     IssuedDocument,
+    Partner,
     SessionPlan,
     Therapist,
 )
+from counselor_app.models.base import utcnow
+from counselor_app.mount import is_partner_page
 from counselor_app.web import CONVERTER
 from intake_support import seed_intake
+from partner_support import PartnerBrowser, invite
 from plan_support import plan_form
 from vignettes import SAFE, VIGNETTES
 
@@ -56,10 +70,18 @@ FIXED_ARGUMENTS = {
     "kind": "plan",
     "key": "quality_time",
     "filename": "css/app.css",
+    "resource_id": "csi4-v1",
+    "instrument_id": "csi4",
 }
 # Arguments naming a database row: our id converter (or a plain <int:...>).
 ID_ARGUMENT = re.compile(rf"<(?:{CONVERTER}|int)(?:\([^)]*\))?:(\w+)>")
 ANY_ARGUMENT = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>")
+# URL arguments whose value in ``ids`` goes by another name on the route named: a name that
+# another kind of route may use too (a partner's link is not the only thing with a token).
+ARGUMENT_KEYS = {
+    ("partner_link", "token"): "link_token",
+    ("calendars.feed", "token"): "feed_token",
+}
 # The parent of every page about one couple; the rest are its children's ids.
 PARENT_ID = "couple_id"
 # The rows behind each child id a URL can take (a row of one couple: its couple_id column).
@@ -68,7 +90,21 @@ CHILD_ROWS = {
     "appointment_id": Appointment,
     "flag_id": Flag,
     "document_id": IssuedDocument,
+    "invitation_id": Invitation,
+    "check_in_id": CheckIn,
 }
+# The forms of the page that shows a partner's new link (print a slip, email it): that page is
+# the response that made the link, never a GET page, so the walks post these as the page would
+# (the link's token sent back); build_every_id checks that the page's own forms are these.
+DELIVERY_FORMS = ("couple.invitations.slip", "couple.invitations.email")
+# Where invitation emails go in the practices below: nowhere (mail.send is replaced).
+MAIL_SETTINGS = {
+    "COUNSELOR_MAIL_SERVER": "mail.invalid",
+    "COUNSELOR_MAIL_SENDER": "practice@example.org",
+}
+PARTNER_A_EMAIL = "partner-a@example.org"
+# The couple whose partner A answers the intake by link in the partner walks.
+PARTNER_WALK_NAMES = ("Remy", "Noor")
 
 
 def mount_of(app: Flask) -> Counselor:
@@ -91,6 +127,11 @@ class Route:
     arguments: frozenset[str]
 
     @property
+    def partner(self) -> bool:
+        """A partner's page or link: reached with a partner's session, never a therapist's."""
+        return is_partner_page(self.name)
+
+    @property
     def id_arguments(self) -> frozenset[str]:
         return frozenset(ID_ARGUMENT.findall(self.rule))
 
@@ -103,7 +144,7 @@ class Route:
     def url(self, ids: dict[str, Any]) -> str:
         def value(match: re.Match[str]) -> str:
             name = match.group(1)
-            found = ids.get(name, FIXED_ARGUMENTS.get(name))
+            found = ids.get(ARGUMENT_KEYS.get((self.name, name), name), FIXED_ARGUMENTS.get(name))
             assert found is not None, f"no value for <{name}> in {self.rule}"
             return str(found)
 
@@ -160,13 +201,16 @@ def add_plan(app: Flask, client: Any, couple_id: int, **changes: str) -> int:
 
 def build_every_id(
     app: Flask, client: Any, therapist_id: int, names: tuple[str, str] = ("Alex", "Sam")
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """A couple of ``therapist`` (signed in on ``client``) with something behind every id.
 
     And behind as many forms as the pages of one couple can show at once (see
     ``object_pages``): an open safety alert (the safety decision); a suggested flag (confirm,
     dismiss) and a confirmed one (reset, and the appointment's flag statuses); an earlier held
-    appointment with a signed note (an addendum) whose plan set homework (the homework review).
+    appointment with a signed note (an addendum) whose plan set homework (the homework review);
+    an upcoming appointment, and partner A's invitation (made on the invitation page) to check
+    in for it by personal link, still open (revoke, make again; the slip and the email): its
+    link's token too (``link_token``, the partner link's ``<token>``).
     """
     couple_id = add_couple(app, therapist_id, names)
     seed_intake(app, couple_id, "A", intake=dict(TWO_FLAGS.a), safety={**SAFE, "saf_fear": "yes"})
@@ -193,26 +237,88 @@ def build_every_id(
             select(Flag).where(Flag.couple_id == couple_id).order_by(Flag.id)
         ).all()
         confirm_flag(confirmed, signer, "", expected_version=confirmed.version)
+        upcoming = Appointment(
+            couple_id=couple_id,
+            starts_at=utcnow() + timedelta(days=7),
+            status=AppointmentStatus.SCHEDULED,
+        )
+        db.session.add(upcoming)
+        partner_a = db.session.scalars(
+            select(Partner).where(Partner.couple_id == couple_id, Partner.label == "A")
+        ).one()
+        partner_a.email = PARTNER_A_EMAIL
         db.session.commit()
-        flag_id = suggested.id
+        flag_id, upcoming_id = suggested.id, upcoming.id
         document_id = db.session.scalar(
             select(IssuedDocument.id).where(IssuedDocument.couple_id == couple_id)
         )
+    delivery, link = invite(
+        client,
+        couple_id,
+        "A",
+        purpose="check_in",
+        appointment_id=upcoming_id,
+        prefix=mount_of(app).url_prefix,
+    )
+    with app.app_context():
+        invitation_id = db.session.scalar(
+            select(Invitation.id).where(Invitation.couple_id == couple_id)
+        )
+        check_in_id = db.session.scalar(
+            select(CheckIn.id).where(CheckIn.couple_id == couple_id).order_by(CheckIn.id)
+        )
+        feed_token = make_feed(db.session.get(Therapist, therapist_id))
+        db.session.commit()
     ids = {
         "couple_id": couple_id,
         "plan_id": plan_id,
         "appointment_id": appointment_id,
+        "upcoming_appointment_id": upcoming_id,
         "flag_id": flag_id,
         "document_id": document_id,
+        "invitation_id": invitation_id,
+        "check_in_id": check_in_id,
+        "link_token": urlsplit(link).path.rsplit("/", 1)[1],
+        "feed_token": feed_token,
         "therapist_id": therapist_id,
     }
     assert all(ids.values()), ids
+    _check_delivery_forms(app, ids, delivery.get_data(as_text=True))
     return ids
 
 
+def delivery_forms(app: Flask, ids: dict[str, Any]) -> dict[str, PostedForm]:
+    """The delivery page's forms for the invitation in ``ids``, as that page posts them."""
+    return {
+        route.name: PostedForm(
+            route.name, route.url(ids), {"token": [ids["link_token"]]}, ("csrf_token",), ""
+        )
+        for route in routes(app)
+        if route.name in DELIVERY_FORMS
+    }
+
+
+def _check_delivery_forms(app: Flask, ids: dict[str, Any], page: str) -> None:
+    """The delivery page posts what ``delivery_forms`` says (the email form shows only when
+    mail is set up and the partner has an address)."""
+    url = our_path(app, f"/couples/{ids['couple_id']}/invitations/new")
+    shown = {form.name: form for form in forms_on(app, url, page) if form.name in DELIVERY_FORMS}
+    with app.app_context():
+        expected = set(DELIVERY_FORMS) if mail.configured() else {"couple.invitations.slip"}
+    assert set(shown) == expected, (sorted(shown), page[-3000:])
+    made = delivery_forms(app, ids)
+    for name, form in shown.items():
+        assert (form.url, form.data, form.csrf_fields) == (
+            made[name].url,
+            made[name].data,
+            made[name].csrf_fields,
+        ), form
+
+
 def object_pages(app: Flask, ids: dict[str, Any]) -> list[str]:
-    """Every GET page with ``ids``, then again for each other row of the couple's: those show
-    the forms of another state (the earlier appointment's signed note takes an addendum)."""
+    """Every GET page of the therapist's with ``ids``, then again for each other row of the
+    couple's: those show the forms of another state (the earlier appointment's signed note takes
+    an addendum). A partner's pages are no therapist's: left out."""
     couple_id = ids["couple_id"]
     with app.app_context():
         rows = {
@@ -223,7 +329,7 @@ def object_pages(app: Flask, ids: dict[str, Any]) -> list[str]:
             )
             for name, model in CHILD_ROWS.items()
         }
-    get_routes = [route for route in routes(app) if "GET" in route.methods]
+    get_routes = [r for r in routes(app) if "GET" in r.methods and not r.partner]
     pages = [route.url(ids) for route in get_routes]
     for route in get_routes:
         names = sorted(route.id_arguments & rows.keys())
@@ -445,10 +551,14 @@ def typed_by_the_owner(app: Flask, ids: dict[str, Any], forms: dict[str, PostedF
 def forms_of(
     app: Flask, client: Any, ids: dict[str, Any], pages: list[str] | None = None
 ) -> dict[str, PostedForm]:
-    """The forms ``client`` is shown (on every page of the couple in ``ids``, or on ``pages``),
-    filled in as the owner would post them."""
+    """The forms ``client`` is shown (on every page of the couple in ``ids`` and its link's
+    delivery page, or on ``pages``), filled in as the owner would post them."""
+    every_page = pages is None
     pages = object_pages(app, ids) if pages is None else pages
-    return typed_by_the_owner(app, ids, collect_forms(app, client, pages, fill=True))
+    forms = collect_forms(app, client, pages, fill=True)
+    if every_page:
+        forms = {**delivery_forms(app, ids), **forms}
+    return typed_by_the_owner(app, ids, forms)
 
 
 def signed_in(app: Flask, therapist: Any) -> Any:
@@ -468,7 +578,7 @@ class Practice:
     The clients are signed in: ``owner`` as that couple's therapist, ``other`` as another
     therapist who is not an administrator, ``admin`` (made when first asked for) as an
     administrator. Anonymous visitors are sent to ``sign_in_path``: our sign-in page
-    standalone, the host's mounted.
+    standalone, the host's mounted. Mail is set up, and what would be sent lands in ``outbox``.
     """
 
     app: Flask
@@ -477,14 +587,35 @@ class Practice:
     owner_email: str
     other: Any
     other_id: int
-    ids: dict[str, int]
+    ids: dict[str, Any]
     mounted: bool
     make_admin: Callable[[], Any]
     sign_in_path: str = "/login"
+    outbox: list[tuple[str, str, str]] = field(default_factory=list)
 
     @cached_property
     def admin(self) -> Any:
         return self.make_admin()
+
+    @cached_property
+    def partner_sessions(self) -> dict[str, PartnerSession]:
+        """A partner's browser with a session of each purpose, each opened by its real link:
+        "check_in", partner A of ``ids``'s couple (its ``link_token``); "intake", partner A of a
+        couple of the owner's made for it (``ids``'s partners have finished their intakes),
+        every page answered but not sent yet (so the page that sends it shows its form).
+        Made when first asked for; opening a link marks it opened, so ask before a snapshot."""
+        couple_id = add_couple(self.app, self.owner_id, PARTNER_WALK_NAMES)
+        _, link = invite(self.owner, couple_id, "A", prefix=mount_of(self.app).url_prefix)
+        intake = self.partner(link)
+        intake.browser.answer_intake(send=False)
+        check_in = self.partner(self.path(f"/answer/{self.ids['link_token']}"))
+        return {"check_in": check_in, "intake": intake}
+
+    def partner(self, link: str) -> PartnerSession:
+        """A partner's browser of its own that has opened ``link``: signed in as that partner."""
+        session = PartnerSession(link, PartnerBrowser(self.app, mount_of(self.app).url_prefix))
+        session.open()
+        return session
 
     def path(self, local: str) -> str:
         return our_path(self.app, local)
@@ -493,9 +624,35 @@ class Practice:
         return self.app.test_client()
 
 
+@dataclass
+class PartnerSession:
+    """A partner's browser and the personal link it opened (to open again when a page such as
+    "paused" has ended the session)."""
+
+    link: str
+    browser: PartnerBrowser
+
+    @property
+    def client(self) -> Any:
+        return self.browser.client
+
+    def open(self) -> None:
+        response = self.browser.open(self.link)
+        assert response.status_code == 200, response.get_data(as_text=True)[:1000]
+
+
+def set_up_mail(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """Mail set up in ``app``, and sent nowhere: the messages land in the list returned."""
+    outbox: list[tuple[str, str, str]] = []
+    app.config.update(MAIL_SETTINGS)
+    monkeypatch.setattr(mail, "send", lambda *message: outbox.append(message))
+    return outbox
+
+
 @pytest.fixture
-def standalone(app, logged_in, therapist, make_therapist) -> Practice:
+def standalone(app, logged_in, therapist, make_therapist, monkeypatch) -> Practice:
     """``create_app`` with conftest's therapists: Dana owns the couple, Toni is the other."""
+    outbox = set_up_mail(app, monkeypatch)
     ids = build_every_id(app, logged_in, therapist.id)
     other = make_therapist("Toni Elsewhere")
     return Practice(
@@ -508,6 +665,7 @@ def standalone(app, logged_in, therapist, make_therapist) -> Practice:
         ids=ids,
         mounted=False,
         make_admin=lambda: signed_in(app, make_therapist("Ada Administrator", admin=True)),
+        outbox=outbox,
     )
 
 
@@ -525,10 +683,11 @@ def host_therapist(app: Flask, client: Any, staff: Any) -> Therapist:
 
 
 @pytest.fixture
-def mounted(host, clinician, other_clinician) -> Practice:
+def mounted(host, clinician, other_clinician, monkeypatch) -> Practice:
     """The reference host (tests/host_support.py, whose fixtures the test module imports): its
     clinician Ada, a practice admin, owns the couple; its clinician Ben, not an admin, is the
     other therapist."""
+    outbox = set_up_mail(host, monkeypatch)
     owner_client, other_client = host.test_client(), host.test_client()
     owner_client.sign_in(clinician)
     other_client.sign_in(other_clinician)
@@ -545,6 +704,7 @@ def mounted(host, clinician, other_clinician) -> Practice:
         ids=build_every_id(host, owner_client, owner.id),
         mounted=True,
         make_admin=lambda: owner_client,  # Ada: an admin of the host's, so of ours
+        outbox=outbox,
     )
 
 

@@ -21,6 +21,8 @@ import route_walk
 from host_support import clinician, host, host_template, other_clinician  # noqa: F401
 from route_walk import (
     CHILD_ROWS,
+    DELIVERY_FORMS,
+    PARTNER_A_EMAIL,
     PostedForm,
     Practice,
     build_every_id,
@@ -46,6 +48,7 @@ PUBLIC = {
     "static": "the package's CSS and JavaScript",
     "print_css": "the PDFs' print stylesheet",
     "health": "a fixed 'ok' for load balancers, no data",
+    "fhir.questionnaire": "an instrument as a FHIR Questionnaire: the questions, no answers",
 }
 # Own scope: a signed-in therapist's own records only, found through the signed-in therapist;
 # there is no id in the URL that could name another therapist's. ``<key>`` names a strategy of
@@ -61,6 +64,10 @@ OWN_SCOPE = {
     "library.create": "a strategy of one's own",
     "auth.change_password": "one's own password",
     "auth.logout": "signing oneself out",
+    "calendars.settings": "one's own calendar feed: whether there is one",
+    "calendars.make_feed": "a new link for one's own calendar feed",
+    "calendars.revoke_feed": "stopping one's own calendar feed",
+    "calendars.appointments_csv": "one's own appointments as CSV",
 }
 # The practice owner's pages: 403 to any therapist who is not an administrator, ids or not.
 ADMIN = {
@@ -68,10 +75,28 @@ ADMIN = {
     "admin.add_therapist": "adding a therapist",
     "admin.audit_trail": "the audit trail",
     "admin.practice": "the practice's name and paper size",
+    "admin.audit_csv": "the audit trail as CSV, filtered as on its page",
     "admin.activate_therapist": "reactivating an account (therapist id)",
     "admin.deactivate_therapist": "deactivating an account (therapist id)",
 }
-CLASSIFIED = {**PUBLIC, **OWN_SCOPE, **ADMIN}
+# A partner's pages: no therapist's sign-in, only the partner session that the personal link is
+# exchanged for (partner.views), so no id in the URL: the session names the one invitation.
+# Without that session, a neutral 404; with it, never a therapist's page (a 403). Walked with
+# partners' sessions in test_partner_access, not here.
+PARTNER = {
+    "partner_link": "the personal link: exchanged for the partner's session",
+    "partner.welcome": "who asks, what for",
+    "partner.intake_start": "the first intake page still missing answers",
+    "partner.intake_page": "a page of one's own intake",
+    "partner.intake_finish": "sending one's intake",
+    "partner.check_in": "one's check-in",
+    "partner.paused": "saved for later: the session ends",
+    "partner.done": "thanks, naming nobody: the session ends",
+}
+# Keyed by a secret of its own in the URL: the calendar feed a therapist's phone subscribes to
+# (no session can carry it). An unknown or revoked token is a 404 (tests/test_calendars.py).
+KEYED = {"calendars.feed": "one therapist's upcoming appointments, initials only"}
+CLASSIFIED = {**PUBLIC, **OWN_SCOPE, **ADMIN, **PARTNER, **KEYED}
 # Standalone only: mounted, the host signs its clinicians in and out, and we have no such page.
 SIGN_IN = {"auth.login", "auth.change_password", "auth.logout"}
 # Mounted, a 404 even to an administrator: accounts come from the host (admin required first).
@@ -89,6 +114,8 @@ COUPLE_NAMES = re.compile(r"\b(Alex|Sam)\b")  # the partners of every_id's coupl
 # therapist's.
 SIBLING, STRANGER = ("Robin", "Kim"), ("Jordan", "Lee")
 BORROWED_NAMES = re.compile(r"\b(Robin|Kim|Jordan|Lee)\b")
+# What changes a partner's link: the delivery page's token no longer prints or emails after.
+LINK_CHANGES = ("couple.invitations.reissue", "couple.invitations.revoke")
 
 
 def rule_of(route) -> str:
@@ -101,6 +128,10 @@ def rule_of(route) -> str:
         return "public"
     if route.name in OWN_SCOPE:
         return "own"
+    if route.name in PARTNER and route.partner:
+        return "partner"
+    if route.name in KEYED:
+        return "keyed"
     return "unclassified"
 
 
@@ -172,12 +203,20 @@ def test_every_route_is_classified_or_takes_an_id(any_app):
         assert prefix and all(r.rule.startswith(f"{prefix}/") for r in found), prefix
         hosts = {r.endpoint for r in app.url_map.iter_rules()} - {r.endpoint for r in found}
         assert {"auth.login", "webhooks.calendar", "admin.users"} <= hosts, hosts
-    # An id in a public or own-scope URL would escape the id rule: it must not happen unseen.
-    mixed = [r.name for r in found if r.id_arguments and r.name in {**PUBLIC, **OWN_SCOPE}]
+    # An id in a public, own-scope or partner URL would escape the id rule: it must not happen
+    # unseen (a partner's URL never names a row: the session names the invitation).
+    mixed = [
+        r.name
+        for r in found
+        if r.id_arguments and r.name in {**PUBLIC, **OWN_SCOPE, **PARTNER, **KEYED}
+    ]
     assert not mixed, f"takes an id, so the id rule covers it; unclassify: {mixed}"
+    # Every partner page is one the app itself lets through to the partner's own views.
+    assert {r.name for r in found if r.partner} == set(PARTNER), sorted(r.name for r in found)
     admin_pages = {r.name for r in found if r.name.startswith("admin.")}
     assert admin_pages <= set(ADMIN), f"admin pages missing from ADMIN: {admin_pages - set(ADMIN)}"
-    counts = {rule: len(pairs(app, rule)) for rule in ("object", "admin", "own", "public")}
+    rules = ("object", "admin", "own", "public", "partner", "keyed")
+    counts = {rule: len(pairs(app, rule)) for rule in rules}
     assert sum(counts.values()) == sum(len(route.methods) for route in found)
     print(f"\n(route, method) pairs of ours in app.url_map: {sum(counts.values())}: {counts}")
 
@@ -259,33 +298,53 @@ def own_couple_with_another_couples_child_ids_answers_404_and_changes_nothing(
     assert len({route.name for route, _ in todo}) >= 15
 
 
+# Forms that name a row by id and take only some rows of that kind: the key in ``ids`` of the
+# row they take for that field, what else the owner chooses, and the status when taken (302
+# otherwise). A check-in link is for an upcoming appointment (``ids``'s appointment was held).
+CHOOSING = {
+    "couple.invitations.create": (
+        {"appointment_id": "upcoming_appointment_id"},
+        {"purpose": ["check_in"]},
+        201,
+    ),
+}
+
+
 def another_couples_rows_in_the_forms_are_refused(practice, forms, token, borrowed) -> list[str]:
     """The same in a form's fields: one's own couple's appointment (new, or its details) with
-    another couple's session plan chosen is refused, and changes nothing; with the couple's own
-    plan, the same form is taken (so the refusal is the plan's, not the form's)."""
+    another couple's session plan chosen, or a check-in link for another couple's upcoming
+    appointment, is refused, and changes nothing; with the couple's own rows, the same form is
+    taken (so the refusal is the row's, not the form's)."""
     app, owner, ids = practice.app, practice.owner, practice.ids
     named = {name: form for name, form in forms.items() if form.data.keys() & CHILD_ROWS.keys()}
     assert named, "no form names a row by id any more: drop this check, or find the new one"
+
+    def posted(name, form, rows):
+        keys, chosen, _ = CHOOSING.get(name, ({}, {}, 302))
+        fields = form.data.keys() & CHILD_ROWS.keys()
+        rows = {field: [str(rows[keys.get(field, field)])] for field in fields}
+        return sorted(fields), {**form.payload(token), **chosen, **rows}
+
     failures = []
     for whose, theirs in borrowed.items():
         for name, form in named.items():
-            fields = form.data.keys() & CHILD_ROWS.keys()
-            data = {**form.payload(token), **{field: [str(theirs[field])] for field in fields}}
+            fields, data = posted(name, form, theirs)
             before = snapshot(app)
             response = owner.post(form.url, data=data)
             response.close()
             changed = changes(before, snapshot(app), append_only=APPEND_ONLY)
             if not 400 <= response.status_code < 500 or changed:
-                failures.append(f"{whose}: POST {name} {sorted(fields)}: {response.status_code}")
+                failures.append(f"{whose}: POST {name} {fields}: {response.status_code} {changed}")
     assert not failures, "another couple's row chosen in a form must be refused:\n" + (
         "\n".join(failures)
     )
     for name, form in named.items():  # the control: the couple's own rows
-        fields = form.data.keys() & CHILD_ROWS.keys()
-        data = {**form.payload(token), **{field: [str(ids[field])] for field in fields}}
+        _, data = posted(name, form, ids)
         response = owner.post(form.url, data=data)
         response.close()
-        assert response.status_code == 302, (name, response.status_code)
+        taken = CHOOSING.get(name, ({}, {}, 302))[2]
+        assert response.status_code == taken, (name, response.status_code)
+    assert set(CHOOSING) <= set(named), sorted(named)
     return sorted(named)
 
 
@@ -298,8 +357,12 @@ def the_posted_forms_reach_past_the_ownership_check_for_their_owner(practice: Pr
     ids, forms = practice.ids, forms_of(app, owner, practice.ids)
     token = owner.csrf_token()
     refused, statuses = [], {}
-    # Erasing the couple last, so the routes before it find the couple still there.
-    todo = sorted(pairs(app, "object"), key=lambda pair: pair[0].name == "couple.erase")
+    # Erasing the couple last, so the routes before it find the couple still there; and the
+    # link made again or revoked after the slip and the email have sent it back.
+    todo = sorted(
+        pairs(app, "object"),
+        key=lambda pair: (pair[0].name == "couple.erase", pair[0].name in LINK_CHANGES),
+    )
     for route, method in todo:
         if method != "POST":
             continue
@@ -319,6 +382,14 @@ def the_posted_forms_reach_past_the_ownership_check_for_their_owner(practice: Pr
             forms = forms_of(app, owner, ids)
     assert not refused, "the owner's own forms were refused:\n" + "\n".join(refused)
     assert statuses.get("couple.erase") == 302, statuses  # the name typed: erased
+    # The link printed and emailed (to partner A's address on record), made again and revoked.
+    assert [statuses.get(name) for name in (*DELIVERY_FORMS, *LINK_CHANGES)] == [
+        200,
+        200,
+        200,
+        302,
+    ], statuses
+    assert [to for to, *_ in practice.outbox] == [PARTNER_A_EMAIL], practice.outbox
     print("\nowner's POST statuses:", statuses)
 
 

@@ -1,6 +1,8 @@
 """CSRF, generated from the URL map: no POST is taken without the session's token, and no GET
 changes anything. Standalone and mounted in the reference host (examples/host_app), where the
-host's CSRFProtect checks our forms and we never refuse a route of the host's.
+host's CSRFProtect checks our forms and we never refuse a route of the host's. A partner's pages
+(``/answer/...``) are walked as partners with a session of their own (opened by their link), with
+the forms their pages show; every other route as a therapist.
 
 CSRF is on in the tests as in production: the app never sets WTF_CSRF_ENABLED (Flask-WTF's
 default is on, and TESTING does not turn it off), and conftest's client reads the real token
@@ -16,7 +18,17 @@ import route_walk
 from conftest import PASSWORD
 from counselor_app.errors import CSRF_MESSAGE
 from host_support import clinician, host, host_template, other_clinician  # noqa: F401
-from route_walk import PostedForm, Practice, form_for, forms_of, object_pages, routes, snapshot
+from route_walk import (
+    PartnerSession,
+    PostedForm,
+    Practice,
+    collect_forms,
+    form_for,
+    forms_of,
+    object_pages,
+    routes,
+    snapshot,
+)
 from snapshot_support import changes, grown
 
 # The shared fixtures: a seeded practice, standalone or mounted in the reference host.
@@ -56,15 +68,41 @@ def every_form(practice: Practice) -> dict[str, PostedForm]:
     return forms
 
 
-def post_routes(app):
-    return [route for route in routes(app) if "POST" in route.methods]
+def post_routes(app, *, partner: bool = False):
+    """Our POST routes: the therapists' (and the sign-in's), or with ``partner`` a partner's."""
+    return [r for r in routes(app) if "POST" in r.methods and r.partner == partner]
+
+
+# A partner's pages that end the session: opened last, and the link opened again after them.
+SESSION_ENDS = ("partner.paused", "partner.done")
+
+
+def partner_pages(practice: Practice) -> list[str]:
+    """A partner's GET pages, the ones that end the session last; the link itself aside."""
+    found = [r for r in routes(practice.app) if r.partner and "GET" in r.methods]
+    found = [r for r in found if "token" not in r.arguments]
+    found.sort(key=lambda r: SESSION_ENDS.index(r.name) if r.name in SESSION_ENDS else -1)
+    return [route.url(practice.ids) for route in found]
+
+
+def partner_forms(practice: Practice) -> dict[str, tuple[PartnerSession, PostedForm]]:
+    """The form behind every partner POST route, with the partner whose pages show it (a
+    check-in's partner never sees an intake page, and the other way round)."""
+    app, found = practice.app, {}
+    pages = [url for url in partner_pages(practice) if not url.endswith(("/paused", "/done"))]
+    for session in practice.partner_sessions.values():
+        for name, form in collect_forms(app, session.client, pages, fill=True).items():
+            found.setdefault(name, (session, form))
+    return found
 
 
 def posts_without_the_sessions_csrf_token_are_refused_and_change_nothing(practice):
     """Every POST route, as the signed-in owner, with the form the page would send but (a) no
-    CSRF token at all, or (b) a real token of another session: 400, and not a row changed."""
+    CSRF token at all, or (b) a real token of another session: 400, and not a row changed.
+    Then the same for a partner's POST routes, as partners (below)."""
     app, ids, owner = practice.app, practice.ids, practice.owner
     forms = every_form(practice)
+    practice.partner_sessions  # noqa: B018 (opening the links is no part of the walk below)
     foreign = practice.visitor().csrf_token()  # validly signed, but not for this session
     todo = [(route, variant) for route in post_routes(app) for variant in ("none", "foreign")]
     failures = []
@@ -91,6 +129,41 @@ def posts_without_the_sessions_csrf_token_are_refused_and_change_nothing(practic
         f"({len(todo) // 2} routes x 2, {len(real)} with the page's own form); audit events "
         f"added: {grown(start, after, 'counselor_audit_event')}"
     )
+    partner_posts_without_the_sessions_csrf_token_are_refused_and_change_nothing(practice)
+
+
+def partner_posts_without_the_sessions_csrf_token_are_refused_and_change_nothing(practice):
+    """Every partner POST route, as a partner whose session reaches it, with the form their
+    page shows but no CSRF token, or another session's: 400, and not a row changed. Each
+    form is the page's own: a bare token could never have been taken."""
+    app = practice.app
+    forms = partner_forms(practice)
+    foreign = practice.visitor().csrf_token()
+    todo = [
+        (route, variant)
+        for route in post_routes(app, partner=True)
+        for variant in ("none", "foreign")
+    ]
+    missing = sorted({route.name for route, _ in todo} - set(forms))
+    assert not missing, f"no partner page shows a form for {missing}"
+    failures = []
+    before = snapshot(app)
+    for route, variant in todo:
+        session, form = forms[route.name]
+        token = None if variant == "none" else foreign
+        response = session.client.post(form.url, data=form.payload(token))
+        refused = response.status_code == 400 and CSRF_MESSAGE in response.get_data(as_text=True)
+        after = snapshot(app)
+        changed = changes(before, after, append_only=APPEND_ONLY)
+        if not refused or changed:
+            failures.append(
+                f"POST {route.name} {form.url} as a partner with {variant} token: "
+                f"{response.status_code} {response.headers.get('Location', '')} {changed}"
+            )
+            before = after
+    assert not failures, "must be refused as CSRF and change nothing:\n" + "\n".join(failures)
+    assert len(todo) >= 6, todo  # intake pages, sending the intake, the check-in: x 2
+    print(f"{len(todo)} partner POSTs without the session's CSRF token refused")
 
 
 def test_a_sign_in_without_the_token_is_refused_and_not_counted(app, therapist):
@@ -147,6 +220,39 @@ def no_get_changes_anything(practice):
         f"audit trail ({grown(start, after, 'counselor_audit_event')} events); "
         f"statuses: {statuses}"
     )
+    no_partner_get_changes_anything(practice)
+
+
+def no_partner_get_changes_anything(practice):
+    """Every partner GET page, as each partner (an intake's and a check-in's), and the link
+    opened again: no table changes but the audit trail. (Only the first opening of a link
+    writes: it marks the invitation opened, which Practice.partner_sessions did already.)"""
+    app = practice.app
+    sessions = practice.partner_sessions
+    pages = partner_pages(practice)
+    failures, statuses = [], Counter()
+    before = snapshot(app)
+    for purpose, session in sessions.items():
+        for url in pages:
+            response = session.client.get(url)
+            response.close()
+            statuses[response.status_code] += 1
+            after = snapshot(app)
+            changed = changes(before, after, append_only=APPEND_ONLY)
+            if response.status_code >= 500 or changed:
+                failures.append(
+                    f"GET {url} as the {purpose} partner: {response.status_code} {changed}"
+                )
+                before = after
+        # "paused" and "done" ended the session: the same link opens it again, writing nothing.
+        response = session.client.get(urlsplit(session.link).path)
+        response.close()
+        changed = changes(before, snapshot(app), append_only=APPEND_ONLY)
+        if response.status_code != 303 or changed:
+            failures.append(f"the {purpose} link opened again: {response.status_code} {changed}")
+    assert not failures, "a partner's GET changed something:\n" + "\n".join(failures)
+    assert statuses[200] >= len(pages), statuses  # each session's own pages were shown
+    print(f"{sum(statuses.values())} partner GETs changed nothing but the audit trail: {statuses}")
 
 
 # ------------------------------------------------------------------------------ the tests

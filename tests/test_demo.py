@@ -55,6 +55,9 @@ def test_demo_practice_is_complete_and_marked_fictitious(app, client):
                 .offset(2)
             ),
             "flag_id": db.session.scalar(select(Flag.id).where(Flag.couple_id == demo_couple)),
+            "check_in_id": db.session.scalar(
+                select(CheckIn.id).where(CheckIn.couple_id == demo_couple)
+            ),
             "document_id": db.session.scalar(
                 select(IssuedDocument.id).where(IssuedDocument.couple_id == demo_couple)
             ),

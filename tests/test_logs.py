@@ -44,6 +44,12 @@ def test_no_client_text_reaches_the_logs_or_a_url(app, client, therapist, caplog
             "flag_id": db.session.scalar(select(Flag.id).where(Flag.couple_id == couple_id)),
             "document_id": db.session.scalar(select(IssuedDocument.id)),
             "therapist_id": therapist.id,
+            # Rows the couple has none of, and secrets nobody was given: each page a 404,
+            # which must log nothing of the couple either.
+            "invitation_id": 2**31 - 1,
+            "check_in_id": 2**31 - 1,
+            "link_token": "no-such-link-" + "x" * 30,
+            "feed_token": "no-such-feed-" + "y" * 30,
         }
     # Every page, the search, a refused form, a conflict, and the exports.
     for route in routes(app):

@@ -31,7 +31,16 @@ from counselor_app import schema
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
 from counselor_app.intake.services import steps
-from counselor_app.models import Appointment, Couple, Flag, IssuedDocument, Therapist
+from counselor_app.models import (
+    Appointment,
+    CheckIn,
+    Couple,
+    Flag,
+    Invitation,
+    IssuedDocument,
+    Therapist,
+)
+from counselor_app.mount import is_partner_page
 from examples.host_app.host_app import clients as host_clients
 from examples.host_app.host_app import db as host_db
 from examples.host_app.host_app.extensions import Base as HostBase
@@ -55,6 +64,7 @@ from intake_support import (
     seed_intake,
     step_url,
 )
+from partner_support import invite
 from plan_support import clinical_leaks, new_plan, pdf_text
 from route_walk import Route, collect_forms, form_for, routes, typed_by_the_owner
 from snapshot_support import Snapshot, changes, snapshot
@@ -91,7 +101,16 @@ OUR_STYLESHEET = f'<link rel="stylesheet" href="{PREFIX}/counselor-static/css/ap
 CSRF_META = '<meta name="csrf-token" content="'
 # Our routes that serve files, not pages (stylesheets, scripts, the health check): open to
 # anyone, as the host's own static files are. Every other route of ours is for clinicians.
-PUBLIC_FILES = {"counselor.static", "counselor.print_css", "counselor.health"}
+PUBLIC_FILES = {
+    "counselor.static",
+    "counselor.print_css",
+    "counselor.health",
+    # The instruments as FHIR Questionnaires: wording and scores, no client data.
+    "counselor.fhir.questionnaire",
+    # A therapist's calendar feed: its own secret in the URL opens it, no sign-in can; an
+    # unknown one is a 404 (tests/test_calendars.py).
+    "counselor.calendars.feed",
+}
 
 
 def our_page(client: Any, url: str) -> str:
@@ -380,11 +399,18 @@ def couple_with_everything(host: Flask, client: Any, clinician: Staff) -> dict[s
     issued = client.post_form(f"{PREFIX}/couples/{couple_id}/plans/{plan_id}/issue/plan")
     assert issued.status_code == 302
     [appointment_id] = seed_history(host, couple_id, [Visit(csi={"A": 11, "B": 12})])
+    invite(client, couple_id, "A", purpose="check_in", prefix=PREFIX)
     with host.app_context():
         ids = {
+            "invitation_id": db.session.scalar(
+                select(Invitation.id).where(Invitation.couple_id == couple_id)
+            ),
             "couple_id": couple_id,
             "plan_id": plan_id,
             "appointment_id": appointment_id,
+            "check_in_id": db.session.scalar(
+                select(CheckIn.id).where(CheckIn.couple_id == couple_id)
+            ),
             "flag_id": db.session.scalar(select(Flag.id).where(Flag.couple_id == couple_id)),
             "document_id": db.session.scalar(
                 select(IssuedDocument.id).where(IssuedDocument.couple_id == couple_id)
@@ -398,12 +424,15 @@ def couple_with_everything(host: Flask, client: Any, clinician: Staff) -> dict[s
 
 
 def our_routes(host: Flask, method: str) -> list[Route]:
-    """Every route of ours that takes ``method``, files aside."""
+    """Every route of ours that takes ``method``, files aside, and the partners' pages: those
+    never use the host's sign-in, and answer anyone without a partner's link with the neutral
+    page (tests/test_partner_access.py)."""
     found = [
         route
         for route in routes(host)
         if route.endpoint.startswith("counselor.")
         and route.endpoint not in PUBLIC_FILES
+        and not is_partner_page(route.endpoint.removeprefix("counselor."))
         and method in route.methods
     ]
     assert len(found) > 20, found  # the walk covers the package, not a stray route or two

@@ -50,7 +50,17 @@ from host_support import (  # noqa: F401
 )
 
 SEARCH = {"q": "Alex", "status": "all"}
-OUR_COMMANDS = ("setup", "therapist", "db", "backup", "restore", "audit", "data-keys", "demo-data")
+OUR_COMMANDS = (
+    "setup",
+    "therapist",
+    "db",
+    "backup",
+    "restore",
+    "audit",
+    "data-keys",
+    "demo-data",
+    "fhir",
+)
 HOST_PAGE = "The host's own error page"
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import insert, select, text
+from sqlalchemy import Select, insert, select, text
 
 from counselor_app.extensions import db
 from counselor_app.models import AuditEvent
@@ -101,23 +102,39 @@ def verify() -> Verification:
     return Verification(checked, None)
 
 
-def search(
-    *,
-    therapist_id: int | None = None,
-    action: str | None = None,
-    couple_id: int | None = None,
-    since: datetime | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> Pagination:
+@dataclass(frozen=True)
+class Filters:
+    """What the audit page (and its CSV) is narrowed to; None is "any"."""
+
+    therapist_id: int | None = None
+    action: str | None = None
+    couple_id: int | None = None
+    since: datetime | None = None
+
+
+def _matching(filters: Filters) -> Select[tuple[AuditEvent]]:
+    """The events ``filters`` let through, newest first: one query for the page and the CSV,
+    so the file holds exactly what the page lists."""
     query = select(AuditEvent)
-    if therapist_id is not None:
-        query = query.where(AuditEvent.therapist_id == therapist_id)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    if couple_id is not None:
-        query = query.where(AuditEvent.couple_id == couple_id)
-    if since is not None:
-        query = query.where(AuditEvent.at >= since)
-    query = query.order_by(AuditEvent.id.desc())
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+    if filters.therapist_id is not None:
+        query = query.where(AuditEvent.therapist_id == filters.therapist_id)
+    if filters.action:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.couple_id is not None:
+        query = query.where(AuditEvent.couple_id == filters.couple_id)
+    if filters.since is not None:
+        query = query.where(AuditEvent.at >= filters.since)
+    return query.order_by(AuditEvent.id.desc())
+
+
+def search(filters: Filters = Filters(), *, page: int = 1, per_page: int = 50) -> Pagination:
+    return db.paginate(_matching(filters), page=page, per_page=per_page, error_out=False)
+
+
+# Rows read from the database at a time while a CSV streams: the trail can be long.
+BATCH = 1000
+
+
+def every_match(filters: Filters) -> Iterator[AuditEvent]:
+    """Every event ``filters`` let through, newest first, a batch at a time."""
+    yield from db.session.scalars(_matching(filters).execution_options(yield_per=BATCH))

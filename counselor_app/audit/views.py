@@ -12,6 +12,7 @@ from counselor_app.web import local_endpoint
 
 # The most specific record a URL names, first match wins: (URL argument, what it is).
 OBJECTS = (
+    ("check_in_id", "check-in"),
     ("invitation_id", "invitation"),
     ("document_id", "document"),
     ("appointment_id", "appointment"),
@@ -28,6 +29,7 @@ CREATES = frozenset(
         "library.create",
         "admin.add_therapist",
         "couple.invitations.create",
+        "calendars.make_feed",
     }
 )
 # What is done to a partner's link, named as the therapist would say it. (The partner's own
@@ -37,12 +39,28 @@ INVITATION_ACTIONS = {
     "couple.invitations.slip": "print",
     "couple.invitations.reissue": "reissue",
     "couple.invitations.revoke": "revoke",
+    # A therapist's calendar feed link: made (or made again) is a create, above.
+    "calendars.revoke_feed": "revoke",
 }
 ISSUES = frozenset({"couple.plans.issue", "couple.progress.issue"})
-EXPORTS = frozenset({"couple.intake.export", "couple.plans.download", "couple.export_zip"})
+EXPORTS = frozenset(
+    {
+        "couple.intake.export",
+        "couple.plans.download",
+        "couple.export_zip",
+        "couple.calendar.appointment",
+        "calendars.appointments_csv",
+        "admin.audit_csv",
+        "couple.fhir.intake_response",
+        "couple.fhir.check_in_response",
+    }
+)
+# Answers brought in from a FHIR file: they change the record as typed answers do.
+IMPORTS = frozenset({"couple.fhir.import_response"})
 DELETES = frozenset({"couple.erase"})
-# Sign-in and sign-out are recorded by the auth views themselves (they know the outcome).
-NOT_HERE = frozenset({"auth.login", "auth.logout", "static", "print_css"})
+# Sign-in and sign-out are recorded by the auth views themselves (they know the outcome), and
+# the calendar feed by its view (fetched by a calendar app, with nobody signed in).
+NOT_HERE = frozenset({"auth.login", "auth.logout", "static", "print_css", "calendars.feed"})
 
 
 def action_of(endpoint: str, method: str) -> str:
@@ -56,6 +74,8 @@ def action_of(endpoint: str, method: str) -> str:
         return INVITATION_ACTIONS[endpoint]
     if endpoint in DELETES:
         return "delete"
+    if endpoint in IMPORTS:
+        return "update"
     return "create" if endpoint in CREATES else "update"
 
 
@@ -89,4 +109,4 @@ def audit_request(response: Response) -> Response:
     return response
 
 
-AUDITED_BLUEPRINTS = frozenset({"couples", "couple", "library", "admin"})
+AUDITED_BLUEPRINTS = frozenset({"couples", "couple", "library", "admin", "calendars"})

@@ -14,6 +14,8 @@ from sqlalchemy.orm import defer, selectinload
 
 from counselor_app.assessment.services import export_intake
 from counselor_app.extensions import db
+from counselor_app.fhir.services import couple_bundle
+from counselor_app.fhir.services import to_json as fhir_json
 from counselor_app.invitations.services import export_invitations
 from counselor_app.models import (
     Appointment,
@@ -173,6 +175,11 @@ couple.json   the couple, both partners, the intake with its scores, flags and s
               flag statuses and session note (with addenda), the check-ins partners
               answered between sessions, and the links partners were sent (never the
               links themselves)
+fhir-bundle.json
+              every questionnaire response (each partner's intake, CSI-4 and safety
+              screen, and every check-in) as FHIR R4 QuestionnaireResponses in one Bundle
+              (type collection), for another clinical system; each names the Questionnaire
+              it answers by canonical URL and version
 documents/    every PDF issued for this couple, exactly as it was issued (checksums in
               couple.json)
 
@@ -228,12 +235,14 @@ def export_record(couple: Couple) -> dict[str, Any]:
 
 
 def export_archive(couple: Couple) -> bytes:
-    """A ZIP of export_record as couple.json, and every issued PDF under documents/."""
+    """A ZIP of export_record as couple.json, the answers as a FHIR Bundle, and every issued
+    PDF under documents/."""
     record = export_record(couple)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("README.txt", EXPORT_README.format(exported_at=record["exported_at"]))
         archive.writestr("couple.json", json.dumps(record, indent=2, ensure_ascii=False))
+        archive.writestr("fhir-bundle.json", fhir_json(couple_bundle(couple)))
         for document in documents_of(couple):
             archive.writestr(archive_name(document), document.content)
     return buffer.getvalue()

@@ -156,7 +156,6 @@ def detail() -> str:
         couple=couple,
         action_form=ActionForm(),
         intake=intake_services.progress_by_partner(couple),
-        partner_answered=intake_services.partner_answered_at(couple),
         invitations=invitation_services.invitations_of(couple),
         link_days=current_app.config["COUNSELOR_PARTNER_LINK_DAYS"],
     )

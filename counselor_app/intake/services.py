@@ -74,6 +74,8 @@ class Progress:
     steps: tuple[StepProgress, ...]
     complete: bool
     completed_at: Any
+    # The last time the partner saved answers by their own link (None: never).
+    partner_answered_at: datetime | None = None
 
     @property
     def required_total(self) -> int:
@@ -135,15 +137,6 @@ def responses_of_couple(
     return found
 
 
-def partner_answered_at(couple: Couple) -> dict[str, datetime | None]:
-    """label -> the last time that partner saved intake answers by their own link (or None)."""
-    found: dict[str, datetime | None] = {"A": None, "B": None}
-    for label, responses in responses_of_couple(couple).items():
-        times = [r.partner_answered_at for r in responses.values() if r.partner_answered_at]
-        found[label] = max(times) if times else None
-    return found
-
-
 def progress_by_partner(couple: Couple) -> dict[str, Progress]:
     """Each partner's intake progress (counts only), for the couple page."""
     responses = responses_of_couple(couple)
@@ -168,7 +161,13 @@ def progress(responses: dict[str, Response]) -> Progress:
         responses.get(i) is not None and responses[i].is_complete for i in INSTRUMENT_ORDER
     )
     completed = [r.completed_at for r in responses.values() if r.completed_at]
-    return Progress(tuple(results), complete, max(completed) if complete and completed else None)
+    by_partner = [r.partner_answered_at for r in responses.values() if r.partner_answered_at]
+    return Progress(
+        tuple(results),
+        complete,
+        max(completed) if complete and completed else None,
+        max(by_partner) if by_partner else None,
+    )
 
 
 def version_token(responses: dict[str, Response], step: Step) -> int:

@@ -177,6 +177,8 @@ def email(invitation_id: int) -> tuple[str, int]:
 def _message(practice_name: str, link: str, invitation: Invitation) -> tuple[str, str]:
     """Subject and body: the link, the practice and when it stops working. Nothing clinical,
     not even which questions: a mailbox is read by more eyes than its owner's."""
+    # On one line: the name goes in the Subject, and a header may not hold a line break.
+    practice_name = " ".join(practice_name.split())
     expires = invitation.expires_at
     body = (
         f"Hello,\n\n{practice_name} has asked you to answer a few questions before your next "

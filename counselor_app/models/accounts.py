@@ -37,6 +37,9 @@ class Therapist(UserMixin, Base):
     # The session cookie names this token, not the primary key: rotating it on logout or
     # deactivation makes every copy of an old cookie worthless.
     login_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_login_token)
+    # The private calendar feed's link: only the SHA-256 of its token, so a database reader
+    # cannot subscribe to anyone's appointments. None: no feed (never made, or revoked).
+    calendar_feed_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     couples: Mapped[list[Couple]] = relationship(back_populates="therapist")

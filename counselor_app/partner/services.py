@@ -30,7 +30,8 @@ SALT = "counselor-partner-session"
 # Where the partner pages live under our prefix (the blueprint's url_prefix).
 PAGES_PATH = "/answer"
 # Said to a partner in danger when the practice has named no crisis line of its own.
-DEFAULT_CRISIS_LINE = "If you are in danger now, call your local emergency number."
+# The page puts "If you are in danger now:" before it, as before a practice's own line.
+DEFAULT_CRISIS_LINE = "Call your local emergency number."
 
 
 def _serializer() -> URLSafeTimedSerializer:

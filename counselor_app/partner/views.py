@@ -8,7 +8,7 @@ revoked, expired or finished invitation closes them at once.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, redirect, render_template, request
+from flask import Blueprint, abort, g, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from counselor_app import signals
@@ -287,23 +287,18 @@ def _finished() -> Response:
 @bp.route("/done")
 def done() -> Response:
     """Thanks, and what happens next. Names nobody: it is shown after the link is used up."""
-    response = Response(render_template("counselor/partner/done.html"))
-    services.end_session(response)
-    return response
+    return _ending(render_template("counselor/partner/done.html"))
 
 
 @bp.route("/paused")
 def paused() -> Response:
     """Saved, to finish later with the same link: this browser forgets the session."""
-    invitation: Invitation = g.invitation
-    response = Response(
-        render_template(
-            "counselor/partner/paused.html",
-            invitation=invitation,
-            partner=invitation.partner,
-            practice=services.practice_of(invitation),
-        )
-    )
+    return _ending(*_page("counselor/partner/paused.html"))
+
+
+def _ending(body: str, status: int = 200) -> Response:
+    """A last page: it ends the partner's session on this browser."""
+    response = make_response(body, status)
     services.end_session(response)
     g.session_ended = True
     return response

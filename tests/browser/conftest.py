@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,20 @@ class LiveServer:
         return self.base + path
 
 
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on a free port of 127.0.0.1 from a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The app on a free port of 127.0.0.1, on a migrated SQLite database of its own."""
@@ -67,15 +82,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     migrate_to_head(url, folder)
     app = create_app(base_config(url, folder), instance_path=str(folder / "instance"))
     app.test_client_class = Client
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
     try:
-        yield LiveServer(app, f"http://127.0.0.1:{server.port}")
+        with serve(app) as base:
+            yield LiveServer(app, base)
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +176,26 @@ def describe(element: dict[str, Any] | None) -> str:
         return "nothing"
     what = element["tag"] + (f"[name={element['name']}]" if element["name"] else "")
     return what + (f" “{element['text']}”" if element["text"] else "")
+
+
+def assert_valid_html(files: dict[str, str]) -> str:
+    """Run the Nu HTML Checker on ``files`` (path -> the name a failure should show): no
+    errors. Returns the checker's version."""
+    checked = subprocess.run(
+        ["java", "-jar", str(VNU), "--errors-only", "--format", "json", *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    # vnu writes its report to stderr, and exits 1 when it found errors.
+    report = json.loads(checked.stderr or checked.stdout)
+    errors = [m for m in report["messages"] if m["type"] in ("error", "non-document-error")]
+    assert checked.returncode in (0, 1), checked.stderr[-2000:]
+    assert not errors, f"vnu {report['version']} found errors:\n  " + "\n  ".join(
+        f"{files.get(m.get('url', '').removeprefix('file:'), m.get('url'))} line "
+        f"{m.get('lastLine', '?')}: {m['message']} [{m.get('extract', '').strip()}]"
+        for m in errors
+    )
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    return str(report["version"])

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import pytest
 
-from .support import ARTIFACTS, MAIN_PAGES, SIGNED_OUT_PAGES, VNU, require
+from .support import ARTIFACTS, MAIN_PAGES, SIGNED_OUT_PAGES, VNU, assert_valid_html, require
 
 pytestmark = pytest.mark.browser
 
@@ -28,21 +25,5 @@ def test_every_main_page_is_valid_html(signed_in_context, signed_out_context, li
         target = folder / f"{name}.html"
         target.write_bytes(response.body())
         files[str(target.resolve())] = name
-    checked = subprocess.run(
-        ["java", "-jar", str(VNU), "--errors-only", "--format", "json", *files],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    # vnu writes its report to stderr, and exits 1 when it found errors.
-    report = json.loads(checked.stderr or checked.stdout)
-    errors = [m for m in report["messages"] if m["type"] in ("error", "non-document-error")]
-    assert checked.returncode in (0, 1), checked.stderr[-2000:]
-    assert not errors, f"vnu {report['version']} found errors:\n  " + "\n  ".join(
-        f"{files.get(m.get('url', '').removeprefix('file:'), m.get('url'))}.html line {m.get('lastLine', '?')}: "
-        f"{m['message']} [{m.get('extract', '').strip()}]"
-        for m in errors
-    )
-    assert checked.returncode == 0, checked.stderr[-2000:]
-    print(f"\nvnu {report['version']}: {len(files)} pages, no errors")
+    version = assert_valid_html(files)
+    print(f"\nvnu {version}: {len(files)} pages, no errors")

@@ -64,7 +64,7 @@ def upgrade():
     op.create_table('counselor_rate_limit',
     sa.Column('key', sa.String(length=255), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.Column('expires_at', sa.Float(), nullable=False),
+    sa.Column('expires_at', sa.Double(), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_counselor_rate_limit'))
     )
     with op.batch_alter_table('counselor_rate_limit', schema=None) as batch_op:

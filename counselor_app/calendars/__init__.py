@@ -1,0 +1,1 @@
+"""Appointments for calendars and spreadsheets: .ics events, a private feed, and CSV lists."""
