@@ -48,7 +48,7 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     "COUNSELOR_MAIL_USE_TLS": False,  # STARTTLS on the plain port
     "COUNSELOR_MAIL_USE_SSL": False,  # TLS from the start (port 465)
     "COUNSELOR_MAIL_USERNAME": None,
-    "COUNSELOR_MAIL_PASSWORD": None,
+    "COUNSELOR_MAIL_PASSWORD": None,  # nosec B105: no password until one is set, none built in
     "COUNSELOR_MAIL_SENDER": None,
     # FHIR: the base of our Questionnaires' canonical URLs (…/Questionnaire/csi4). An identifier
     # that names them the same everywhere, not an address that must answer: the resources are
