@@ -43,7 +43,7 @@ from counselor_app.models import (
     InvitationState,
     Therapist,
 )
-from counselor_app.models.base import utcnow
+from counselor_app.models.base import StaleEdit, utcnow
 from host_support import (  # noqa: F401  (fixtures)
     PREFIX,
     clinician,
@@ -604,6 +604,44 @@ def test_after_sending_the_same_session_saves_nothing(setting):
     with app.app_context():
         responses = responses_of_couple(db.session.get(Couple, setting.couple_id))
         assert "ZQXAFTERSEND" not in json.dumps(responses["A"]["intake"].answers)
+
+
+@pytest.mark.parametrize("purpose", ["intake", "check_in"])
+def test_a_send_that_loses_the_race_to_another_shows_what_the_winner_saw(
+    standalone, monkeypatch, purpose
+):
+    """Two Sends at once (a double tap, a second tab): the later one's flush finds the
+    invitation changed. Its partner sees the thank-you page, not an error, when the other one
+    sent the answers; and the neutral page when something else changed the link."""
+    setting = standalone
+    service = "complete_intake" if purpose == "intake" else "record_check_in"
+    real = getattr(invitation_services, service)
+
+    def other_send_first(invitation, *args):
+        real(invitation, *args)
+        db.session.commit()  # the winner's request committed first
+        raise StaleEdit
+
+    def link_changed(invitation, *args):
+        raise StaleEdit
+
+    for stand_in, expected in ((other_send_first, "done"), (link_changed, "neutral")):
+        link = setting.invite("A" if expected == "done" else "B", purpose=purpose)
+        browser = setting.browser()
+        browser.open(link)
+        if purpose == "intake":
+            browser.answer_intake(send=False)
+            browser.get(browser.url("/intake/finish"))
+        monkeypatch.setattr(invitation_services, service, stand_in)
+        if purpose == "intake":
+            sent = browser.post(browser.url("/intake/finish"), {})
+        else:
+            sent = browser.answer_check_in()
+        monkeypatch.undo()
+        if expected == "done":
+            assert sent.status_code == 303 and sent.location.endswith("/answer/done"), sent.status
+        else:
+            neutral(sent)
 
 
 def test_two_tabs_the_later_save_is_refused_and_keeps_what_was_typed(setting):

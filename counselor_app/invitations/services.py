@@ -51,7 +51,8 @@ def _new_token() -> tuple[str, str]:
 
 # ------------------------------------------------------------------------------ the therapist
 def invitations_of(couple: Couple) -> list[Invitation]:
-    """The couple's invitations, newest first (one query, partners and appointments loaded)."""
+    """The couple's invitations, newest first, with their appointments (their partners are the
+    couple's, already loaded)."""
     query = (
         select(Invitation)
         .where(Invitation.couple_id == couple.id)
@@ -221,6 +222,8 @@ def save_intake_page(
     response = responses.get(step.instrument.id)
     if intake.progress(responses).complete or (response is not None and response.is_complete):
         raise InvitationError("These answers have been sent to your therapist already.")
+    # The therapist argument names who changed a *complete* response; refused above, so no
+    # change is ever recorded in the inviting therapist's name.
     changed = intake.save_section(
         partner, step, values, expected_version=expected_version, therapist=invitation.created_by
     )
@@ -236,11 +239,11 @@ def complete_intake(invitation: Invitation) -> intake.Completion:
     if not completion.missing:
         mark_started(invitation)
         invitation.completed_at = utcnow()
-        db.session.flush()
+        flush_versioned(db.session)  # a second Send at the same moment loses here
     return completion
 
 
-def record_check_in(invitation: Invitation, answers: dict[str, dict[str, Any]]) -> CheckIn:
+def record_check_in(invitation: Invitation, answers: dict[str, dict[str, Any]]) -> None:
     """A partner's check-in: at the appointment it was asked for, else on its own date.
 
     It joins the appointment only while that appointment can still take it: scheduled or
@@ -250,7 +253,6 @@ def record_check_in(invitation: Invitation, answers: dict[str, dict[str, Any]]) 
     label = invitation.partner.label
     appointment = _appointment_for(invitation, label)
     now = utcnow()
-    rows = []
     for instrument_id in appointments.CHECK_IN_MEASURES:
         row = CheckIn(
             couple_id=invitation.couple_id,
@@ -266,11 +268,9 @@ def record_check_in(invitation: Invitation, answers: dict[str, dict[str, Any]]) 
             appointment.check_ins.append(row)
         else:
             db.session.add(row)
-        rows.append(row)
     mark_started(invitation)
     invitation.completed_at = now
-    flush_versioned(db.session)
-    return rows[0]
+    flush_versioned(db.session)  # a second Send at the same moment loses here
 
 
 def _appointment_for(invitation: Invitation, label: str) -> Appointment | None:

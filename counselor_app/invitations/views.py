@@ -83,11 +83,12 @@ def _request(couple: Couple, form: InvitationForm) -> services.Request:
     purpose = InvitationPurpose(form.purpose.data)
     appointment = None
     if purpose == InvitationPurpose.CHECK_IN and form.appointment_id.data:
-        appointment = next(
-            a
-            for a in services.upcoming_appointments(couple, utcnow())
-            if a.id == form.appointment_id.data
-        )
+        upcoming = services.upcoming_appointments(couple, utcnow())
+        appointment = next((a for a in upcoming if a.id == form.appointment_id.data), None)
+        if appointment is None:  # it began, or was changed, since the page was shown
+            raise InvitationError(
+                "That appointment is no longer upcoming: choose another, or none."
+            )
     return services.Request(
         partner=next(p for p in couple.partners if p.label == form.partner.data),
         purpose=purpose,

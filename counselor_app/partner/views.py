@@ -233,7 +233,10 @@ def intake_finish() -> Response | tuple[str, int]:
     invitation = _require(InvitationPurpose.INTAKE)
     form = ActionForm()
     if form.validate_on_submit():
-        completion = invitations.complete_intake(invitation)
+        try:
+            completion = invitations.complete_intake(invitation)
+        except StaleEdit:
+            return _sent_meanwhile(invitation.id)
         if not completion.missing:
             assessment.rescore(invitation.couple)
             _record("partner_complete", invitation)
@@ -269,7 +272,10 @@ def check_in() -> Response | tuple[str, int]:
     if request.method == "GET":
         _view(invitation)
     elif form.validate_on_submit():
-        invitations.record_check_in(invitation, form.answers())
+        try:
+            invitations.record_check_in(invitation, form.answers())
+        except StaleEdit:
+            return _sent_meanwhile(invitation.id)
         _record("partner_complete", invitation)
         db.session.commit()
         return _finished()
@@ -279,6 +285,18 @@ def check_in() -> Response | tuple[str, int]:
 
 
 # ------------------------------------------------------------------------------ leaving
+def _sent_meanwhile(invitation_id: int) -> Response:
+    """A second Send (a double tap, another tab) lost the race to the first: the answers
+    are in, so the partner sees what the first one saw. Anything else that changed the
+    invitation meanwhile (revoked, made again) closes the pages as it would on the next click.
+    """
+    db.session.rollback()
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is not None and invitation.completed_at is not None:
+        return _finished()
+    return make_response(*unavailable())
+
+
 def _finished() -> Response:
     """Answers sent: the link is used up, and the thank-you page ends the session."""
     return redirect(counselor_url("partner.done"), code=303)
