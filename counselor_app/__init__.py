@@ -111,8 +111,7 @@ def init_app(
 
 
 def _partner_link_request() -> bool:
-    from counselor_app.mount import PARTNER_LINK
-    from counselor_app.web import local_endpoint
+    from counselor_app.web import PARTNER_LINK, local_endpoint
 
     return local_endpoint() == PARTNER_LINK
 

@@ -141,14 +141,24 @@ def from_environment() -> dict[str, Any]:
             break
     for name in ENVIRONMENT_SETTINGS:
         if value := os.environ.get(name):
-            settings[name] = int(value) if name == "COUNSELOR_MAIL_PORT" else value
+            settings[name] = _typed(name, value)
     return settings
+
+
+def _typed(name: str, value: str) -> Any:
+    if name == "COUNSELOR_MAIL_PORT":
+        return int(value)
+    if name in ("COUNSELOR_MAIL_USE_TLS", "COUNSELOR_MAIL_USE_SSL"):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return value
 
 
 # Deployment secrets and addresses that belong in the environment rather than a file.
 ENVIRONMENT_SETTINGS = (
     "COUNSELOR_MAIL_SERVER",
     "COUNSELOR_MAIL_PORT",
+    "COUNSELOR_MAIL_USE_TLS",
+    "COUNSELOR_MAIL_USE_SSL",
     "COUNSELOR_MAIL_USERNAME",
     "COUNSELOR_MAIL_PASSWORD",
     "COUNSELOR_MAIL_SENDER",

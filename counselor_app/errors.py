@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 
 from counselor_app.encryption import UnreadableRecord
 from counselor_app.extensions import db
-from counselor_app.web import local_endpoint
+from counselor_app.web import is_partner_page, local_endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +95,7 @@ def _kind(error: BaseException) -> str:
 def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
     title, message = PAGES.get(code, (f"Error {code}", "The request could not be completed."))
     # A partner's pages have a layout of their own, which names no therapist page.
-    endpoint = local_endpoint()
-    partner = endpoint == "partner_link" or endpoint.startswith("partner.")
+    partner = is_partner_page(local_endpoint())
     template = "counselor/partner/error.html" if partner else "counselor/errors/error.html"
     return render_template(template, code=code, title=title, message=detail or message), code
 

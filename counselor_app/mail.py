@@ -47,6 +47,9 @@ def send(recipient: str, subject: str, body: str) -> None:
             if config["COUNSELOR_MAIL_USE_TLS"]:
                 connection.starttls(context=context)
             if config.get("COUNSELOR_MAIL_USERNAME"):
+                if not (config["COUNSELOR_MAIL_USE_TLS"] or config["COUNSELOR_MAIL_USE_SSL"]):
+                    # A password sent in clear is worse than a message not sent.
+                    raise MailError("login without TLS refused")
                 connection.login(
                     config["COUNSELOR_MAIL_USERNAME"], config["COUNSELOR_MAIL_PASSWORD"]
                 )

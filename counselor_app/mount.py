@@ -46,7 +46,14 @@ from counselor_app.partner import views as partner_views
 from counselor_app.partner.services import COOKIE_NAME as PARTNER_COOKIE
 from counselor_app.plans.views import bp as plans_bp
 from counselor_app.progress.views import bp as progress_bp
-from counselor_app.web import PUBLIC_FILES, counselor_url, local_endpoint, security_headers
+from counselor_app.web import (
+    PARTNER_LINK,
+    PUBLIC_FILES,
+    counselor_url,
+    is_partner_page,
+    local_endpoint,
+    security_headers,
+)
 
 # The couple's areas sit under /couples/<id>, whose parent loads and authorises g.couple.
 for _child in (
@@ -65,13 +72,6 @@ for _child in (
 # (its link's token is the key a calendar app holds: calendars.views), and our instruments as
 # FHIR Questionnaires (item wording and scoring only: no client data).
 OPEN_ENDPOINTS = PUBLIC_FILES | {"auth.login", "calendars.feed", "fhir.questionnaire"}
-# A partner's personal link and pages: never a therapist's (or host user's) sign-in. Their
-# own views let in the partner whose link it is, and nobody else (partner.views).
-PARTNER_LINK = "partner_link"
-
-
-def is_partner_page(endpoint: str) -> bool:
-    return endpoint == PARTNER_LINK or endpoint.startswith("partner.")
 
 
 def build(counselor: Counselor) -> Blueprint:
@@ -93,6 +93,9 @@ def build(counselor: Counselor) -> Blueprint:
         counselor.limiter.limit(
             lambda: current_app.config["COUNSELOR_PARTNER_LINK_ATTEMPTS"],
             deduct_when=lambda response: response.status_code == partner_views.UNAVAILABLE_STATUS,
+            # A link that works is never held up, even from an address that tried wrong ones
+            # (a practice's shared Wi-Fi, or a host behind one proxy address).
+            exempt_when=partner_views.link_works,
         )(partner_views.open_link),
     )
     if counselor.standalone_sign_in:

@@ -34,6 +34,15 @@ def counselor_url(endpoint: str, **values: Any) -> str:
     return flask.url_for(endpoint, **values)
 
 
+# A partner's personal link (exchanged for their session) and their pages (partner.views):
+# never a therapist's (or host user's) sign-in, and a layout of their own.
+PARTNER_LINK = "partner_link"
+
+
+def is_partner_page(endpoint: str) -> bool:
+    return endpoint == PARTNER_LINK or endpoint.startswith("partner.")
+
+
 def local_endpoint() -> str:
     """This request's endpoint without the parent's name ("couple.plans.detail"), or ""."""
     prefix = state().name + "."

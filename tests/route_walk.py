@@ -53,8 +53,7 @@ from counselor_app.models import (
     Therapist,
 )
 from counselor_app.models.base import utcnow
-from counselor_app.mount import is_partner_page
-from counselor_app.web import CONVERTER
+from counselor_app.web import CONVERTER, is_partner_page
 from intake_support import seed_intake
 from partner_support import PartnerBrowser, invite
 from plan_support import plan_form

@@ -403,13 +403,14 @@ def test_check_ins_go_out_and_come_back_as_check_ins_between_sessions(app, logge
         # One sitting between sessions on the progress page, with both measures' totals.
         progress = progress_of(db.session.get(Couple, target))
         assert progress.between_count == 1
-    # Answered between sessions now (a check-in at its own time): the partner is its author.
+    # Kept between sessions at its authored time, and still the therapist's entry: an import
+    # is no answer by the partner's own link.
     again = fhir_get(
         logged_in, f"/couples/{target}/fhir/QuestionnaireResponse/check-in-{imported[0].id}.json"
     )
     assert again["item"] == csi["item"] and again["authored"] == csi["authored"]
-    assert again["author"] == {"reference": "#partner"}
-    assert {r["resourceType"] for r in again["contained"]} == {"Patient"}
+    assert again["author"] == {"reference": "#therapist"}
+    assert {r["resourceType"] for r in again["contained"]} == {"Patient", "Practitioner"}
     # The same check-in a second time is refused: it is already there.
     response = import_page(logged_in, target, "A", json.dumps(csi))
     assert response.status_code == 422
@@ -479,8 +480,23 @@ def csi4_resource(**changes: Any) -> dict[str, Any]:
 
 
 CHECK_IN_TAG = {"tag": [{"code": "check-in"}]}
+
+
+def nested_items(depth: int) -> dict[str, Any]:
+    """A CSI-4 response whose first item nests ``depth`` levels of items: no response of ours,
+    and deep enough that parsing it blindly would exhaust the stack."""
+    resource = csi4_resource()
+    innermost: dict[str, Any] = {"linkId": "csi_1"}
+    for _ in range(depth):
+        innermost = {"linkId": "csi_1", "item": [innermost]}
+    resource["item"] = [innermost]
+    return resource
+
+
 REFUSALS = {
     "malformed JSON": ('{"resourceType": "QuestionnaireResponse",', "is not valid JSON (line 1"),
+    "JSON nested past the stack": ("[" * 100_000 + "]" * 100_000, "nests far deeper"),
+    "items nested past the stack": (nested_items(400), "nests far deeper"),
     "a Patient": (
         {"resourceType": "Patient", "name": [{"text": "Avery"}]},
         "This is a FHIR Patient, not a QuestionnaireResponse.",

@@ -40,7 +40,7 @@ from counselor_app.models import (
     IssuedDocument,
     Therapist,
 )
-from counselor_app.mount import is_partner_page
+from counselor_app.web import is_partner_page
 from examples.host_app.host_app import clients as host_clients
 from examples.host_app.host_app import db as host_db
 from examples.host_app.host_app.extensions import Base as HostBase

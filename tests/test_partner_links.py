@@ -392,6 +392,101 @@ def test_check_ins_by_link_between_sessions_and_at_an_appointment(setting):
     assert re.search(r"\d{4}</td><td>13</td><td>—</td>", progress), "the held appointment's row"
 
 
+def test_a_check_in_for_an_appointment_stays_there_when_it_is_moved_and_is_retyped(setting):
+    """Rescheduling a session keeps the partner's check-in on it (nobody is absent from a
+    session yet to come); the therapist retyping it makes it the therapist's entry."""
+    app = setting.app
+    starts = (utcnow() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    details = {"starts_at": starts, "duration_minutes": "60", "plan_id": "0"}
+    made = setting.client.post_form(
+        setting.couple_url("/appointments"), {**details, "status": "scheduled"}
+    )
+    appointment_id = int(made.headers["Location"].rsplit("/", 1)[1])
+    answer_check_in(setting, "A", 13, appointment_id=appointment_id)
+    later = (utcnow() + timedelta(days=4)).strftime("%Y-%m-%dT%H:%M")
+    moved = setting.client.post_form(
+        setting.couple_url(f"/appointments/{appointment_id}/details"),
+        {**details, "starts_at": later, "status": "scheduled", "version": "1"},
+    )
+    assert moved.status_code == 302, moved.get_data(as_text=True)[:2000]
+    with app.app_context():
+        rows = db.session.scalars(sa.select(CheckIn)).all()
+        assert len(rows) == 2 and {r.appointment_id for r in rows} == {appointment_id}
+    held = setting.client.post_form(
+        setting.couple_url(f"/appointments/{appointment_id}/details"),
+        {
+            **details,
+            "starts_at": later,
+            "status": "completed",
+            "attendance": "both",
+            "version": "2",
+        },
+    )
+    assert held.status_code == 302, held.get_data(as_text=True)[:2000]
+    page = setting.page(f"/appointments/{appointment_id}")
+    assert "Answered by Avery on their own device" in page
+    retyped = {f"checkin-a-{item}": "4" for item in ("csi_1", "csi_2", "csi_3", "csi_4")}
+    retyped |= {f"checkin-a-{key}": "3" for key in BALANCE_MIDDLE}
+    saved = setting.client.post_form(
+        setting.couple_url(f"/appointments/{appointment_id}/check-in/a"), retyped
+    )
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:3000]
+    assert "Answered by Avery on their own device" not in setting.page(
+        f"/appointments/{appointment_id}"
+    )
+    with app.app_context():
+        assert all(not r.by_partner for r in db.session.scalars(sa.select(CheckIn)))
+
+
+def test_the_therapist_can_revoke_a_link_the_partner_is_using(setting):
+    """A partner opening and saving is no edit of the therapist's: the Revoke button on a page
+    loaded before still works (it must: the wrong person may have the link)."""
+    link = setting.invite("A")
+    couple_page = setting.page()  # the therapist's page, with the Revoke form's version
+    version = re.search(r'name="version" value="(\d+)"', couple_page).group(1)
+    browser = setting.browser()
+    browser.open(link)
+    browser.answer_page("background", {"bg_stage": "married"})
+    [invitation] = invitations(setting.app)
+    response = setting.client.post_form(
+        setting.couple_url(f"/invitations/{invitation.id}/revoke"), {"version": version}
+    )
+    assert response.status_code == 302
+    assert "no longer works" in setting.page()
+    neutral(browser.get(browser.url("/")))
+    with setting.app.app_context():
+        actions = db.session.scalars(
+            sa.select(AuditEvent.action).where(AuditEvent.object_type == "invitation")
+        ).all()
+    assert actions.count("revoke") == 1
+    # Revoking again changes nothing, and the trail does not say it did.
+    again = setting.client.post_form(
+        setting.couple_url(f"/invitations/{invitation.id}/revoke"),
+        {"version": str(invitations(setting.app)[0].version)},
+    )
+    assert again.status_code == 302 and "stopped working already" in setting.page()
+    with setting.app.app_context():
+        assert db.session.scalars(
+            sa.select(AuditEvent.action).where(AuditEvent.action == "revoke")
+        ).all() == ["revoke"]
+
+
+def test_a_closed_file_or_a_deactivated_therapist_stops_the_links(setting):
+    link = setting.invite("A")
+    browser = setting.browser()
+    assert browser.open(link).status_code == 200
+    closed = setting.client.post_form(setting.couple_url("/close"))
+    assert closed.status_code == 302
+    neutral(browser.get(browser.url("/")))
+    neutral(setting.browser().get(path_of(link)))
+    setting.client.post_form(setting.couple_url("/reopen"))
+    assert setting.browser().open(link).status_code == 200
+    with setting.app.app_context():
+        db.session.get(Therapist, setting.therapist_id).active = False
+        db.session.commit()
+    neutral(setting.browser().get(path_of(link)))
+
+
 # ------------------------------------------------------------------------------ 4. neutral page
 def test_every_link_that_no_longer_works_gets_the_same_neutral_page(setting):
     app = setting.app
@@ -477,6 +572,8 @@ def test_wrong_links_from_one_address_are_limited_and_the_right_one_never_is(set
     limited = guesser.get(path_of(forged_link(setting)))
     assert limited.status_code == 429 and NEUTRAL_PAGE not in limited.get_data(as_text=True)
     assert "Too many attempts" in limited.get_data(as_text=True)
+    # A partner on the same address (the practice's Wi-Fi) still gets in with a working link.
+    assert guesser.get(path_of(link)).status_code == 303
     # Another address is counted on its own.
     elsewhere = setting.browser(REMOTE_ADDR="198.51.100.23")
     neutral(elsewhere.get(path_of(forged_link(setting))))
@@ -760,7 +857,7 @@ def test_the_export_lists_links_without_tokens_and_erase_removes_them(setting):
         ("A", "balance"),
     }
     assert next(c["total"] for c in between if c["instrument"] == "csi4") == 14
-    assert all(c["answered_by_partner_at"] for c in between)
+    assert all(c["answered_by_partner"] and c["answered_at"] for c in between)
 
     erase = setting.client.post_form(
         setting.couple_url("/erase"), {"confirm_name": "Avery & Blake"}

@@ -103,12 +103,15 @@ def add_therapist() -> str | Response:
     return render_template("counselor/admin/therapist_form.html", form=form)
 
 
-DATE_FORMAT_MESSAGE = "Dates are written as 2026-11-22."
+DATE_FORMAT_MESSAGE = (
+    "A filter could not be read and was left out: dates are written as 2026-11-22, and "
+    "therapists and couples are chosen by their number."
+)
 
 
 def _audit_filters() -> tuple[audit.Filters, bool]:
-    """The filters in the query string, read alike by the page and its CSV; False when the
-    date could not be read (it is then left out)."""
+    """The filters in the query string, read alike by the page and its CSV; False when one
+    could not be read (it is then left out: the page says so, the CSV refuses)."""
     args = request.args
     since, readable = None, True
     if args.get("since"):
@@ -116,13 +119,28 @@ def _audit_filters() -> tuple[audit.Filters, bool]:
             since = datetime.strptime(args["since"], "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
             readable = False
+    therapist_id, couple_id = _id_arg("therapist"), _id_arg("couple")
+    readable = readable and therapist_id is not UNREADABLE and couple_id is not UNREADABLE
     filters = audit.Filters(
-        therapist_id=args.get("therapist", type=int),
+        therapist_id=None if therapist_id is UNREADABLE else therapist_id,
         action=args.get("action") or None,
-        couple_id=args.get("couple", type=int),
+        couple_id=None if couple_id is UNREADABLE else couple_id,
         since=since,
     )
     return filters, readable
+
+
+UNREADABLE = -1
+# Ids are 32-bit keys: a larger number names nothing (and would overflow the query).
+LARGEST_ID = 2**31 - 1
+
+
+def _id_arg(name: str) -> int | None:
+    """An id filter: None when absent, UNREADABLE when not a usable id."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    return int(raw) if raw.isdigit() and int(raw) <= LARGEST_ID else UNREADABLE
 
 
 @bp.route("/audit")

@@ -121,6 +121,9 @@ def drop_absent_check_ins(appointment: Appointment) -> list[str]:
     entered for partners no longer present. One a partner answered by their own link is theirs,
     not the session's: it moves to the time they answered it instead of being lost."""
     absent = [r for r in appointment.check_ins if not appointment.present(r.partner_label)]
+    if appointment.status == AppointmentStatus.SCHEDULED:
+        # Nobody is absent from a session yet to come: a check-in answered for it waits there.
+        absent = [r for r in absent if not r.by_partner]
     entered = [r for r in absent if not r.by_partner]
     for row in entered:
         appointment.check_ins.remove(row)
@@ -218,6 +221,9 @@ def record_check_in(
                 instrument_version=instrument.version,
             )
             appointment.check_ins.append(row)
+        if row.by_partner and row.answers != answers[instrument_id]:
+            # Retyped by the therapist: no longer the partner's own answers.
+            row.invitation_id, row.answered_at = None, None
         row.answers = dict(answers[instrument_id])
         row.total = check_in_total(instrument_id, row.answers)
     flush_versioned(db.session)

@@ -79,11 +79,18 @@ def action_of(endpoint: str, method: str) -> str:
     return "create" if endpoint in CREATES else "update"
 
 
+def nothing_done() -> None:
+    """For a view whose refusal still redirects (a flash says why): nothing was changed, so
+    the trail must not say it was."""
+    g.nothing_done = True
+
+
 def audit_request(response: Response) -> Response:
     """After every successful request of a signed-in therapist to this package's pages."""
     endpoint = local_endpoint()
     if (
         response.status_code >= 400
+        or g.get("nothing_done")  # a refused change that still answers with a redirect
         or endpoint in NOT_HERE
         or endpoint.split(".")[0] not in AUDITED_BLUEPRINTS
         or not current_therapist

@@ -10,8 +10,6 @@ daylight-saving change lands at the right hour. No request here: the views pass 
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,9 +21,8 @@ from sqlalchemy.orm import selectinload
 from counselor_app.extensions import db
 from counselor_app.models import Appointment, AppointmentStatus, Couple, Therapist
 from counselor_app.models.base import as_utc
+from counselor_app.tokens import hash_token, new_token
 
-# 32 bytes: 256 bits, as the partners' links (invitations.services).
-TOKEN_BYTES = 32
 # A feed token as token_urlsafe writes it is 43 characters; anything far longer is no token.
 TOKEN_MAX_LENGTH = 100
 SUMMARY = "Couple session"
@@ -37,10 +34,6 @@ REFRESH = timedelta(hours=1)
 LONGEST_SESSION = timedelta(days=1)
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 # ------------------------------------------------------------------------------ the feed link
 def has_feed(therapist: Therapist) -> bool:
     return therapist.calendar_feed_hash is not None
@@ -48,8 +41,7 @@ def has_feed(therapist: Therapist) -> bool:
 
 def make_feed(therapist: Therapist) -> str:
     """A new feed link's token (the only time it exists in clear); any earlier link stops."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    therapist.calendar_feed_hash = hash_token(token)
+    token, therapist.calendar_feed_hash = new_token()
     db.session.flush()
     return token
 

@@ -25,6 +25,7 @@ from flask import (
 
 from counselor_app import csvfile
 from counselor_app.audit import services as audit
+from counselor_app.audit.views import nothing_done
 from counselor_app.auth.identity import current_therapist
 from counselor_app.calendars import services
 from counselor_app.extensions import db
@@ -88,6 +89,8 @@ def revoke_feed() -> Response:
     if services.revoke_feed(current_therapist):
         db.session.commit()
         flash("The calendar feed link no longer works.", "success")
+    else:
+        nothing_done()  # there was no feed to stop
     return redirect(counselor_url("calendars.settings"))
 
 

@@ -334,10 +334,9 @@ def _check_in_export(check_in: CheckIn) -> dict[str, Any]:
         "instrument_version": check_in.instrument_version,
         "answers": check_in.answers,
         "total": check_in.total,
-        # Set when the partner answered by their own link; None: entered by the therapist.
-        "answered_by_partner_at": check_in.answered_at.isoformat()
-        if check_in.answered_at
-        else None,
+        # Answered away from a session (by link, or imported): when; and whether by link.
+        "answered_at": check_in.answered_at.isoformat() if check_in.answered_at else None,
+        "answered_by_partner": check_in.by_partner,
     }
 
 

@@ -72,6 +72,10 @@ THERAPIST_REF = "therapist"
 # A full intake with long free-text answers is well under 100 kB; anything far beyond is a
 # wrong file, and parsing it would only cost time.
 MAX_IMPORT_BYTES = 1_000_000
+# Our responses nest about ten levels deep (groups, items, answers, codings); far deeper is no
+# response of ours, and parsing it would only recurse.
+MAX_DEPTH = 40
+TOO_DEEP = "The file nests far deeper than any questionnaire response. Nothing was imported."
 # A check-in dated further ahead than this is a wrong clock or a wrong file.
 FUTURE_SLACK = timedelta(days=1)
 
@@ -490,6 +494,8 @@ def _json_object(resource: dict[str, Any] | str | bytes) -> dict[str, Any]:
             f"The file is not valid JSON (line {error.lineno}, column {error.colno}: "
             f"{error.msg}). Nothing was imported."
         ) from None
+    except RecursionError:
+        raise FhirImportError(TOO_DEEP) from None
     if not isinstance(data, dict):
         raise FhirImportError("The JSON is not a FHIR resource (an object). Nothing was imported.")
     return data
@@ -499,6 +505,8 @@ def _parse(data: dict[str, Any]) -> QuestionnaireResponse:
     kind = data.get("resourceType")
     if kind != "QuestionnaireResponse":
         raise FhirImportError(_wrong_type(kind))
+    if _depth(data) > MAX_DEPTH:
+        raise FhirImportError(TOO_DEEP)
     try:
         return QuestionnaireResponse.model_validate(data)
     except ValidationError as error:
@@ -508,6 +516,22 @@ def _parse(data: dict[str, Any]) -> QuestionnaireResponse:
             *problems,
             "Nothing was imported.",
         ) from None
+
+
+def _depth(value: Any, limit: int = MAX_DEPTH + 1) -> int:
+    """How deeply ``value`` nests, counted no further than ``limit``: the models recurse on
+    nested items, and a crafted file nested thousands deep would exhaust the stack."""
+    pending, deepest = [(value, 1)], 0
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def _wrong_type(kind: object) -> str:
@@ -613,12 +637,20 @@ def _context(instrument: Instrument, parsed: QuestionnaireResponse, record_as: s
 
 def _check_subject(parsed: QuestionnaireResponse, partner: Partner) -> None:
     """Refuse a response whose subject carries an identifier that is not this partner's:
-    another partner's (of any couple), or any other when this partner has one."""
+    another partner of this therapist's (external ids are unique per therapist), or any other
+    when this partner has one. Only the therapist's own partners are looked at, so a refusal
+    tells nothing about another therapist's clients."""
     values = _subject_identifiers(parsed)
     if not values:
         return
     someone_else = db.session.scalar(
-        select(Partner.id).where(Partner.external_id.in_(values), Partner.id != partner.id)
+        select(Partner.id)
+        .join(Couple, Couple.id == Partner.couple_id)
+        .where(
+            Couple.therapist_id == partner.couple.therapist_id,
+            Partner.external_id.in_(values),
+            Partner.id != partner.id,
+        )
     )
     mismatch = partner.external_id is not None and partner.external_id not in values
     if someone_else or mismatch:

@@ -66,7 +66,7 @@ def intake_response(label: str, instrument_id: str) -> Response:
     if answered is None:
         abort(404)
     resource = services.questionnaire_response(answered, couple.therapist)
-    return _no_store(_fhir(resource, f"couple-{couple.id}-{answered.resource_id}.json"))
+    return _fhir(resource, f"couple-{couple.id}-{answered.resource_id}.json")
 
 
 @couple_fhir_bp.route("/QuestionnaireResponse/check-in-<counselor_id:check_in_id>.json")
@@ -78,12 +78,7 @@ def check_in_response(check_in_id: int) -> Response:
         abort(404)
     answered = services.check_in_answered(couple, check_in)
     resource = services.questionnaire_response(answered, couple.therapist)
-    return _no_store(_fhir(resource, f"couple-{couple.id}-{answered.resource_id}.json"))
-
-
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _fhir(resource, f"couple-{couple.id}-{answered.resource_id}.json")
 
 
 @couple_fhir_bp.route("/import", methods=["GET", "POST"])

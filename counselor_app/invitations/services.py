@@ -7,14 +7,14 @@ reader learns nothing that opens a link. No request here: the views pass what th
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from counselor_app.appointments import services as appointments
 from counselor_app.extensions import db
@@ -25,28 +25,18 @@ from counselor_app.models import (
     AppointmentStatus,
     CheckIn,
     Couple,
+    CoupleStatus,
     Invitation,
     InvitationPurpose,
     Partner,
     Therapist,
 )
 from counselor_app.models.base import as_utc, check_version, flush_versioned, utcnow
-
-# 32 bytes: 256 bits, above the 128 that guessing would need to be hopeless.
-TOKEN_BYTES = 32
+from counselor_app.tokens import hash_token, new_token, same_hash
 
 
 class InvitationError(Exception):
     """An invitation that cannot be made or changed as asked; the message says why."""
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _new_token() -> tuple[str, str]:
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    return token, hash_token(token)
 
 
 # ------------------------------------------------------------------------------ the therapist
@@ -89,7 +79,7 @@ class Request:
 def create(couple: Couple, request: Request, therapist: Therapist) -> tuple[Invitation, str]:
     """A new invitation and its token (the only time the token exists in clear)."""
     _check_request(couple, request)
-    token, token_hash = _new_token()
+    token, token_hash = new_token()
     invitation = Invitation(
         couple_id=couple.id,
         partner_id=request.partner.id,
@@ -124,7 +114,7 @@ def reissue(invitation: Invitation, valid_for: timedelta, *, expected_version: i
     check_version(invitation, expected_version)
     if invitation.completed_at is not None:
         raise InvitationError("This invitation is complete: make a new one instead.")
-    token, invitation.token_hash = _new_token()
+    token, invitation.token_hash = new_token()
     invitation.expires_at = utcnow() + valid_for
     invitation.revoked_at = None
     flush_versioned(db.session)
@@ -141,14 +131,9 @@ def revoke(invitation: Invitation, *, expected_version: int) -> bool:
     return True
 
 
-def mark_emailed(invitation: Invitation) -> None:
-    invitation.emailed_at = utcnow()
-    db.session.flush()
-
-
 def token_matches(invitation: Invitation, token: str) -> bool:
     """Whether ``token`` is this invitation's current one (the delivery page sends it back)."""
-    return secrets.compare_digest(invitation.token_hash, hash_token(token))
+    return same_hash(invitation.token_hash, token)
 
 
 def export_invitations(couple: Couple) -> list[dict[str, Any]]:
@@ -184,7 +169,7 @@ def open_invitation(token: str) -> Invitation | None:
     invitation = db.session.scalar(
         select(Invitation).where(Invitation.token_hash == hash_token(token))
     )
-    return invitation if invitation is not None and invitation.state.open else None
+    return invitation if _usable(invitation) else None
 
 
 def still_open(invitation_id: int, token_hash: str) -> Invitation | None:
@@ -192,20 +177,46 @@ def still_open(invitation_id: int, token_hash: str) -> Invitation | None:
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None or not secrets.compare_digest(invitation.token_hash, token_hash):
         return None
-    return invitation if invitation.state.open else None
+    return invitation if _usable(invitation) else None
+
+
+def _usable(invitation: Invitation | None) -> bool:
+    """Open, for a couple still in therapy with a therapist still at the practice: a closed
+    file or a deactivated account stops its links too."""
+    return (
+        invitation is not None
+        and invitation.state.open
+        and invitation.couple.status == CoupleStatus.ACTIVE
+        and invitation.couple.therapist.active
+    )
 
 
 def mark_opened(invitation: Invitation) -> None:
-    if invitation.opened_at is None:
-        invitation.opened_at = utcnow()
-        db.session.flush()
+    _note(invitation, "opened_at")
 
 
 def mark_started(invitation: Invitation) -> None:
-    if invitation.started_at is None:
-        invitation.started_at = utcnow()
-    if invitation.opened_at is None:
-        invitation.opened_at = invitation.started_at
+    _note(invitation, "started_at")
+    _note(invitation, "opened_at")
+
+
+def mark_emailed(invitation: Invitation) -> None:
+    _note(invitation, "emailed_at", again=True)
+
+
+def _note(invitation: Invitation, column: str, *, again: bool = False) -> None:
+    """Record when something first happened (``again``: the last time) with a statement that
+    leaves the invitation's version alone: a partner opening or saving is no edit of the
+    therapist's, so it must not turn their Revoke into a conflict, and two opens at once (a
+    mail scanner beside the real click) must not collide."""
+    now = utcnow()
+    condition = [Invitation.id == invitation.id]
+    if not again:
+        if getattr(invitation, column) is not None:
+            return
+        condition.append(getattr(Invitation, column).is_(None))
+    db.session.execute(update(Invitation).where(*condition).values({column: now}))
+    set_committed_value(invitation, column, now)
 
 
 def save_intake_page(

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from werkzeug.wrappers import Response
 
 from counselor_app import mail
+from counselor_app.audit.views import nothing_done
 from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
 from counselor_app.forms.invitations import DeliveryForm, InvitationForm, ReissueForm, RevokeForm
@@ -64,8 +65,8 @@ def create() -> str | tuple[str, int]:
     """Invite one partner to answer the intake or a check-in on their own device."""
     couple = g.couple
     form = _new_form(couple)
-    if request.method == "GET" and (label := request.args.get("partner", "").upper()) in "AB":
-        form.partner.data = label or None
+    if request.method == "GET" and (label := request.args.get("partner", "").upper()) in ("A", "B"):
+        form.partner.data = label
     if form.validate_on_submit():
         try:
             invitation, token = services.create(couple, _request(couple, form), current_therapist)
@@ -197,22 +198,25 @@ def reissue(invitation_id: int) -> Response | tuple[str, int]:
     invitation = _owned(invitation_id)
     form = ReissueForm()
     if not form.validate_on_submit():
-        flash("Enter a number of days from 1 to 30, then make the link again.", "error")
-        return redirect(counselor_url("couple.detail") + "#invitations")
+        return _refused("Enter a number of days from 1 to 30, then make the link again.")
     try:
         token = services.reissue(
             invitation, _valid_for(form.valid_days.data), expected_version=form.version.data
         )
     except StaleEdit:
-        db.session.rollback()
-        flash(STALE_MESSAGE, "error")
-        return redirect(counselor_url("couple.detail") + "#invitations")
+        return _refused(STALE_MESSAGE)
     except InvitationError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(counselor_url("couple.detail") + "#invitations")
+        return _refused(str(error))
     db.session.commit()
     return _delivery_page(invitation, token)
+
+
+def _refused(message: str) -> Response:
+    """Back to the couple's links, saying why nothing was changed (nor audited as done)."""
+    db.session.rollback()
+    nothing_done()
+    flash(message, "error")
+    return redirect(counselor_url("couple.detail") + "#invitations")
 
 
 @bp.route("/<counselor_id:invitation_id>/revoke", methods=["POST"])
@@ -225,10 +229,9 @@ def revoke(invitation_id: int) -> Response:
     try:
         revoked = services.revoke(invitation, expected_version=form.version.data)
     except StaleEdit:
-        db.session.rollback()
-        flash(STALE_MESSAGE, "error")
-    else:
-        db.session.commit()
-        if revoked:
-            flash(f"The link for {invitation.partner.display_name} no longer works.", "success")
+        return _refused(STALE_MESSAGE)
+    if not revoked:
+        return _refused("This link had stopped working already: nothing to revoke.")
+    db.session.commit()
+    flash(f"The link for {invitation.partner.display_name} no longer works.", "success")
     return redirect(counselor_url("couple.detail") + "#invitations")

@@ -123,7 +123,8 @@ class CheckIn(Base):
     instrument_version: Mapped[int]
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     total: Mapped[int | None]
-    # Set when the partner answered by their own link (None: the therapist entered it).
+    # When it was answered away from a session: by the partner's own link, or an imported
+    # response's authored time. None: entered at the appointment.
     answered_at: Mapped[datetime | None]
     invitation_id: Mapped[int | None] = mapped_column(
         ForeignKey("counselor_invitation.id", ondelete="SET NULL"), index=True
@@ -133,7 +134,8 @@ class CheckIn(Base):
 
     @property
     def by_partner(self) -> bool:
-        return self.answered_at is not None
+        """Answered by the partner through their personal link (and not retyped since)."""
+        return self.invitation_id is not None
 
 
 class HomeworkOutcome(enum.StrEnum):

@@ -92,7 +92,8 @@ def practice_of(invitation: Invitation) -> Practice:
     settings = practice()
     return Practice(
         name=settings.name or "Your therapist's practice",
-        therapist=invitation.created_by.name,
+        # Whose couple it is now (a file can pass to a colleague), not who made the link.
+        therapist=invitation.couple.therapist.name,
         contact_line=settings.contact_line,
         crisis_line=settings.crisis_line or DEFAULT_CRISIS_LINE,
     )

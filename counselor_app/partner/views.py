@@ -42,6 +42,12 @@ def unavailable() -> tuple[str, int]:
     return render_template("counselor/partner/unavailable.html"), UNAVAILABLE_STATUS
 
 
+def link_works() -> bool:
+    """Whether this request's link opens an invitation (the rate limit then lets it through)."""
+    token = (request.view_args or {}).get("token", "")
+    return invitations.open_invitation(token) is not None
+
+
 def open_link(token: str) -> Response | tuple[str, int]:
     """Exchange the link's token for a partner session, then leave the token's URL at once
     (303 to a page without it), so it stays out of the history and every later Referer.
@@ -52,11 +58,15 @@ def open_link(token: str) -> Response | tuple[str, int]:
     if invitation is None:
         # Ends the read before the rate limiter counts this miss on a connection of its own.
         db.session.rollback()
-        return unavailable()
+        body, status = unavailable()
+        response = make_response(body, status)
+        response.headers["Cache-Control"] = "no-store"
+        return response
     invitations.mark_opened(invitation)
     _record("partner_open", invitation)
     db.session.commit()
     response = redirect(counselor_url("partner.welcome"), code=303)
+    response.headers["Cache-Control"] = "no-store"
     services.keep_session(response, invitation)
     # The page that follows is not the token's URL, but this response is: refer nowhere.
     response.headers["Referrer-Policy"] = "no-referrer"
