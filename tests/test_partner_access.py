@@ -301,12 +301,13 @@ def test_a_partners_pages_show_and_change_their_own_answers_only(app, logged_in,
     assert saved[-1].status_code < 500
     pages = partner_pages(avery)
     assert MARK["a"] in pages[avery.url("/intake/background")]
-    assert MARK["a_safety"] in pages[avery.url("/intake/safety")]
+    # Saved safety answers are never shown again, not even to their own author's session.
+    assert MARK["a_safety"] not in pages[avery.url("/intake/safety")]
     assert not leaks(pages)
     # The control: Blake's own pages show what the therapist typed for Blake, none of Avery's.
     blakes = partner_pages(blake)
     assert MARK["b"] in blakes[blake.url("/intake/background")]
-    assert MARK["b_safety"] in blakes[blake.url("/intake/safety")]
+    assert MARK["b_safety"] not in blakes[blake.url("/intake/safety")]
     assert not any(MARK["a"] in page or MARK["a_safety"] in page for page in blakes.values())
 
     sent = avery.post(avery.url("/intake/finish"), {})

@@ -438,6 +438,31 @@ def test_a_check_in_for_an_appointment_stays_there_when_it_is_moved_and_is_retyp
         assert all(not r.by_partner for r in db.session.scalars(sa.select(CheckIn)))
 
 
+def test_saved_safety_answers_are_never_shown_again_on_the_partners_pages(setting):
+    """Whoever holds the link next (a shared phone, a read mailbox) may be the person the
+    safety questions are about: saved answers stay saved but out of sight, and an empty save
+    clears nothing."""
+    link = setting.invite("A")
+    browser = setting.browser()
+    browser.open(link)
+    safety = {**SAFE, "saf_fear": "yes", "saf_notes": "ZQXPRIVATE"}
+    assert browser.answer_page("safety", safety).status_code == 303
+    page = browser.get(browser.url("/intake/safety")).get_data(as_text=True)
+    assert "ZQXPRIVATE" not in page and " checked" not in page
+    assert "For your privacy they are not shown again" in page
+    assert browser.answer_page("safety", {}).status_code == 303  # nothing chosen: kept
+    with setting.app.app_context():
+        answers = responses_of_couple(db.session.get(Couple, setting.couple_id))["A"]["safety"]
+        assert answers.answers["saf_fear"] == "yes" and answers.answers["saf_notes"] == "ZQXPRIVATE"
+    assert browser.answer_page("safety", {"saf_fear": "no"}).status_code == 303  # changed
+    with setting.app.app_context():
+        answers = responses_of_couple(db.session.get(Couple, setting.couple_id))["A"]["safety"]
+        assert answers.answers["saf_fear"] == "no" and answers.answers["saf_notes"] == "ZQXPRIVATE"
+    # Other pages show the partner's own saved answers back, to check and change.
+    browser.answer_page("background", {"bg_stage": "married"})
+    assert " checked" in browser.get(browser.url("/intake/background")).get_data(as_text=True)
+
+
 def test_the_therapist_can_revoke_a_link_the_partner_is_using(setting):
     """A partner opening and saving is no edit of the therapist's: the Revoke button on a page
     loaded before still works (it must: the wrong person may have the link)."""

@@ -19,7 +19,7 @@ from counselor_app.extensions import db
 from counselor_app.forms.appointments import check_in_form_class
 from counselor_app.forms.base import ActionForm
 from counselor_app.forms.intake import section_form_class
-from counselor_app.instruments import load
+from counselor_app.instruments import SAFETY_ID, load
 from counselor_app.intake import services as intake
 from counselor_app.invitations import services as invitations
 from counselor_app.invitations.services import InvitationError
@@ -177,9 +177,12 @@ def intake_page(slug: str) -> Response | tuple[str, int]:
     partner = invitation.partner
     form = section_form_class(step.instrument.id, step.instrument.version, step.section)()
     status = 200
+    responses = intake.responses_of(partner)
+    saved = intake.section_values(responses.get(step.instrument.id), step)
+    hidden = _kept_out_of_sight(step) and any(v not in (None, "") for v in saved.values())
     if request.method == "GET":
-        responses = intake.responses_of(partner)
-        form.fill(intake.section_values(responses.get(step.instrument.id), step))
+        if not hidden:
+            form.fill(saved)
         form.version.data = intake.version_token(responses, step)
         _view(invitation)
     else:
@@ -201,14 +204,25 @@ def intake_page(slug: str) -> Response | tuple[str, int]:
         number=steps.index(step) + 1,
         count=len(steps),
         previous=intake.neighbours(step)[0],
+        hidden=hidden,
     )
+
+
+def _kept_out_of_sight(step: intake.Step) -> bool:
+    """The safety screen's saved answers are never shown again: whoever picks up the phone or
+    opens the mail next may be the person they are about. Answering again replaces them."""
+    return step.instrument.id == SAFETY_ID
 
 
 def _save_page(invitation: Invitation, step: intake.Step, form) -> int | None:
     """None when saved; else the status of the page shown again with what was typed."""
     try:
+        answers = form.answers()
+        if _kept_out_of_sight(step):
+            # Shown empty, so an answer left empty is one not given again, not one cleared.
+            answers = {item: value for item, value in answers.items() if value is not None}
         if invitations.save_intake_page(
-            invitation, step, form.answers(), expected_version=form.version.data
+            invitation, step, answers, expected_version=form.version.data
         ):
             assessment.rescore(invitation.couple)
         _record("partner_save", invitation)
