@@ -9,7 +9,9 @@ PORT ?= 5000
 # Debian packages: WeasyPrint needs Pango and fonts; the suite starts its own PostgreSQL.
 RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core
 # The browser tests drive Debian's Chromium and run the Nu HTML Checker with Java.
-TEST_DEBS := $(RUN_DEBS) postgresql chromium default-jre-headless
+# pdfinfo (poppler-utils) reads back whether our PDFs are tagged.
+# tests/test_production_path.py serves the installed wheel through nginx with deploy/nginx.conf.
+TEST_DEBS := $(RUN_DEBS) postgresql chromium default-jre-headless poppler-utils nginx
 # axe-core and vnu.jar come from the npm registry, at the versions in package-lock.json.
 BROWSER_DEPS := tests/browser/node_modules/.installed
 

@@ -17,10 +17,13 @@ from flask_sqlalchemy import SQLAlchemy
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from counselor_app import config, errors
-from counselor_app.encryption import ensure_data_keys
+from counselor_app.config import ConfigurationError
+from counselor_app.encryption import DataKeysError, ensure_data_keys
 from counselor_app.extensions import EXTENSION_KEY, Counselor, csrf, login_manager, own_db
 from counselor_app.sessions import HttpsAwareSessionInterface
 from counselor_app.web import CONVERTER, IdConverter, security_headers
+
+__all__ = ["ConfigurationError", "DataKeysError", "create_app", "init_app"]
 
 DEFAULT_URL_PREFIX = "/couples-therapy"
 DEFAULT_NAME = "counselor"
@@ -31,11 +34,16 @@ def create_app(
 ) -> Flask:
     """Build the standalone application; ``test_config`` overrides every other setting.
 
-    ``instance_path`` defaults to Flask's ``instance/`` beside the package (the checkout's
-    top level); deployments and tests may point it elsewhere.
+    The instance folder (config.py, secret_key, data_keys): ``instance_path`` when given, else
+    ``COUNSELOR_INSTANCE_PATH`` from the environment, else Flask's default (``instance/`` in
+    a checkout, ``<venv>/var/counselor_app-instance`` installed). Raises ConfigurationError
+    (printed as one line by ``flask``) when the app must not start as configured.
     """
     app = Flask(
-        __name__, instance_relative_config=True, instance_path=instance_path, static_folder=None
+        __name__,
+        instance_relative_config=True,
+        instance_path=instance_path or config.instance_path_from_environment(),
+        static_folder=None,
     )
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, test_config)
@@ -94,7 +102,6 @@ def init_app(
         identity=identity,
     )
     app.extensions[EXTENSION_KEY] = counselor
-    ensure_data_keys(app)
     if db is None:
         own_db.init_app(app)
     if identity is None:
@@ -106,6 +113,8 @@ def init_app(
     errors.redact_partner_links()
     with app.app_context():
         config.scope_sqlite_pragmas(counselor.db.engine)
+        # Checked against the stored ciphertext: never a new key beside data it cannot open.
+        ensure_data_keys(app, counselor.db.engine)
     app.register_blueprint(mount.build(counselor), url_prefix=counselor.url_prefix)
     cli.register(app)
 

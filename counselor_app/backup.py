@@ -18,12 +18,13 @@ import subprocess  # nosec B404
 from contextlib import closing
 from pathlib import Path
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.engine import URL
 
-from counselor_app.encryption import UnreadableRecord
+from counselor_app import encryption, schema
+from counselor_app.config import display_url, without_password
 from counselor_app.extensions import db, own_db, state
-from counselor_app.models import Base, Couple
+from counselor_app.models import Base
 from counselor_app.schema import TABLE_PREFIX, VERSION_TABLE
 
 
@@ -37,7 +38,14 @@ def shares_host_database() -> bool:
 
 
 def backup(path: Path) -> None:
+    """Write a consistent copy to ``path``; refused (BackupError) for a database without our
+    tables, which is the wrong database (DATABASE_URL not set) far more often than a new one."""
     url = db.engine.url
+    if schema.current() is None:
+        raise BackupError(
+            f"The database {display_url(url)} has no couples-therapy tables: there is nothing "
+            "to back up. Is DATABASE_URL set (as the service sets it)? No file was written."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     # Created private before anything is written into it.
     path.touch(mode=0o600, exist_ok=True)
@@ -93,18 +101,20 @@ def restore(path: Path) -> None:
     _check_keys_open_it()
 
 
+class RestoredUnreadable(BackupError):
+    """The backup was restored, but the data keys in use do not open what it holds."""
+
+
 def _check_keys_open_it() -> None:
-    """A backup made under keys no longer in use restores fine but shows nothing: say so now."""
-    try:
-        db.session.scalars(select(Couple.presenting_concerns).limit(1)).all()
-    except UnreadableRecord as error:
-        raise BackupError(
+    """A backup made under keys no longer in use restores fine but shows nothing: say so now
+    (one stored value of each encrypted column is tried)."""
+    db.session.remove()
+    if encryption.first_unopened(encryption.cipher(), encryption.stored_sample(db.engine)):
+        raise RestoredUnreadable(
             "The backup was restored, but the data keys in use do not open it: put back the "
             "data_keys file that was in use when the backup was made (or add its keys after "
             "the current one)."
-        ) from error
-    finally:
-        db.session.remove()
+        )
 
 
 def _sqlite_path(url: URL) -> Path:
@@ -187,7 +197,7 @@ def _check_same_revision(live: sqlite3.Connection) -> None:
 
 def _postgres(program: str, url: URL, *arguments: str) -> None:
     """Run pg_dump or pg_restore against the app's database; the password goes by environment."""
-    libpq_url = url.set(drivername="postgresql", password=None)
+    libpq_url = without_password(url, drivername="postgresql")  # not on the command line
     environment = dict(os.environ)
     if url.password:
         environment["PGPASSWORD"] = str(url.password)

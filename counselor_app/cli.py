@@ -1,4 +1,10 @@
-"""Command-line commands, all under ``flask counselor``: setup, therapist, backup, restore..."""
+"""Command-line commands, all under ``flask counselor``: setup, therapist, backup, restore...
+
+Every expected failure (the database unreachable or without our tables, keys that do not
+open the data, bad input) ends the command with one line on stderr and exit status 1, never a
+traceback: see OperatorGroup. Every command that changes accounts, keys or the whole database
+is in the audit trail, as the operator's (audit.record_operator).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +16,17 @@ from pathlib import Path
 import click
 from cryptography.fernet import Fernet
 from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import func, select
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
+from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from counselor_app import backup, demo, encryption, schema
+from counselor_app import backup, config, demo, encryption, operations, schema
+from counselor_app.admin import services as accounts
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
 from counselor_app.fhir import services as fhir
-from counselor_app.models import Base, Couple
+from counselor_app.models import Base, Couple, Therapist
 from counselor_app.schema import TABLE_PREFIX
 
 therapist_cli = AppGroup("therapist", help="Manage therapist accounts.")
@@ -39,13 +47,80 @@ def create_command(email: str, name: str, admin: bool, password_stdin: bool) -> 
     """Create a therapist account; without --password-stdin a password is generated and printed."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else services.generate_password()
     try:
-        services.create_therapist(name, email, password, is_admin=admin)
+        therapist = services.create_therapist(name, email, password, is_admin=admin)
     except services.AccountError as error:
         raise click.ClickException(str(error)) from error
+    audit.record_operator(
+        "create", "therapist create", object_type="therapist", object_id=therapist.id
+    )
     db.session.commit()
     click.echo(f"Created therapist {services.normalise_email(email)}.")
     if not password_stdin:
         click.echo(f"Password (shown once): {password}")
+
+
+def _therapist(email: str) -> Therapist:
+    therapist = services.find_by_email(email)
+    if therapist is None:
+        raise click.ClickException(f"No therapist has the email address {email.strip()}.")
+    return therapist
+
+
+@therapist_cli.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def set_password_command(email: str, password_stdin: bool) -> None:
+    """Set the password of the account EMAIL (one forgotten, an administrator's too).
+
+    Asked twice, unseen, unless --password-stdin. The password policy applies; the account's
+    other sessions end and any sign-in lockout is lifted.
+    """
+    therapist = _therapist(email)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt(
+            "New password", hide_input=True, confirmation_prompt="Repeat the new password"
+        )
+    try:
+        accounts.set_password(therapist, password)
+    except services.AccountError as error:
+        raise click.ClickException(str(error)) from error
+    audit.record_operator(
+        "update", "therapist set-password", object_type="therapist", object_id=therapist.id
+    )
+    db.session.commit()
+    click.echo(f"Password set for {therapist.email}; its other sessions are signed out.")
+
+
+@therapist_cli.command("edit")
+@click.argument("email")
+@click.option("--name", help="New full name.")
+@click.option("--email", "new_email", help="New sign-in email address.")
+@click.option("--admin/--no-admin", default=None, help="Make or stop being an administrator.")
+@click.option("--active/--inactive", default=None, help="Reactivate or deactivate the account.")
+def edit_command(
+    email: str, name: str | None, new_email: str | None, admin: bool | None, active: bool | None
+) -> None:
+    """Change the account EMAIL: name, email, administrator role, active or not.
+
+    The last active administrator cannot lose the role or be deactivated.
+    """
+    therapist = _therapist(email)
+    changes = accounts.AccountChanges(name=name, email=new_email, is_admin=admin, active=active)
+    if changes == accounts.AccountChanges():
+        raise click.ClickException("Nothing to change: give --name, --email, --admin or --active.")
+    try:
+        accounts.edit_therapist(therapist, changes)
+    except services.AccountError as error:
+        raise click.ClickException(str(error)) from error
+    audit.record_operator(
+        "update", "therapist edit", object_type="therapist", object_id=therapist.id
+    )
+    db.session.commit()
+    role = "administrator" if therapist.is_admin else "therapist"
+    status = "active" if therapist.active else "inactive"
+    click.echo(f"Updated {therapist.email}: {therapist.name}, {role}, {status}.")
 
 
 def ensure_first_therapist() -> tuple[str, str] | None:
@@ -54,7 +129,8 @@ def ensure_first_therapist() -> tuple[str, str] | None:
         return None
     email = os.environ.get("FIRST_THERAPIST_EMAIL", FIRST_ACCOUNT_EMAIL)
     password = services.generate_password()
-    services.create_therapist("Practice owner", email, password, is_admin=True)
+    therapist = services.create_therapist("Practice owner", email, password, is_admin=True)
+    audit.record_operator("create", "setup", object_type="therapist", object_id=therapist.id)
     db.session.commit()
     return email, password
 
@@ -63,8 +139,24 @@ def ensure_first_therapist() -> tuple[str, str] | None:
 @with_appcontext
 def setup_command() -> None:
     """Apply the migrations and make the first account if there is none (never prompts)."""
-    schema.upgrade()
+    click.echo(
+        f"Instance folder: {current_app.instance_path}; database: "
+        f"{config.display_url(db.engine.url)}"
+    )
+    # The safe path of `db upgrade`: a backup before revisions that rewrite data, and the
+    # maintenance flag while workers of the old release may still be serving.
+    try:
+        operations.safe_upgrade(echo=click.echo)
+    except operations.UpgradeError as error:
+        raise click.ClickException(str(error)) from error
+    audit.record_operator("setup", "setup")
     created = ensure_first_therapist()
+    db.session.commit()
+    # Mounted, the host's configuration names the database: nothing of ours to record.
+    if not backup.shares_host_database() and (
+        marker := config.record_production_database(current_app)
+    ):
+        click.echo(f"Recorded the database in {marker}: runs without DATABASE_URL are refused.")
     if created:
         email, password = created
         click.echo("First therapist account created. It is shown once; keep it safe:")
@@ -117,11 +209,13 @@ def rotate_keys_command(retire_old: bool) -> None:
     # The new key goes first before anything is re-encrypted, so a crash part way through
     # leaves everything readable.
     encryption.write_keys(path, [new_key, *old_keys])
-    encryption.ensure_data_keys(current_app)
+    encryption.use_keys(current_app, [new_key, *old_keys])
     count = reencrypt()
     if retire_old:
         encryption.write_keys(path, [new_key])
-        encryption.ensure_data_keys(current_app)
+        encryption.use_keys(current_app, [new_key])
+    audit.record_operator("keys_rotate", "data-keys rotate")
+    db.session.commit()
     click.echo(f"Re-encrypted {count} values under a new key.")
     click.echo(
         "The old keys are removed: earlier backups can no longer be read."
@@ -133,7 +227,10 @@ def rotate_keys_command(retire_old: bool) -> None:
 @keys_cli.command("reencrypt")
 def reencrypt_command() -> None:
     """Re-encrypt every stored value under the first configured key."""
-    click.echo(f"Re-encrypted {reencrypt()} values under the first key.")
+    count = reencrypt()
+    audit.record_operator("keys_reencrypt", "data-keys reencrypt")
+    db.session.commit()
+    click.echo(f"Re-encrypted {count} values under the first key.")
 
 
 def reencrypt() -> int:
@@ -173,9 +270,19 @@ def restore_command(path: Path, yes: bool) -> None:
         click.confirm(question, abort=True)
     try:
         backup.restore(path)
+    except backup.RestoredUnreadable as error:
+        _record_restore()  # restored all the same: the trail says so
+        raise click.ClickException(str(error)) from error
     except backup.BackupError as error:
         raise click.ClickException(str(error)) from error
+    _record_restore()
     click.echo(f"Database restored from {path}.")
+
+
+def _record_restore() -> None:
+    """Into the restored database, after the restore: the restored trail goes on from it."""
+    audit.record_operator("restore", "restore")
+    db.session.commit()
 
 
 @click.command("demo-data")
@@ -234,8 +341,63 @@ def fhir_questionnaires_command(outdir: Path) -> None:
     click.echo(f"Wrote {len(instruments)} Questionnaires to {outdir}.")
 
 
+class OperatorGroup(AppGroup):
+    """Our commands' group: an expected failure in any of them (the database unreachable or
+    not migrated, keys that do not open the data, a file that cannot be written) ends with one
+    line on stderr and exit status 1 (click's "Error: ..."), never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        # The app context outlives the command, so that a failure can still be explained.
+        with ctx.ensure_object(ScriptInfo).load_app().app_context():
+            return self._invoke_explained(ctx)
+
+    def _invoke_explained(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as error:
+            raise click.ClickException(database_problem(error)) from error
+        except encryption.UnreadableRecord as error:
+            raise click.ClickException(
+                "A stored value could not be decrypted: the data keys in use do not open it (or "
+                "it was altered). Put back the data keys that were in use; nothing was changed."
+            ) from error
+        except backup.BackupError as error:
+            raise click.ClickException(str(error)) from error
+        except OSError as error:
+            raise click.ClickException(
+                f"{error.strerror or type(error).__name__}: {error.filename or ''}".rstrip(": ")
+            ) from error
+
+
+NOT_MIGRATED = (
+    "The database has no tables yet: run `flask counselor setup` (or `db upgrade`) first."
+)
+
+
+def database_problem(error: SQLAlchemyError) -> str:
+    """One line for a database error, from what the database is found to be in (never the
+    statement or its values, which may be clinical)."""
+    db.session.remove()
+    url = config.display_url(db.engine.url)
+    try:
+        with db.engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+        revision = schema.current()
+    except DBAPIError as probe:
+        reason = str(probe.orig or probe).strip().splitlines()
+        return f"Cannot connect to the database {url}: {reason[0] if reason else 'no reason given'}"
+    if not any(name.startswith(TABLE_PREFIX) for name in tables):
+        return f"{NOT_MIGRATED} (database: {url})"
+    if revision not in schema.heads():
+        return (
+            "The database's tables are at an older version: run `flask counselor db upgrade` first."
+        )
+    name = type(getattr(error, "orig", None) or error).__name__
+    return f"The database refused the command ({name}); nothing was changed."
+
+
 # Every command of ours sits under one group: `flask counselor ...`, mounted or not.
-counselor_cli = AppGroup("counselor", help="The couples-therapy package's commands.")
+counselor_cli = OperatorGroup("counselor", help="The couples-therapy package's commands.")
 for _command in (
     therapist_cli,
     setup_command,

@@ -1,4 +1,10 @@
-"""Configuration: defaults, then instance/config.py, then the environment."""
+"""Configuration: defaults, then instance/config.py, then the environment.
+
+The instance folder (config.py, secret_key, data_keys) is ``COUNSELOR_INSTANCE_PATH`` when set,
+else Flask's default: ``instance/`` beside the package in a checkout, but
+``<venv>/var/counselor_app-instance`` once installed from a wheel, which a new virtualenv
+replaces. Deployments set it.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,35 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 logger = logging.getLogger(__name__)
 
 # A file name, not a secret.
 SECRET_KEY_FILE = "secret_key"  # noqa: S105  # nosec B105
+INSTANCE_PATH_VARIABLE = "COUNSELOR_INSTANCE_PATH"
+# Written by `flask counselor setup` on a database server: the instance is in production there.
+PRODUCTION_MARKER = "production"
+# Where the README's deployment keeps its environment (named in messages, never read).
+ENVIRONMENT_FILE = "/etc/counselor/env"
+
+
+class ConfigurationError(click.ClickException):
+    """The app must not start as configured; the message says what is missing.
+
+    A ClickException so that ``flask ...`` prints it as one line (exit status 1) instead of a
+    traceback; counselor_app.wsgi prints it as one line too and gunicorn stops.
+    """
+
+
+def instance_path_from_environment() -> str | None:
+    """``COUNSELOR_INSTANCE_PATH``, made absolute (Flask refuses a relative instance path)."""
+    given = os.environ.get(INSTANCE_PATH_VARIABLE, "").strip()
+    return os.path.abspath(os.path.expanduser(given)) if given else None
+
 
 # Settings the package's own code reads, all named COUNSELOR_*. init_app applies them too, so a
 # host app that mounts the package gets them unless it sets its own.
@@ -26,6 +53,8 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     # this long at most whatever the activity. Mounted on a host's sign-in, the host's rules hold.
     "COUNSELOR_IDLE_TIMEOUT": timedelta(minutes=30),
     "COUNSELOR_ABSOLUTE_TIMEOUT": timedelta(hours=12),
+    # How long before the idle sign-out our pages warn and offer to stay signed in (WCAG 2.2.1).
+    "COUNSELOR_IDLE_WARNING": timedelta(minutes=2),
     "COUNSELOR_COUPLES_PER_PAGE": 20,
     # A host's layout for our pages (it provides the blocks title, head and content).
     "COUNSELOR_BASE_TEMPLATE": None,
@@ -60,6 +89,12 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     "COUNSELOR_FHIR_PARTNER_ID_SYSTEM": None,
     # The private calendar feed: how many days ahead it lists upcoming appointments.
     "COUNSELOR_CALENDAR_FEED_DAYS": 180,
+    # Upgrades (counselor_app.operations): how long a worker trusts its last look at the schema
+    # revision and the maintenance flag, and how long a request under way may still run
+    # (gunicorn's --timeout). `flask counselor db upgrade` waits the two together after raising
+    # the flag, before it migrates.
+    "COUNSELOR_SCHEMA_CHECK_SECONDS": 2.0,
+    "COUNSELOR_UPGRADE_DRAIN_SECONDS": 30.0,
 }
 # Standalone only: settings of an app of our own.
 STANDALONE_DEFAULTS: dict[str, Any] = {
@@ -148,13 +183,15 @@ def from_environment() -> dict[str, Any]:
 def _typed(name: str, value: str) -> Any:
     if name == "COUNSELOR_MAIL_PORT":
         return int(value)
-    if name in ("COUNSELOR_MAIL_USE_TLS", "COUNSELOR_MAIL_USE_SSL"):
+    if name in ("COUNSELOR_MAIL_USE_TLS", "COUNSELOR_MAIL_USE_SSL", "COUNSELOR_PROXY_FIX"):
         return value.strip().lower() in ("1", "true", "yes", "on")
     return value
 
 
 # Deployment secrets and addresses that belong in the environment rather than a file.
 ENVIRONMENT_SETTINGS = (
+    "COUNSELOR_ENV",
+    "COUNSELOR_PROXY_FIX",
     "COUNSELOR_MAIL_SERVER",
     "COUNSELOR_MAIL_PORT",
     "COUNSELOR_MAIL_USE_TLS",
@@ -206,8 +243,95 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
+    refuse_default_database_in_production(app)  # before the empty SQLite file is made
     create_private_sqlite_file(app)
     ensure_secret_key(app)
+
+
+# --- No silent wrong database ------------------------------------------------------------------
+
+
+def in_development(app: Flask) -> bool:
+    """COUNSELOR_ENV=development, or Flask's debug mode (`flask --debug run`)."""
+    return app.config.get("COUNSELOR_ENV") == "development" or app.debug
+
+
+def production_marker(app: Flask) -> Path:
+    return Path(app.instance_path) / PRODUCTION_MARKER
+
+
+def recorded_database(app: Flask) -> str | None:
+    """The database `setup` recorded in the instance's production marker, if there is one."""
+    path = production_marker(app)
+    if not path.is_file():
+        return None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() == "database":
+            return value.strip()
+    return "a database server"
+
+
+def without_password(url: URL, *, drivername: str | None = None) -> URL:
+    # URL.set(password=None) would leave the password as it is.
+    return URL.create(
+        drivername or url.drivername,
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=url.query,
+    )
+
+
+def display_url(url: str | URL) -> str:
+    """A database URL as it may be shown and recorded: never the password."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    plain = without_password(parsed, drivername=parsed.get_backend_name())
+    return plain.render_as_string(hide_password=False)
+
+
+def refuse_default_database_in_production(app: Flask) -> None:
+    """Refuse the built-in SQLite file where the instance is known to run on another database.
+
+    Without its exported variables (a cron job, a shell without the service's environment) the
+    app would otherwise open a new empty SQLite file: backups of nothing, a second practice.
+    """
+    builtin = defaults(app.instance_path)["SQLALCHEMY_DATABASE_URI"]
+    production = app.config.get("COUNSELOR_ENV") == "production"
+    if app.config["SQLALCHEMY_DATABASE_URI"] != builtin or (in_development(app) and not production):
+        return
+    recorded = recorded_database(app)
+    if recorded is not None:
+        raise ConfigurationError(
+            f"DATABASE_URL is not set: this instance was set up on {recorded} (recorded in "
+            f"{production_marker(app)}); export the variables from {ENVIRONMENT_FILE} (or the "
+            "service's environment) and run again."
+        )
+    if production:
+        raise ConfigurationError(
+            "DATABASE_URL is not set and COUNSELOR_ENV is production: refusing the built-in "
+            f"SQLite database in {app.instance_path}; export the variables from "
+            f"{ENVIRONMENT_FILE} (or set DATABASE_URL) and run again."
+        )
+
+
+def record_production_database(app: Flask) -> Path | None:
+    """After `setup` on a database server, note it in the instance folder (no password), so a
+    later run without DATABASE_URL is refused rather than given an empty SQLite file."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite" or app.testing or in_development(app):
+        return None
+    path = production_marker(app)
+    content = (
+        "# Written by `flask counselor setup`: this instance runs on the database below.\n"
+        "# Started without DATABASE_URL, the app refuses to run on a new SQLite file instead.\n"
+        f"database = {display_url(url)}\n"
+    )
+    if not path.is_file() or path.read_text(encoding="utf-8") != content:
+        path.unlink(missing_ok=True)
+        write_once(path, content)
+    return path
 
 
 def adopt_legacy_names(app: Flask) -> None:

@@ -3,13 +3,18 @@
 Fernet (AES-128-CBC with an HMAC-SHA256 over the whole token) is authenticated: a ciphertext
 altered in the database fails its check and is refused rather than shown. The keys live in
 ``instance/data_keys`` (one per line, the first encrypts, all decrypt), apart from the database
-and its backups, or in the ``DATA_KEYS`` setting. ``flask data-keys rotate`` re-encrypts
-every value under a new key; the README describes the procedure.
+and its backups, or in the ``COUNSELOR_DATA_KEYS`` setting. ``flask counselor data-keys
+rotate`` re-encrypts every value under a new key; the README describes the procedure.
+
+At start the keys are checked against a sample of the stored ciphertext (one value per
+encrypted column): the app refuses to start (DataKeysError) rather than make a new key beside
+data it cannot open, or run with keys that open nothing.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,12 +22,27 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
-from sqlalchemy import Column, Connection, LargeBinary, MetaData, Table, Text, select, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import (
+    Column,
+    Connection,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import column as sql_column
+from sqlalchemy.sql import table as sql_table
 from sqlalchemy.sql.expression import type_coerce
 from sqlalchemy.types import TypeDecorator
 
-from counselor_app.config import write_once
+from counselor_app.config import ConfigurationError, write_once
+
+logger = logging.getLogger(__name__)
 
 DATA_KEYS_FILE = "data_keys"
 EXTENSION = "counselor_cipher"
@@ -30,6 +50,10 @@ EXTENSION = "counselor_cipher"
 
 class UnreadableRecord(Exception):
     """A stored ciphertext failed its integrity check (altered, or made with an unknown key)."""
+
+
+class DataKeysError(ConfigurationError):
+    """The data keys do not fit the database: the app refuses to start (one line, exit 1)."""
 
 
 def parse_keys(text: str) -> list[str]:
@@ -40,10 +64,158 @@ def keys_path(app: Flask) -> Path:
     return Path(app.instance_path) / DATA_KEYS_FILE
 
 
-def ensure_data_keys(app: Flask) -> None:
-    """Use the configured keys, else instance/data_keys, else make and keep a first key."""
-    keys = app.config.get("COUNSELOR_DATA_KEYS") or read_or_create_keys(keys_path(app))
-    app.extensions[EXTENSION] = MultiFernet([Fernet(key) for key in keys])
+def ensure_data_keys(app: Flask, engine: Engine) -> None:
+    """Use the configured keys, else instance/data_keys, else make and keep a first key; but
+    first check them against the database (``engine``): keys that do not open what it holds,
+    or no key beside encrypted data, raise DataKeysError and no key file is written."""
+    configured = app.config.get("COUNSELOR_DATA_KEYS")
+    path = keys_path(app)
+    keys = configured or (parse_keys(path.read_text()) if path.is_file() else None)
+    if keys:
+        use_keys(app, keys)  # a malformed key fails here, before any query
+    sample = stored_sample(engine)
+    if not keys:
+        if sample:
+            raise DataKeysError(
+                f"The database holds encrypted data ({sample[0][0]}) but no data key is "
+                f"configured: put back the data_keys file in the instance folder "
+                f"({app.instance_path}; COUNSELOR_INSTANCE_PATH names another) or set "
+                "COUNSELOR_DATA_KEYS. No new key was made."
+            )
+        keys = read_or_create_keys(path)
+        use_keys(app, keys)
+        return
+    if column := first_unopened(app.extensions[EXTENSION], sample):
+        where = "COUNSELOR_DATA_KEYS" if configured else str(path)
+        raise DataKeysError(
+            f"The data keys in use ({where}) do not open the encrypted data in the database "
+            f"({column}): put back the keys that were in use (the data_keys file or "
+            "COUNSELOR_DATA_KEYS), newest first. Nothing was changed."
+        )
+
+
+def first_unopened(keys: MultiFernet, sample: list[tuple[str, bytes]] | None) -> str | None:
+    """The first sampled column whose token ``keys`` do not open; None when they open all."""
+    for column, token in sample or ():
+        try:
+            keys.decrypt(token)
+        except InvalidToken:
+            return column
+    return None
+
+
+def use_keys(app: Flask, keys: Iterable[str]) -> None:
+    try:
+        app.extensions[EXTENSION] = MultiFernet([Fernet(key) for key in keys])
+    except (ValueError, TypeError) as error:
+        raise DataKeysError(
+            "A data key is not a valid Fernet key (32 url-safe base64-encoded bytes)."
+        ) from error
+
+
+# The first bytes of every Fernet token (its version byte, 0x80, in url-safe base64): a value
+# without them is not ciphertext (plain text a pending migration will encrypt).
+TOKEN_START = b"gAAAAA"
+# Our tables' prefix since revision 0008, and tables every database of ours had before it
+# (as in counselor_app.schema, which imports the models and so cannot be imported here).
+LEGACY_PREFIX = "counselor_"
+LEGACY_TABLES = ("therapist", "couple", "partner")
+
+
+def stored_sample(engine: Engine) -> list[tuple[str, bytes]] | None:
+    """One stored token from each encrypted column that holds one: ``[("table.column",
+    token)]``; None when the database cannot be read (unreachable, or our tables not made yet).
+
+    One query when the schema is the models'; a database at an older revision (an upgrade
+    before its migrations) is read column by column, for the columns it has.
+    """
+    from counselor_app.models import Base
+
+    columns = encrypted_columns(Base.metadata)
+    try:
+        with engine.connect() as connection:
+            try:
+                sampled = _sample_at_once(connection, columns)
+            except DBAPIError:
+                connection.rollback()
+                sampled = _sample_present(connection, columns)
+            # Not kept in the pool: a pre-forking server (gunicorn --preload) must not share it.
+            connection.invalidate()
+    except DBAPIError as error:
+        logger.warning(
+            "The data keys were not checked against the database: it cannot be read (%s).",
+            type(error.orig).__name__ if error.orig is not None else type(error).__name__,
+        )
+        return None
+    if sampled is None:
+        logger.info("The data keys were not checked: the database has no tables of ours yet.")
+        return None
+    tokens = [
+        (name, value.encode("ascii") if isinstance(value, str) else bytes(value))
+        for name, value in sampled
+        if value is not None
+    ]
+    return [(name, token) for name, token in tokens if token.startswith(TOKEN_START)]
+
+
+def encrypted_columns(metadata: MetaData) -> list[Column[Any]]:
+    return [
+        column
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, ENCRYPTED_TYPES)
+    ]
+
+
+def _first_value(table_name: str, column: Column[Any]) -> Any:
+    """The first non-null stored value of ``column`` (in ``table_name``), as raw text or bytes."""
+    stored = sql_column(column.name, column.type.impl)
+    return (
+        select(stored)
+        .select_from(sql_table(table_name, stored))
+        .where(stored.is_not(None))
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _sample(
+    connection: Connection, located: list[tuple[str, Column[Any]]]
+) -> list[tuple[str, Any]]:
+    row = connection.execute(select(*(_first_value(t, c) for t, c in located))).one()
+    return [(f"{t}.{c.name}", value) for (t, c), value in zip(located, row, strict=True)]
+
+
+def _sample_at_once(connection: Connection, columns: list[Column[Any]]) -> list[tuple[str, Any]]:
+    return _sample(connection, [(column.table.name, column) for column in columns])
+
+
+def _sample_present(
+    connection: Connection, columns: list[Column[Any]]
+) -> list[tuple[str, Any]] | None:
+    """The columns the database has: an older revision may lack some, and before revision 0008
+    our tables had no ``counselor_`` prefix (encrypted since 0007 all the same)."""
+    inspector = inspect(connection)
+    tables = set(inspector.get_table_names())
+    # Unprefixed names are ours only in a database of ours from before 0008 (a host's database
+    # may have an `appointment` of its own).
+    legacy = set(LEGACY_TABLES) <= tables
+    located: list[tuple[str, Column[Any]]] = []
+    names: dict[str, set[str]] = {}
+    for column in columns:
+        candidates = [column.table.name]
+        if legacy:
+            candidates.append(column.table.name.removeprefix(LEGACY_PREFIX))
+        name = next((n for n in candidates if n in tables), None)
+        if name is None:
+            continue
+        if name not in names:
+            names[name] = {info["name"] for info in inspector.get_columns(name)}
+        if column.name in names[name]:
+            located.append((name, column))
+    if not names:
+        return None
+    return _sample(connection, located) if located else []
 
 
 def read_or_create_keys(path: Path) -> list[str]:

@@ -3,11 +3,28 @@
 import logging
 import re
 import traceback
+from contextlib import suppress
 from types import TracebackType
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    has_app_context,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import BadRequest, HTTPException
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+from werkzeug.wrappers import Response
 
 from counselor_app.encryption import UnreadableRecord
 from counselor_app.extensions import db
@@ -30,6 +47,28 @@ UNREADABLE_MESSAGE = (
 CSRF_MESSAGE = (
     "This form had expired or was not sent from this application, so nothing was saved. "
     "Go back, reload the page and submit it again."
+)
+# Flask-WTF's reasons when, over HTTPS, the Referer names another host than the request's.
+REFERRER_REFUSALS = ("The referrer does not match the host.", "The referrer header is missing.")
+# 503 pages: (title, message, seconds for Retry-After). "Nothing you sent was saved" is said
+# only of a request that committed nothing (see _note_commit); else SAVED_IN_PART is.
+UNAVAILABLE = {
+    "outage": (
+        "Temporarily unavailable",
+        "The service is temporarily unavailable: nothing you sent was saved. "
+        "Please try again in a minute.",
+        60,
+    ),
+    "upgrade": (
+        "Upgrade in progress",
+        "The service is being upgraded: nothing you sent was saved. "
+        "Please try again in a few minutes.",
+        120,
+    ),
+}
+SAVED_IN_PART = (
+    "The service became unavailable part way through: some of what you sent may have been "
+    "saved. Please check the page before sending it again."
 )
 
 
@@ -92,12 +131,102 @@ def _kind(error: BaseException) -> str:
     return f"{kind.__module__}.{kind.__qualname__} (message withheld: it may hold client data)\n"
 
 
-def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
+def render_error(code: int, detail: str | None = None) -> tuple[str, int] | Response:
     title, message = PAGES.get(code, (f"Error {code}", "The request could not be completed."))
     # A partner's pages have a layout of their own, which names no therapist page.
     partner = is_partner_page(local_endpoint())
     template = "counselor/partner/error.html" if partner else "counselor/errors/error.html"
-    return render_template(template, code=code, title=title, message=detail or message), code
+    try:
+        return render_template(template, code=code, title=title, message=detail or message), code
+    except (DBAPIError, PoolTimeout) as error:
+        # The page looks the signed-in therapist up: with the database gone, that fails too.
+        if not is_outage(error):
+            raise
+        return database_unavailable(error)
+
+
+def database_unavailable(error: Exception) -> Response:
+    """The database is down or unreachable: our 503 page, and a log line naming the route and
+    the exception's class, never its message."""
+    _rollback()
+    logger.error("Database unavailable on %s [%s]: %s", _rule(), request.method, _kind_name(error))
+    return unavailable("outage")
+
+
+# SQLite says OperationalError for a missing table or a syntax error too: only these primary
+# result codes are the database not answering (busy, locked, read-only, I/O, full, can't open).
+SQLITE_OUTAGES = frozenset({5, 6, 8, 10, 13, 14})
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """The database did not answer (down, restarting, unreachable, its pool exhausted), as
+    opposed to a fault in a statement: the request can succeed later, unchanged."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        sqlite_code = getattr(error.orig, "sqlite_errorcode", None)
+        if sqlite_code is not None:
+            return sqlite_code & 0xFF in SQLITE_OUTAGES
+        return isinstance(error, OperationalError | InterfaceError)
+    return isinstance(error, PoolTimeout)
+
+
+@event.listens_for(Session, "after_commit")
+def _note_commit(session: Session) -> None:
+    """A request that committed something before failing must not be told nothing was saved."""
+    if has_app_context():
+        g.counselor_committed = True
+
+
+def unavailable(kind: str) -> Response:
+    """Our 503 page ("outage" or "upgrade"), without touching the database: nobody is looked
+    up (the page shows no one's name), our layout rather than a host's (which may read the
+    database), and never cached."""
+    title, message, retry_after = UNAVAILABLE[kind]
+    if g.get("counselor_committed"):
+        message = SAVED_IN_PART
+    g.counselor_therapist = None  # counselor_app.auth.identity: nobody to look up now
+    manager = getattr(current_app, "login_manager", None)
+    if manager is not None and "_login_user" not in g:
+        # Flask-Login's template context loads the signed-in user (ours or a host's): not now.
+        g._login_user = manager.anonymous_user()
+    if request.accept_mimetypes.best == "application/json":
+        response = make_response(jsonify(saved=False, error=message), 503)
+    elif is_partner_page(local_endpoint()):
+        body = render_template(
+            "counselor/partner/error.html", code=503, title=title, message=message
+        )
+        response = make_response(body, 503)
+    else:
+        body = render_template(
+            "counselor/errors/unavailable.html",
+            title=title,
+            message=message,
+            sent_a_form=request.method not in ("GET", "HEAD"),
+            current_therapist=None,
+            counselor_base_template=None,
+        )
+        response = make_response(body, 503)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _rollback() -> None:
+    """End the failed request's transaction; with the database gone, that fails too, and the
+    error page must still be answered (the pool drops the dead connection)."""
+    with suppress(Exception):  # nothing left to undo on a dead connection
+        db.session.rollback()
+
+
+def _rule() -> str:
+    # The route's pattern, not the path: a partner's path holds the token of their link.
+    return request.url_rule.rule if request.url_rule else "(no route)"
+
+
+def _kind_name(error: BaseException) -> str:
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def protect_logger(target: logging.Logger) -> None:
@@ -115,13 +244,26 @@ def register(target: Flask | Blueprint) -> None:
     """Error pages for our blueprint (mounted: our pages only), or for the whole standalone app."""
 
     @target.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError) -> tuple[str, int]:
+    def csrf_error(error: CSRFError) -> tuple[str, int] | Response:
+        if error.description in REFERRER_REFUSALS:
+            # Behind a proxy that does not pass the host on, every form fails here: say where
+            # to look. Host names only (a Referer's path may hold a partner's link).
+            logger.warning(
+                "Form refused over HTTPS: the Referer's host (%s) is not this request's (%s). "
+                "Behind a proxy, pass the host on (nginx: proxy_set_header Host $host; and "
+                "X-Forwarded-Host with COUNSELOR_PROXY_FIX).",
+                urlsplit(request.referrer or "").netloc or "none",
+                request.host,
+            )
         return render_error(400, CSRF_MESSAGE)
 
     @target.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> tuple[str, int] | Response:
         if isinstance(error, CSRFError):
             return csrf_error(error)  # reached through the 400 handler registered below
+        if isinstance(error, InternalServerError) and is_outage(error.original_exception):
+            # Raised where no handler of ours could catch it first (an after_request hook).
+            return database_unavailable(error.original_exception)  # type: ignore[arg-type]
         # A 400 raised by our own code with abort(400, "...") carries a message worth showing.
         own_message = (
             isinstance(error, BadRequest)
@@ -136,20 +278,25 @@ def register(target: Flask | Blueprint) -> None:
         target.register_error_handler(code, http_error)
 
     @target.errorhandler(UnreadableRecord)
-    def unreadable_record(error: UnreadableRecord) -> tuple[str, int]:
-        db.session.rollback()
+    def unreadable_record(error: UnreadableRecord) -> tuple[str, int] | Response:
+        _rollback()
         # The endpoint says where to look; the record's content is never logged.
         logger.error("Encrypted value failed its integrity check on %s", local_endpoint())
         return render_error(500, UNREADABLE_MESSAGE)
 
+    @target.errorhandler(DBAPIError)
+    @target.errorhandler(PoolTimeout)
+    def database_error(error: Exception) -> tuple[str, int] | Response:
+        """An outage answers our 503 page whether testing or not (it is no fault of the code);
+        any other database error is a server error."""
+        return database_unavailable(error) if is_outage(error) else server_error(error)
+
     @target.errorhandler(Exception)
-    def server_error(error: Exception) -> tuple[str, int]:
+    def server_error(error: Exception) -> tuple[str, int] | Response:
         if _propagates():
             raise error  # testing and debugging: the exception itself is what helps
-        db.session.rollback()
-        # The route's pattern, not the path: a partner's path holds the token of their link.
-        rule = request.url_rule.rule if request.url_rule else "(no route)"
-        logger.error("Exception on %s [%s]", rule, request.method, exc_info=error)
+        _rollback()
+        logger.error("Exception on %s [%s]", _rule(), request.method, exc_info=error)
         return render_error(500)
 
 

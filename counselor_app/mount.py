@@ -22,7 +22,7 @@ from flask import (
 )
 from flask_wtf.csrf import generate_csrf
 
-from counselor_app import errors, paths
+from counselor_app import errors, operations, paths
 from counselor_app.admin.views import bp as admin_bp
 from counselor_app.appointments.views import bp as appointments_bp
 from counselor_app.assessment.views import bp as assessment_bp
@@ -71,7 +71,13 @@ for _child in (
 # Pages anyone may open: the public files, the sign-in page, a therapist's calendar feed
 # (its link's token is the key a calendar app holds: calendars.views), and our instruments as
 # FHIR Questionnaires (item wording and scoring only: no client data).
-OPEN_ENDPOINTS = PUBLIC_FILES | {"auth.login", "calendars.feed", "fhir.questionnaire"}
+# And the readiness check, for load balancers: one word per check, no data.
+OPEN_ENDPOINTS = PUBLIC_FILES | {
+    "auth.login",
+    "calendars.feed",
+    "fhir.questionnaire",
+    operations.READY,
+}
 
 
 def build(counselor: Counselor) -> Blueprint:
@@ -85,6 +91,10 @@ def build(counselor: Counselor) -> Blueprint:
     )
     parent.add_url_rule("/counselor-static/print.css", "print_css", print_css)
     parent.add_url_rule("/healthz", "health", health)
+    parent.add_url_rule("/readyz", operations.READY, ready)
+    # First of our hooks: nothing reads the database before the guard has seen it is ours to
+    # use (our revision, no upgrade under way, reachable).
+    parent.before_request(operations.guard)
     # Each app's own limiter counts wrong links per address: only misses (the neutral page)
     # count, so a partner reopening their link is never held up by their own visits.
     parent.add_url_rule(
@@ -134,6 +144,21 @@ def health() -> Response:
     """For load balancers and uptime checks, and the benchmarks' framework baseline: answers
     without touching the database or the session."""
     return Response("ok\n", mimetype="text/plain")
+
+
+def ready() -> Response:
+    """For load balancers and orchestrators: 200 "ready" when the database answers, is at the
+    revision this code was built for with no upgrade under way, and the data keys open what it
+    stores; else 503 "not ready". One word per check, never an exception's text."""
+    checks = operations.readiness()
+    ready = all(result == operations.OK for result in checks.values())
+    lines = [
+        "ready" if ready else "not ready",
+        *(f"{name}: {word}" for name, word in checks.items()),
+    ]
+    response = Response("\n".join(lines) + "\n", 200 if ready else 503, mimetype="text/plain")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def require_therapist() -> Response | None:

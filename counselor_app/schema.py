@@ -168,9 +168,52 @@ db_cli = AppGroup("db", help="Our tables' migrations, kept apart from any host a
 
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
-def upgrade_command(revision: str) -> None:
-    """Upgrade our tables to REVISION (the newest by default)."""
-    upgrade(revision)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Take over a maintenance flag left raised by an upgrade that failed or was stopped.",
+)
+@click.option(
+    "--no-backup",
+    is_flag=True,
+    help="Skip the automatic backup before revisions that rewrite stored data.",
+)
+def upgrade_command(revision: str, force: bool, no_backup: bool) -> None:
+    """Upgrade our tables to REVISION (the newest by default), safely while the app runs.
+
+    Backs the database up to <instance>/backups/ first when a revision ahead rewrites stored
+    data; raises the maintenance flag (every worker answers 503) and waits for the workers to
+    see it; migrates; lowers the flag. Restart the app afterwards.
+    """
+    from counselor_app import operations
+
+    try:
+        operations.safe_upgrade(revision, force=force, make_backup=not no_backup, echo=click.echo)
+    except operations.UpgradeError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@db_cli.command("maintenance")
+@click.argument("switch", type=click.Choice(["on", "off", "status"]), default="status")
+def maintenance_command(switch: str) -> None:
+    """Raise or lower the maintenance flag by hand (while it is up, every page answers 503)."""
+    from counselor_app import operations
+
+    if not operations.flag_table_exists():
+        raise click.ClickException("No maintenance flag here: run `flask counselor db upgrade`.")
+    if switch == "on":
+        try:
+            operations.raise_flag("by hand")
+        except operations.UpgradeError as error:
+            raise click.ClickException(str(error)) from error
+    elif switch == "off":
+        operations.lower_flag()
+    row = operations.raised_flag()
+    click.echo(
+        f"Maintenance flag raised by {row['raised_by']} ({row['reason']})."
+        if row
+        else "Maintenance flag down: pages are served."
+    )
 
 
 @db_cli.command("downgrade")

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import flask
-from flask import Response, request
+from flask import Response, before_render_template, request
+from flask_wtf import FlaskForm
+from jinja2 import Template
 from werkzeug.routing import IntegerConverter
 
 from counselor_app.extensions import state
@@ -80,3 +82,27 @@ def security_headers(response: Response) -> Response:
         # No includeSubDomains: mounted in a host, we must not commit the host's whole domain.
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
+
+
+def _refused(value: Any) -> bool:
+    """A form refused on this request, in a context value: the form, or a plain dict, list or
+    tuple holding it (the appointment page's forms). Only plain ones: the session and the
+    config are dicts too, and reading the session would mark the response as varying by it."""
+    if isinstance(value, FlaskForm):
+        return bool(value.errors)
+    if type(value) is dict:
+        return any(_refused(item) for item in value.values())
+    if type(value) in (list, tuple):
+        return any(_refused(item) for item in value)
+    return False
+
+
+def mark_refused_forms(sender: Any, template: Template, context: dict[str, Any], **_: Any) -> None:
+    """Tell our layouts when a form on the page was refused (``counselor_form_failed``), so the
+    page title starts with "Error:": the title is drawn before the form, so the form's own
+    macro cannot say it. Any app's renders pass here; only our templates are marked."""
+    if (template.name or "").startswith("counselor/"):
+        context["counselor_form_failed"] = any(_refused(value) for value in context.values())
+
+
+before_render_template.connect(mark_refused_forms)

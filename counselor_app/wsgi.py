@@ -1,10 +1,24 @@
-"""WSGI entry point for gunicorn: ``gunicorn 'counselor_app.wsgi:app'``."""
+"""WSGI entry point for gunicorn: ``gunicorn 'counselor_app.wsgi:app'``.
+
+The instance folder is ``COUNSELOR_INSTANCE_PATH`` when set (see counselor_app.config).
+"""
 
 import gc
+import sys
 
 from counselor_app import create_app
+from counselor_app.config import ConfigurationError
 
-app = create_app()
+# gunicorn's exit status for "the application could not be loaded": its master stops rather
+# than start workers that cannot run.
+APP_LOAD_ERROR = 4
+
+try:
+    app = create_app()
+except ConfigurationError as error:
+    # One line saying what is missing (no traceback), then gunicorn stops.
+    print(f"counselor_app cannot start: {error.format_message()}", file=sys.stderr, flush=True)
+    raise SystemExit(APP_LOAD_ERROR) from None
 
 # What a worker holds for its whole life (modules, the app, its templates' machinery) is moved
 # out of the garbage collector's reach, so a full collection skips it. Measured in make bench:

@@ -8,8 +8,14 @@ from counselor_app.models import PaperSize
 
 
 class TherapistForm(BaseForm):
+    """A colleague's account: their name and email, not the administrator's. Autofill would
+    offer the administrator's own (no HTML token names someone else's), so it is off. The
+    account's password is generated, never typed."""
+
     name = StringField(
-        "Full name", validators=[DataRequired("Enter the therapist's name."), Length(max=120)]
+        "Full name",
+        validators=[DataRequired("Enter the therapist's name."), Length(max=120)],
+        render_kw={"autocomplete": "off"},
     )
     email = EmailField(
         "Email",
@@ -18,6 +24,7 @@ class TherapistForm(BaseForm):
             Email("Enter a valid email address."),
             Length(max=254),
         ],
+        render_kw={"autocomplete": "off"},
     )
     is_admin = BooleanField(
         "Practice administrator",
@@ -30,6 +37,8 @@ class PracticeForm(BaseForm):
         "Practice name",
         validators=[Length(max=120)],
         description="Shown in the header of every document.",
+        # The administrator's own organisation (WCAG 1.3.5).
+        render_kw={"autocomplete": "organization"},
     )
     contact_line = StringField(
         "How partners reach the practice",

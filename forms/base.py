@@ -1,10 +1,12 @@
 """The base form every page form derives from."""
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from flask import g
 from flask_wtf import FlaskForm
-from wtforms import Form, IntegerField, PasswordField, StringField
+from wtforms import Field, FieldList, Form, FormField, IntegerField, PasswordField, StringField
 from wtforms.validators import InputRequired, NumberRange
 from wtforms.widgets import HiddenInput
 
@@ -28,11 +30,71 @@ class StrippingMeta:
         return unbound_field.bind(form=form, **options)
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One line of a form's error summary: ``target`` is the id of the control it is about (the
+    summary links to it), None for a problem of the whole form (a stale page, say)."""
+
+    message: str
+    target: str | None = None
+
+
+# Fields drawn as one input per choice (forms/rendering.py): a link goes to the first input.
+CHOICE_GROUPS = frozenset({"RadioField", "MultiCheckboxField"})
+
+
+def _fields(fields: Any) -> Iterator[Field]:
+    """Every field of ``fields``, those of nested forms and lists included, in page order."""
+    for field in fields:
+        if isinstance(field, FormField):
+            yield from _fields(field.form)
+        elif isinstance(field, FieldList):
+            yield from _fields(field.entries)
+        else:
+            yield field
+
+
+def _target(field: Field) -> str:
+    if field.type in CHOICE_GROUPS and field.choices:
+        return f"{field.id}-0"
+    return field.id
+
+
 class BaseForm(FlaskForm):
     """A CSRF-protected form (Flask-WTF) with whitespace trimming."""
 
     class Meta(StrippingMeta, FlaskForm.Meta):
         pass
+
+    @property
+    def summary_id(self) -> str:
+        """The id of the error summary's heading. A form on a long page posts to it (``action=
+        "…#{{ form.summary_id }}"``): refused, its page comes back there, the heading focused
+        by the browser itself, as a link's target is (the id exists only on a refused form)."""
+        return f"{self._prefix}errors"
+
+    def problems(self) -> list[Problem]:
+        """What the error summary lists: the form's own problems (and those of its hidden
+        fields: the CSRF token, the version), then each field's, linked to the field."""
+        general: list[str] = list(self.form_errors)
+        linked: list[Problem] = []
+        for field in _fields(self):
+            if not field.errors:
+                continue
+            if isinstance(field.widget, HiddenInput):
+                general += [error for error in field.errors if error not in general]
+            else:
+                message = f"{field.label.text}: {' '.join(field.errors)}"
+                linked.append(Problem(message, _target(field)))
+        return [Problem(message) for message in general] + linked
+
+    def nothing_was_lost(self) -> bool:
+        """Whether the summary may say nothing typed was lost: only when every problem is a
+        field's (a stale page's or token's message says itself what became of the input), and
+        never on a form with a password, which comes back empty."""
+        if any(problem.target is None for problem in self.problems()):
+            return False
+        return not any(field.type == "PasswordField" for field in _fields(self))
 
 
 class SubForm(Form):

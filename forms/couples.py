@@ -17,6 +17,11 @@ from counselor_app.forms.rendering import QuickSelect
 from counselor_app.models import RelationshipStage
 
 STAGE_CHOICES = [SelectChoice(stage.value, stage.label) for stage in RelationshipStage]
+# Clients' names and emails, never the therapist's own: a browser's autofill would offer the
+# therapist's name (HTML has no token for someone else's), and its form history would keep
+# clients' names for anyone at this browser to see. WCAG 1.3.5 asks for tokens only on the
+# user's own data.
+CLIENT_DATA = {"autocomplete": "off"}
 
 
 class PartnerForm(SubForm):
@@ -24,11 +29,15 @@ class PartnerForm(SubForm):
         "Name",
         validators=[DataRequired("Enter a name for this partner."), Length(max=80)],
         description="The name used in session and on handouts.",
+        render_kw=CLIENT_DATA,
     )
-    pronouns = StringField("Pronouns", validators=[Optional(), Length(max=40)])
+    pronouns = StringField(
+        "Pronouns", validators=[Optional(), Length(max=40)], render_kw=CLIENT_DATA
+    )
     email = EmailField(
         "Email (optional)",
         validators=[Optional(), Email("Enter a valid email address."), Length(max=254)],
+        render_kw=CLIENT_DATA,
     )
 
 
@@ -69,6 +78,7 @@ class EraseCoupleForm(BaseForm):
     confirm_name = StringField(
         "Type the couple's name, exactly as shown above, to confirm",
         validators=[DataRequired("Type the couple's name to confirm.")],
+        render_kw=CLIENT_DATA,
     )
 
 
@@ -76,7 +86,7 @@ class SearchForm(BaseForm):
     """The dashboard search. Sent by POST and kept in the session, so partner names never
     appear in a URL (and so never in an access log or the browser's history)."""
 
-    q = StringField("Partner name", validators=[Optional(), Length(max=80)])
+    q = StringField("Partner name", validators=[Optional(), Length(max=80)], render_kw=CLIENT_DATA)
     status = SelectField(
         "Status",
         widget=QuickSelect(),

@@ -205,19 +205,32 @@ TEMPLATES = {
     ProgressSummaryDocument: "counselor/reports/progress_summary.html",
     InvitationSlipDocument: "counselor/reports/invitation_slip.html",
 }
-# Therapist records are kept for years: PDF/A. What clients read, some with screen readers, is
-# tagged PDF/UA.
+# Therapist records are kept for years: PDF/A, at level A (tagged, so the structure and the
+# charts' alt text reach a screen reader). WeasyPrint claims one variant per file, and a PDF/UA
+# claim beside PDF/A's would need an XMP extension schema it does not write. What clients read,
+# some with screen readers, is tagged PDF/UA.
 VARIANTS = {
-    PlanDocument: "pdf/a-3u",
+    PlanDocument: "pdf/a-3a",
     HandoutDocument: "pdf/ua-1",
-    ProgressDocument: "pdf/a-3u",
+    ProgressDocument: "pdf/a-3a",
     ProgressSummaryDocument: "pdf/ua-1",
     InvitationSlipDocument: "pdf/ua-1",
 }
 
 
-def render_html(doc: Document, *, preview: bool = False) -> str:
-    """The document's HTML: the PDF and the browser preview come from this same template."""
+@dataclass(frozen=True)
+class Preview:
+    """A document shown in the browser: a page of the app, so it has a way back."""
+
+    back_url: str
+    back_label: str
+
+
+def render_html(doc: Document, *, preview: Preview | None = None) -> str:
+    """The document's HTML: the PDF and the browser preview come from this same template.
+
+    Only a preview gets a <main> landmark and the link back (reports/_document.html).
+    """
     return render_template(TEMPLATES[type(doc)], doc=doc, preview=preview)
 
 

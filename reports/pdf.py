@@ -18,6 +18,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from counselor_app.paths import REPORTS_DIR, STATIC_DIR
+from counselor_app.reports.tagging import add_header_scopes
 
 # Templates refer to static files as "counselor-static:css/x.css"; nothing else resolves.
 STATIC_SCHEME = "counselor-static:"
@@ -75,5 +76,6 @@ def render_pdf(html: str, *, paper: str, variant: str | None) -> Rendered:
         stylesheets=list(_stylesheets(paper)),
         font_config=_font_config(),
         pdf_variant=variant,
+        finisher=add_header_scopes,
     )
     return Rendered(pdf=pdf, refused_urls=tuple(fetcher.refused))

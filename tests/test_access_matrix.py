@@ -48,6 +48,7 @@ PUBLIC = {
     "static": "the package's CSS and JavaScript",
     "print_css": "the PDFs' print stylesheet",
     "health": "a fixed 'ok' for load balancers, no data",
+    "ready": "readiness for load balancers: one word per check, no data",
     "fhir.questionnaire": "an instrument as a FHIR Questionnaire: the questions, no answers",
 }
 # Own scope: a signed-in therapist's own records only, found through the signed-in therapist;
@@ -64,6 +65,8 @@ OWN_SCOPE = {
     "library.create": "a strategy of one's own",
     "auth.change_password": "one's own password",
     "auth.logout": "signing oneself out",
+    "auth.session_status": "how long one's own session has left",
+    "auth.keep_alive": "keeping one's own session from its idle time-out",
     "calendars.settings": "one's own calendar feed: whether there is one",
     "calendars.make_feed": "a new link for one's own calendar feed",
     "calendars.revoke_feed": "stopping one's own calendar feed",
@@ -98,7 +101,13 @@ PARTNER = {
 KEYED = {"calendars.feed": "one therapist's upcoming appointments, initials only"}
 CLASSIFIED = {**PUBLIC, **OWN_SCOPE, **ADMIN, **PARTNER, **KEYED}
 # Standalone only: mounted, the host signs its clinicians in and out, and we have no such page.
-SIGN_IN = {"auth.login", "auth.change_password", "auth.logout"}
+SIGN_IN = {
+    "auth.login",
+    "auth.change_password",
+    "auth.logout",
+    "auth.session_status",
+    "auth.keep_alive",
+}
 # Mounted, a 404 even to an administrator: accounts come from the host (admin required first).
 NOT_MOUNTED = {"admin.add_therapist"}
 

@@ -49,7 +49,11 @@ def test_backup_and_restore_bring_back_every_row_of_every_table(app, logged_in, 
     assert changes(before, snapshot(app))  # the damage is real
 
     run(app, "restore", "--yes", str(backup_file))
-    assert changes(before, snapshot(app)) == {}
+    restored = snapshot(app)
+    # Exactly as backed up, and the restore itself recorded after the restored trail.
+    assert changes(before, restored, append_only={"counselor_audit_event"}) == {}
+    [event] = restored["counselor_audit_event"][len(before["counselor_audit_event"]) :]
+    assert "restore" in event and "flask counselor restore" in event
     page = logged_in.get(f"/couples/{couple_id}").get_data(as_text=True)
     assert filled["markers"]["presenting_concerns"] in page
 
@@ -92,12 +96,14 @@ def test_restore_asks_before_replacing_everything(app, tmp_path):
 def test_restoring_under_other_keys_says_which_keys_are_needed(
     app, therapist, make_couple, tmp_path
 ):
-    make_couple(therapist)
-    backup_file = tmp_path / "practice.backup"
-    run(app, "backup", str(backup_file))
+    # Made while the database holds nothing encrypted: on data its keys do not open, the app
+    # would refuse to start (test_operations.py).
     settings = base_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path)
     settings["COUNSELOR_DATA_KEYS"] = [Fernet.generate_key().decode()]
     other_keys = create_app(settings, instance_path=str(tmp_path / "other"))
+    make_couple(therapist)
+    backup_file = tmp_path / "practice.backup"
+    run(app, "backup", str(backup_file))
     result = other_keys.test_cli_runner().invoke(
         args=["counselor", "restore", "--yes", str(backup_file)]
     )

@@ -21,6 +21,9 @@ def clean_env(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("DATA_KEYS", raising=False)
     monkeypatch.delenv("COUNSELOR_DATA_KEYS", raising=False)
+    # A developer's shell may name an instance or production: these tests choose their own.
+    monkeypatch.delenv("COUNSELOR_INSTANCE_PATH", raising=False)
+    monkeypatch.delenv("COUNSELOR_ENV", raising=False)
     return monkeypatch
 
 

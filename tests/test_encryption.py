@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from conftest import DATA_KEY, base_config
 from counselor_app import create_app
 from counselor_app.extensions import db
-from counselor_app.models import Couple, Response, ResponseChange, SessionNote
+from counselor_app.models import AuditEvent, Couple, Response, ResponseChange, SessionNote
 from counselor_app.schema import downgrade, upgrade
 from marker_support import STORED_IN_CLEAR, fill_every_free_text
 
@@ -123,6 +123,10 @@ def test_key_rotation_reencrypts_every_value_under_a_new_key(app, logged_in, tmp
         assert db.session.get(Couple, filled["couple_id"]).presenting_concerns == expected.decode()
         note = db.session.query(SessionNote).one()
         assert note.data == filled["markers"]["note_data"]
+        # The operator's command is in the audit trail, after the requests before it.
+        last = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert (last.action, last.endpoint) == ("keys_rotate", "flask counselor data-keys rotate")
+        assert last.therapist_id is None and last.address == "operator (command line)"
         db.session.remove()
         db.engine.dispose()
 

@@ -177,7 +177,7 @@ def test_session_plan_pdf_has_flags_agenda_scores_and_metadata(app, logged_in, a
     assert "Therapist's plan" in reader.metadata.subject
     assert reader.trailer["/Root"]["/Lang"] == "en"
     xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
-    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="U"' in xmp
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="A"' in xmp
     fonts = {
         str(f["/BaseFont"])
         for page in reader.pages
@@ -249,7 +249,10 @@ def test_an_open_safety_alert_blocks_the_handout_not_the_plan(app, logged_in, co
     plan_id = new_plan(logged_in, couple_id, strategies=["quality_time"])
     response = issue(logged_in, couple_id, plan_id, "handout")
     assert response.status_code == 409
-    assert "A safety alert is open for this couple" in response.get_data(as_text=True)
+    refused = response.get_data(as_text=True)
+    assert "A safety alert is open for this couple" in refused
+    # The refusal is the page's error summary: its heading takes focus, the title says so.
+    assert 'id="errors" tabindex="-1"' in refused and "data-error-summary" in refused
     preview = logged_in.get(f"/couples/{couple_id}/plans/{plan_id}/preview/handout")
     assert preview.status_code == 409
     assert issued(app, plan_id) == []
@@ -475,3 +478,11 @@ def test_a_handout_with_nothing_to_do_is_refused(app, logged_in, couple_id):
     assert response.status_code == 409
     assert "at least one intervention or homework" in response.get_data(as_text=True)
     assert issued(app, plan_id) == []
+
+
+def test_each_preview_link_says_which_document_it_shows(logged_in, assessed):
+    """Two links both called "Preview" would sound alike in a screen reader's list of links."""
+    plan_id = new_plan(logged_in, assessed, strategies=["quality_time"])
+    page = logged_in.get(f"/couples/{assessed}/plans/{plan_id}").get_data(as_text=True)
+    links = re.findall(r'<a href="[^"]*/preview/[^"]*">([^<]*)</a>', page)
+    assert links == ["Preview session plan", "Preview handout"]

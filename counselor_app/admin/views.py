@@ -51,6 +51,11 @@ AUDIT_ACTIONS = (
     "login_success",
     "login_failure",
     "logout",
+    # Operators' commands (flask counselor ...), recorded with no therapist.
+    "setup",
+    "restore",
+    "keys_rotate",
+    "keys_reencrypt",
 )
 
 

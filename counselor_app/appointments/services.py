@@ -43,6 +43,10 @@ class NoteLocked(AppointmentError):
     """A signed note is never edited: corrections go in a dated addendum."""
 
 
+class EmptyNote(AppointmentError):
+    """Signing a note with nothing written: what is missing is the note's text."""
+
+
 @dataclass(frozen=True)
 class AppointmentValues:
     starts_at: datetime
@@ -337,7 +341,7 @@ def save_note(
         raise NoteLocked("This note is signed and locked. Add a dated addendum instead.")
     check_version(note, expected_version)
     if sign_as is not None and not (data.strip() or assessment.strip() or plan.strip()):
-        raise AppointmentError("Write the note before signing it.")
+        raise EmptyNote("Write the note before signing it.")
     if note is None:
         note = appointment.note = SessionNote()
     note.data, note.assessment, note.plan = data, assessment, plan

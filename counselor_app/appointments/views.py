@@ -367,7 +367,9 @@ def save_note(appointment_id: int) -> Response | tuple[str, int]:
         return _locked_meanwhile(couple, appointment_id, form, str(error))
     except services.AppointmentError as error:
         db.session.rollback()
-        form.form_errors.append(str(error))
+        # An empty note is the Data box's to fix: it is marked, and the summary links to it.
+        errors = form.dap_data.errors if isinstance(error, services.EmptyNote) else form.form_errors
+        errors.append(str(error))
         return render_page(
             couple, services.owned_appointment(couple, appointment_id), 422, note=form
         )

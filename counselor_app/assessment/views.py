@@ -66,6 +66,8 @@ def render_page(
         add_form=add_form or AddFlagForm(formdata=None, prefix="add"),
         safety_form=safety_form or _safety_form(report.safety_alert),
         forms_for=forms_for,
+        # A flag's forms are made as the page is drawn; the refused one is named for the title.
+        refused_flag_form=failed[2] if failed else None,
         csi_source=load(CSI4_ID).source_note,
     ), status
 

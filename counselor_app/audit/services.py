@@ -77,6 +77,27 @@ def record(
     )
 
 
+# Who did it, for a command run on the server: nobody signed in, so no therapist id.
+OPERATOR = "operator (command line)"
+COMMAND_PREFIX = "flask counselor "
+
+
+def record_operator(
+    action: str, command: str, *, object_type: str | None = None, object_id: int | None = None
+) -> None:
+    """Append an operator's command (``command``: "therapist set-password"), shown on the
+    audit page with the command as its page and the operator as where it came from. Never
+    its arguments: a password, an email or a path stays out. The caller commits."""
+    record(
+        action,
+        therapist_id=None,
+        object_type=object_type,
+        object_id=object_id,
+        endpoint=COMMAND_PREFIX + command,
+        address=OPERATOR,
+    )
+
+
 @dataclass(frozen=True)
 class Verification:
     checked: int

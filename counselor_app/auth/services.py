@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -170,6 +171,38 @@ def clear_failures(email: str, now: datetime | None = None) -> None:
             (LoginFailure.account == _account_key(email))
             | (LoginFailure.failed_at < now - FAILURE_WINDOW)
         )
+    )
+
+
+# --- The signed-in session's clock ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionClock:
+    """Seconds a signed-in session has left: before the idle limit (activity moves it) and
+    before the absolute limit (nothing moves it)."""
+
+    idle_left: float
+    absolute_left: float
+    idle_window: float
+
+    @property
+    def remaining(self) -> int:
+        return max(0, int(min(self.idle_left, self.absolute_left)))
+
+    @property
+    def final(self) -> bool:
+        """Staying active can no longer give a full idle window: the end is in sight."""
+        return self.absolute_left < self.idle_window
+
+
+def session_clock(
+    *, signed_in_at: float, seen_at: float, now: float, idle: timedelta, absolute: timedelta
+) -> SessionClock:
+    return SessionClock(
+        idle_left=seen_at + idle.total_seconds() - now,
+        absolute_left=signed_in_at + absolute.total_seconds() - now,
+        idle_window=idle.total_seconds(),
     )
 
 

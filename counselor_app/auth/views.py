@@ -65,23 +65,34 @@ def expired_reason(now: float) -> str | None:
     seen_at = session.get("seen_at")
     if signed_in_at is None or seen_at is None:
         return "Please sign in again."
-    if now - seen_at > config["COUNSELOR_IDLE_TIMEOUT"].total_seconds():
-        minutes = int(config["COUNSELOR_IDLE_TIMEOUT"].total_seconds() // 60)
-        return f"You were signed out after {minutes} minutes without activity."
+    # The absolute limit first: once it has passed, no activity could have helped, so it is
+    # the reason to give even when the idle limit has passed as well.
     if now - signed_in_at > config["COUNSELOR_ABSOLUTE_TIMEOUT"].total_seconds():
         hours = int(config["COUNSELOR_ABSOLUTE_TIMEOUT"].total_seconds() // 3600)
         return f"You were signed out because you had been signed in for {hours} hours."
+    if now - seen_at > config["COUNSELOR_IDLE_TIMEOUT"].total_seconds():
+        minutes = int(config["COUNSELOR_IDLE_TIMEOUT"].total_seconds() // 60)
+        return f"You were signed out after {minutes} minutes without activity."
     return None
+
+
+# The time-out warning's requests. Asking how long is left is not activity, and ends nothing:
+# a form sent from the page after the time is up must still find the session to keep its text.
+SESSION_STATUS = "auth.session_status"
+# "Stay signed in" moves the idle clock itself, once its CSRF token has been checked.
+KEEP_ALIVE = "auth.keep_alive"
 
 
 def enforce_session_limits() -> Response | None:
     """Automatic logoff: checked on every request of a signed-in therapist."""
-    if local_endpoint() in PUBLIC_FILES or not current_therapist:
+    endpoint = local_endpoint()
+    if endpoint in PUBLIC_FILES or endpoint == SESSION_STATUS or not current_therapist:
         return None  # static files neither count as activity nor need the check
     now = time.time()
     if reason := expired_reason(now):
         return sign_out_expired(reason)
-    session["seen_at"] = int(now)
+    if endpoint != KEEP_ALIVE:
+        session["seen_at"] = int(now)
     if request.method == "GET" and request.path in session.get("draft_paths", ()):
         restore_form_draft()
     return None
@@ -177,11 +188,67 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def current_clock(now: float) -> services.SessionClock:
+    config = current_app.config
+    return services.session_clock(
+        signed_in_at=session["signed_in_at"],
+        seen_at=session["seen_at"],
+        now=now,
+        idle=config["COUNSELOR_IDLE_TIMEOUT"],
+        absolute=config["COUNSELOR_ABSOLUTE_TIMEOUT"],
+    )
+
+
+def clock_answer(now: float) -> Response:
+    """The time-out warning's view of the session, as JSON."""
+    if reason := expired_reason(now):
+        return jsonify(signed_out=True, message=reason, remaining=0)
+    clock = current_clock(now)
+    return jsonify(
+        signed_out=False,
+        remaining=clock.remaining,
+        absolute_remaining=max(0, int(clock.absolute_left)),
+        final=clock.final,
+    )
+
+
+@bp.route("/session")
+def session_status() -> Response:
+    """How long the session has left. The time-out warning asks before it shows: activity in
+    another tab may have kept the session alive meanwhile."""
+    return clock_answer(time.time())
+
+
+@bp.route("/session/keep-alive", methods=["POST"])
+def keep_alive() -> Response:
+    """The warning's "Stay signed in": activity, as opening a page would be. The absolute
+    limit stays where it was (expired_reason still measures it from signing in)."""
+    now = time.time()
+    session["seen_at"] = int(now)
+    return clock_answer(now)
+
+
+@bp.app_template_global("counselor_session_timeout")
+def session_timeout() -> dict[str, object]:
+    """What the time-out warning of a page needs to know when the page is shown."""
+    # After a form was sent the page's address may take posts only: sign-in returns home.
+    here = request.full_path.rstrip("?") if request.method == "GET" else None
+    now = time.time()
+    return {
+        # An error page may be shown without the clock checked: then the warning asks at once.
+        "remaining": 0 if expired_reason(now) else current_clock(now).remaining,
+        "warning": int(current_app.config["COUNSELOR_IDLE_WARNING"].total_seconds()),
+        "sign_in": counselor_url("auth.login", next=here),
+    }
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response:
     """Sign in with email and password."""
     if current_therapist:
-        return redirect(counselor_url("couples.index"))
+        # The time-out warning's "Sign in again" names the page to come back to; when another
+        # tab has signed in meanwhile, go there.
+        return redirect(safe_next(request.args.get("next")) or counselor_url("couples.index"))
     form = LoginForm()
     if form.validate_on_submit():
         attempt = services.begin_attempt(form.email.data)

@@ -14,6 +14,9 @@ revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}
 depends_on = ${repr(depends_on)}
+# True if upgrading past it rewrites stored rows (an UPDATE, a table copied or renamed):
+# `flask counselor db upgrade` then backs the database up first (counselor_app.operations).
+rewrites_data = False
 
 
 def upgrade():

@@ -28,6 +28,7 @@ from counselor_app.models.base import Base
 from counselor_app.models.couples import Couple, CoupleStatus, Partner, RelationshipStage
 from counselor_app.models.intake import Response, ResponseChange, ResponseStatus
 from counselor_app.models.invitations import Invitation, InvitationPurpose, InvitationState
+from counselor_app.models.maintenance import MaintenanceFlag
 from counselor_app.models.plans import (
     DocumentKind,
     IssuedDocument,
@@ -61,6 +62,7 @@ __all__ = [
     "InvitationState",
     "IssuedDocument",
     "LoginFailure",
+    "MaintenanceFlag",
     "NoteAddendum",
     "NoteStatus",
     "PaperSize",

@@ -10,6 +10,7 @@ from flask import (
     abort,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -24,10 +25,10 @@ from counselor_app.forms.base import ActionForm, restore_draft
 from counselor_app.forms.plans import PlanEditForm, PlanForm
 from counselor_app.library.services import strategies_for
 from counselor_app.models import Couple, DocumentKind, SessionPlan
-from counselor_app.models.base import StaleEdit
+from counselor_app.models.base import StaleEdit, as_utc
 from counselor_app.plans import services
 from counselor_app.reports import builders
-from counselor_app.reports.documents import render, render_html
+from counselor_app.reports.documents import Preview, render, render_html
 from counselor_app.web import counselor_url
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
@@ -37,6 +38,11 @@ CONFLICT_MESSAGE = (
     "This plan was saved from another tab after you opened this page. Nothing was saved: "
     "your version is below. Compare it with the current plan, then save again."
 )
+AUTOSAVE_CONFLICT = (
+    "This plan was saved from another tab after you opened this page, so your changes here "
+    "are not saved. Copy anything you need, then reload the page."
+)
+AUTOSAVE_INVALID = "Not saved while a field needs correcting: use Save plan to see which."
 
 
 def _kind(kind: str) -> DocumentKind:
@@ -173,6 +179,23 @@ def edit(plan_id: int) -> str | Response | tuple[str, int]:
     return _form_page(couple, form, plan)
 
 
+@bp.route("/<counselor_id:plan_id>/autosave", methods=["POST"])
+def autosave(plan_id: int) -> tuple[Response, int]:
+    """The edit page's script saves the plan every few seconds while the therapist types."""
+    couple = g.couple
+    plan = services.owned_plan(couple, plan_id)
+    form = _with_choices(PlanEditForm(), confirmed_flags(couple), strategies_for(current_therapist))
+    if not form.validate_on_submit():
+        return jsonify(saved=False, error=AUTOSAVE_INVALID), 422
+    try:
+        services.update_plan(plan, _values(form), expected_version=form.version.data)
+    except StaleEdit:
+        db.session.rollback()
+        return jsonify(saved=False, error=AUTOSAVE_CONFLICT), 409
+    db.session.commit()
+    return jsonify(saved=True, version=plan.version, at=as_utc(plan.updated_at).isoformat()), 200
+
+
 def _stored_values(plan: SessionPlan) -> services.PlanValues:
     return services.PlanValues(
         session_date=plan.session_date,
@@ -224,7 +247,8 @@ def preview(plan_id: int, kind: str) -> str | tuple[str, int]:
     document_kind = _kind(kind)
     if document_kind == DocumentKind.HANDOUT and (reason := handout_blocked(couple)):
         return _detail_page(couple, plan, refused=reason)
-    return render_html(_document(plan, document_kind), preview=True)
+    back = counselor_url("couple.plans.detail", couple_id=couple.id, plan_id=plan.id)
+    return render_html(_document(plan, document_kind), preview=Preview(back, "Back to the plan"))
 
 
 @bp.route("/<counselor_id:plan_id>/issue/<kind>", methods=["POST"])

@@ -20,6 +20,9 @@ revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
+# Upgrading past it rewrites stored rows (every clinical value is encrypted in place):
+# `flask counselor db upgrade` backs the database up first (counselor_app.operations).
+rewrites_data = True
 
 TEXT_COLUMNS = {
     'couple': ['presenting_concerns'],

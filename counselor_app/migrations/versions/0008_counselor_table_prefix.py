@@ -21,6 +21,9 @@ revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
+# Upgrading past it rewrites stored rows (every table renamed; on SQLite, copied row by
+# row): `flask counselor db upgrade` backs the database up first (counselor_app.operations).
+rewrites_data = True
 
 PREFIX = 'counselor_'
 TABLES = (

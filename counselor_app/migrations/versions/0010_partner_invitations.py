@@ -20,6 +20,9 @@ revision = '0010'
 down_revision = '0009'
 branch_labels = None
 depends_on = None
+# Upgrading past it rewrites stored rows (existing check-ins are given their couple):
+# `flask counselor db upgrade` backs the database up first (counselor_app.operations).
+rewrites_data = True
 
 
 def upgrade():
