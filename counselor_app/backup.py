@@ -196,11 +196,9 @@ def _check_same_revision(live: sqlite3.Connection) -> None:
 
 
 def _postgres(program: str, url: URL, *arguments: str) -> None:
-    """Run pg_dump or pg_restore against the app's database; the password goes by environment."""
-    libpq_url = without_password(url, drivername="postgresql")  # not on the command line
-    environment = dict(os.environ)
-    if url.password:
-        environment["PGPASSWORD"] = str(url.password)
+    """Run pg_dump or pg_restore against the app's database; the password goes by environment,
+    never on the command line, which every account on the machine can read (ps)."""
+    libpq_url = without_password(url, drivername="postgresql")
     command = [
         _postgres_tool(program),
         *arguments,
@@ -208,10 +206,30 @@ def _postgres(program: str, url: URL, *arguments: str) -> None:
     ]
     # A fixed program found by _postgres_tool, arguments as a list, no shell.
     finished = subprocess.run(  # noqa: S603  # nosec B603
-        command, env=environment, capture_output=True, text=True, check=False
+        command, env=_environment_with_password(url), capture_output=True, text=True, check=False
     )
     if finished.returncode != 0:
         raise BackupError(f"{program} failed: {finished.stderr.strip()[:2000]}")
+
+
+def _environment_with_password(url: URL) -> dict[str, str]:
+    """This process's environment, and PGPASSWORD: the URL's password, after the user name or
+    in the query string (``?password=``)."""
+    query = {name.lower(): value for name, value in url.query.items()}
+    if "sslpassword" in query:
+        # libpq reads it from the connection string only: it would be on the command line.
+        raise BackupError(
+            "DATABASE_URL gives an sslpassword, which pg_dump and pg_restore could only be "
+            "given on their command line: use a client key without a passphrase (readable by "
+            "this account only) instead."
+        )
+    password = url.password or query.get("password")
+    if isinstance(password, tuple):
+        password = password[-1]  # named more than once in the query
+    environment = dict(os.environ)
+    if password:
+        environment["PGPASSWORD"] = str(password)
+    return environment
 
 
 def _postgres_tool(program: str) -> str:

@@ -90,9 +90,9 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     # The private calendar feed: how many days ahead it lists upcoming appointments.
     "COUNSELOR_CALENDAR_FEED_DAYS": 180,
     # Upgrades (counselor_app.operations): how long a worker trusts its last look at the schema
-    # revision and the maintenance flag, and how long a request under way may still run
-    # (gunicorn's --timeout). `flask counselor db upgrade` waits the two together after raising
-    # the flag, before it migrates.
+    # revision and the maintenance flag, and how long a request under way may still run (at
+    # least gunicorn's --timeout: 30 in deploy/counselor.service). `flask counselor db upgrade`
+    # waits the two together after raising the flag, before it migrates.
     "COUNSELOR_SCHEMA_CHECK_SECONDS": 2.0,
     "COUNSELOR_UPGRADE_DRAIN_SECONDS": 30.0,
 }
@@ -185,13 +185,18 @@ def _typed(name: str, value: str) -> Any:
         return int(value)
     if name in ("COUNSELOR_MAIL_USE_TLS", "COUNSELOR_MAIL_USE_SSL", "COUNSELOR_PROXY_FIX"):
         return value.strip().lower() in ("1", "true", "yes", "on")
+    if name in ("COUNSELOR_SCHEMA_CHECK_SECONDS", "COUNSELOR_UPGRADE_DRAIN_SECONDS"):
+        return float(value)
     return value
 
 
-# Deployment secrets and addresses that belong in the environment rather than a file.
+# Deployment secrets and addresses that belong in the environment rather than a file, and the
+# upgrade's timings, which the workers and `db upgrade` must agree on (both read the env file).
 ENVIRONMENT_SETTINGS = (
     "COUNSELOR_ENV",
     "COUNSELOR_PROXY_FIX",
+    "COUNSELOR_SCHEMA_CHECK_SECONDS",
+    "COUNSELOR_UPGRADE_DRAIN_SECONDS",
     "COUNSELOR_MAIL_SERVER",
     "COUNSELOR_MAIL_PORT",
     "COUNSELOR_MAIL_USE_TLS",
@@ -272,7 +277,12 @@ def recorded_database(app: Flask) -> str | None:
     return "a database server"
 
 
+# Query parameters libpq reads a secret from (postgresql://u@db/x?password=...), any case.
+PASSWORD_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
 def without_password(url: URL, *, drivername: str | None = None) -> URL:
+    """``url`` without its password, whether after the user name or in the query string."""
     # URL.set(password=None) would leave the password as it is.
     return URL.create(
         drivername or url.drivername,
@@ -280,7 +290,11 @@ def without_password(url: URL, *, drivername: str | None = None) -> URL:
         host=url.host,
         port=url.port,
         database=url.database,
-        query=url.query,
+        query={
+            name: value
+            for name, value in url.query.items()
+            if name.lower() not in PASSWORD_PARAMETERS
+        },
     )
 
 

@@ -40,7 +40,7 @@ from sqlalchemy.sql import table as sql_table
 from sqlalchemy.sql.expression import type_coerce
 from sqlalchemy.types import TypeDecorator
 
-from counselor_app.config import ConfigurationError, write_once
+from counselor_app.config import ConfigurationError, display_url, write_once
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +67,18 @@ def keys_path(app: Flask) -> Path:
 def ensure_data_keys(app: Flask, engine: Engine) -> None:
     """Use the configured keys, else instance/data_keys, else make and keep a first key; but
     first check them against the database (``engine``): keys that do not open what it holds,
-    or no key beside encrypted data, raise DataKeysError and no key file is written."""
+    no key beside encrypted data, or no key and a database that cannot be read, raise
+    DataKeysError and no key file is written."""
     configured = app.config.get("COUNSELOR_DATA_KEYS")
     path = keys_path(app)
     keys = configured or (parse_keys(path.read_text()) if path.is_file() else None)
     if keys:
         use_keys(app, keys)  # a malformed key fails here, before any query
-    sample = stored_sample(engine)
+    try:
+        sample = stored_sample(engine)
+    except DBAPIError as error:
+        _database_unreadable(engine, error, have_keys=bool(keys))
+        return
     if not keys:
         if sample:
             raise DataKeysError(
@@ -92,6 +97,21 @@ def ensure_data_keys(app: Flask, engine: Engine) -> None:
             f"({column}): put back the keys that were in use (the data_keys file or "
             "COUNSELOR_DATA_KEYS), newest first. Nothing was changed."
         )
+
+
+def _database_unreadable(engine: Engine, error: DBAPIError, *, have_keys: bool) -> None:
+    """The database cannot be read at start: with keys configured, start and say they were not
+    checked; with none, refuse, since a key made now might sit beside data it cannot open."""
+    reason = type(error.orig if error.orig is not None else error).__name__
+    if not have_keys:
+        raise DataKeysError(
+            "No data key is configured and the app cannot check the database "
+            f"{display_url(engine.url)} for encrypted data ({reason}), so no new key was made; "
+            "start again when the database answers, or set COUNSELOR_DATA_KEYS."
+        ) from error
+    logger.warning(
+        "The data keys were not checked against the database: it cannot be read (%s).", reason
+    )
 
 
 def first_unopened(keys: MultiFernet, sample: list[tuple[str, bytes]] | None) -> str | None:
@@ -124,7 +144,8 @@ LEGACY_TABLES = ("therapist", "couple", "partner")
 
 def stored_sample(engine: Engine) -> list[tuple[str, bytes]] | None:
     """One stored token from each encrypted column that holds one: ``[("table.column",
-    token)]``; None when the database cannot be read (unreachable, or our tables not made yet).
+    token)]``; None when our tables are not made yet. DBAPIError when the database cannot be
+    read (unreachable): never taken for one without encrypted data.
 
     One query when the schema is the models'; a database at an older revision (an upgrade
     before its migrations) is read column by column, for the columns it has.
@@ -132,21 +153,14 @@ def stored_sample(engine: Engine) -> list[tuple[str, bytes]] | None:
     from counselor_app.models import Base
 
     columns = encrypted_columns(Base.metadata)
-    try:
-        with engine.connect() as connection:
-            try:
-                sampled = _sample_at_once(connection, columns)
-            except DBAPIError:
-                connection.rollback()
-                sampled = _sample_present(connection, columns)
-            # Not kept in the pool: a pre-forking server (gunicorn --preload) must not share it.
-            connection.invalidate()
-    except DBAPIError as error:
-        logger.warning(
-            "The data keys were not checked against the database: it cannot be read (%s).",
-            type(error.orig).__name__ if error.orig is not None else type(error).__name__,
-        )
-        return None
+    with engine.connect() as connection:
+        try:
+            sampled = _sample_at_once(connection, columns)
+        except DBAPIError:
+            connection.rollback()
+            sampled = _sample_present(connection, columns)
+        # Not kept in the pool: a pre-forking server (gunicorn --preload) must not share it.
+        connection.invalidate()
     if sampled is None:
         logger.info("The data keys were not checked: the database has no tables of ours yet.")
         return None

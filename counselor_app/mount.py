@@ -50,6 +50,7 @@ from counselor_app.web import (
     PARTNER_LINK,
     PUBLIC_FILES,
     counselor_url,
+    form_failed,
     is_partner_page,
     local_endpoint,
     security_headers,
@@ -220,4 +221,5 @@ TEMPLATE_GLOBALS = {
     "counselor_csrf_token": generate_csrf,
     "counselor_choice_inputs": choice_inputs,
     "counselor_safety_pending": safety_review_pending,
+    "counselor_form_failed": form_failed,
 }

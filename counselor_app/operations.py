@@ -26,7 +26,6 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +53,14 @@ UNREACHABLE = "unreachable"  # the database did not answer
 READY = "ready"
 # Routes the guard lets through: files, the liveness check, and readiness (which looks itself).
 UNGUARDED = PUBLIC_FILES | {READY}
-# /readyz's database look must come back quickly, or a load balancer's check times out first.
+# /readyz's queries must come back quickly, or a load balancer's check times out first; during
+# an upgrade a migration may hold a lock on the very tables they read. On PostgreSQL each of them
+# runs under these limits (constants, for the transaction only).
 READY_TIMEOUT_MS = 2000
+READY_LIMITS = (
+    f"SET LOCAL statement_timeout = {READY_TIMEOUT_MS}",
+    f"SET LOCAL lock_timeout = {READY_TIMEOUT_MS}",
+)
 MAINTENANCE_TABLE = MaintenanceFlag.__tablename__
 FLAG_ID = 1
 # Plain SQL for a driver's cursor (no parameters, so any paramstyle): our own constant table
@@ -68,16 +73,17 @@ class UpgradeError(Exception):
     """The upgrade was not run; the message says why and what to do."""
 
 
-@cache
-def built_for() -> str:
-    """The schema revision this code was built for: the head of our migrations."""
-    [head] = schema.heads()
-    return head
+def _revisions_on_disk() -> tuple[str, frozenset[str]]:
+    """The head of our migrations folder, and every revision in it."""
+    scripts = schema._scripts()
+    [head] = scripts.get_heads()
+    return head, frozenset(script.revision for script in scripts.walk_revisions())
 
 
-@cache
-def known_revisions() -> frozenset[str]:
-    return frozenset(script.revision for script in schema._scripts().walk_revisions())
+# Read once, when this code is loaded (init_app loads it), never at a first request: after
+# `pip install` of a newer release the folder on disk is the new release's, and a worker still
+# running the old code would take the new head for its own and serve the new schema.
+BUILT_FOR, KNOWN_REVISIONS = _revisions_on_disk()
 
 
 @dataclass
@@ -106,7 +112,7 @@ def schema_state() -> str:
         logger.warning(
             "Answering 503 on our pages: schema %s (this code is for revision %s).",
             found,
-            built_for(),
+            BUILT_FOR,
         )
     if found == UNREACHABLE:
         watch.state, watch.expires = "", 0.0
@@ -116,8 +122,9 @@ def schema_state() -> str:
     return found
 
 
-def look() -> str:
-    """The database's revision and flag, read now, on a pooled connection of its own."""
+def look(*, limited: bool = False) -> str:
+    """The database's revision and flag, read now, on a pooled connection of its own;
+    ``limited``: under READY_LIMITS."""
     engine = db.engine
     errors_of_driver = (engine.dialect.loaded_dbapi.Error, SQLAlchemyError)
     try:
@@ -127,7 +134,7 @@ def look() -> str:
     found = UNREACHABLE
     try:
         with suppress(*errors_of_driver):
-            found = _read(connection, errors_of_driver)
+            found = _read(connection, errors_of_driver, limited=limited)
     finally:
         if found == UNREACHABLE:
             connection.invalidate()  # never back to the pool, nor reset there (and logged)
@@ -138,15 +145,17 @@ def look() -> str:
     return found
 
 
-def _read(connection: Any, errors_of_driver: tuple[type[Exception], ...]) -> str:
+def _read(connection: Any, errors_of_driver: tuple[type[Exception], ...], *, limited: bool) -> str:
     cursor = connection.cursor()
+    if limited:
+        _limit_time(cursor.execute)
     try:
         cursor.execute(REVISION_QUERY)
         revisions = [row[0] for row in cursor.fetchall()]
     except errors_of_driver:
         return _missing_or_unreachable(connection)
-    if revisions != [built_for()]:
-        known = all(revision in known_revisions() for revision in revisions)
+    if revisions != [BUILT_FOR]:
+        known = all(revision in KNOWN_REVISIONS for revision in revisions)
         return BEHIND if not revisions or known else AHEAD
     try:
         cursor.execute(FLAG_QUERY)
@@ -194,19 +203,27 @@ def guard() -> Response | None:
 
 def readiness() -> dict[str, str]:
     """One word per check: the database answers, is at our revision with no flag raised, and
-    the configured data keys open what it stores. Never an exception's text."""
+    the configured data keys open what it stores. Never an exception's text. The keys are tried
+    only on a schema that is ours and not being upgraded: a migration may hold its tables."""
     database = _database_answers()
     if database != OK:
         return {"database": database, "schema": "unknown", "keys": "unknown"}
-    return {"database": OK, "schema": look(), "keys": _keys_open_stored_data()}
+    found = look(limited=True)
+    keys = _keys_open_stored_data() if found == OK else "unknown"
+    return {"database": OK, "schema": found, "keys": keys}
+
+
+def _limit_time(execute: Callable[[str], Any]) -> None:
+    """Bound the statements of the transaction ``execute`` runs in (PostgreSQL's limits)."""
+    if db.engine.dialect.name == "postgresql":
+        for statement in READY_LIMITS:
+            execute(statement)
 
 
 def _database_answers() -> str:
     try:
         with db.engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                # A constant: how long the trivial query may take before it counts as down.
-                connection.execute(text(f"SET LOCAL statement_timeout = {READY_TIMEOUT_MS}"))
+            _limit_time(lambda statement: connection.execute(text(statement)))
             connection.execute(select(1)).scalar_one()
             connection.rollback()
     except SQLAlchemyError:
@@ -226,6 +243,7 @@ def _keys_open_stored_data() -> str:
     )
     try:
         with db.engine.connect() as connection:
+            _limit_time(lambda statement: connection.execute(text(statement)))
             value = connection.execute(query).scalar()
             connection.rollback()
     except SQLAlchemyError:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import flask
-from flask import Response, before_render_template, request
+from flask import Response, request
 from flask_wtf import FlaskForm
-from jinja2 import Template
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from werkzeug.routing import IntegerConverter
 
 from counselor_app.extensions import state
@@ -97,12 +98,13 @@ def _refused(value: Any) -> bool:
     return False
 
 
-def mark_refused_forms(sender: Any, template: Template, context: dict[str, Any], **_: Any) -> None:
-    """Tell our layouts when a form on the page was refused (``counselor_form_failed``), so the
-    page title starts with "Error:": the title is drawn before the form, so the form's own
-    macro cannot say it. Any app's renders pass here; only our templates are marked."""
-    if (template.name or "").startswith("counselor/"):
-        context["counselor_form_failed"] = any(_refused(value) for value in context.values())
-
-
-before_render_template.connect(mark_refused_forms)
+@pass_context
+def form_failed(context: Context) -> bool:
+    """Whether the page shows a refusal, for our layouts' "Error:" title prefix (the title is
+    drawn before the form, so the form's own macro cannot say it): a refused form among the
+    page's values, or a page that says so itself (``{% set counselor_refused = ... %}`` at its
+    top level, for a refusal that is no form's: an intake not complete yet). A template
+    global rather than a render signal: mounted, nothing of ours may run on the host's renders.
+    """
+    values = context.get_all()
+    return bool(values.get("counselor_refused")) or any(_refused(v) for v in values.values())

@@ -44,11 +44,13 @@ CHOICE_GROUPS = frozenset({"RadioField", "MultiCheckboxField"})
 
 
 def _fields(fields: Any) -> Iterator[Field]:
-    """Every field of ``fields``, those of nested forms and lists included, in page order."""
+    """Every field of ``fields``, those of nested forms and lists included, in page order; a
+    list comes itself before its rows (for its own errors)."""
     for field in fields:
         if isinstance(field, FormField):
             yield from _fields(field.form)
         elif isinstance(field, FieldList):
+            yield field  # for the list's own errors (its rows' are theirs)
             yield from _fields(field.entries)
         else:
             yield field
@@ -81,7 +83,11 @@ class BaseForm(FlaskForm):
         for field in _fields(self):
             if not field.errors:
                 continue
-            if isinstance(field.widget, HiddenInput):
+            if isinstance(field, FieldList):
+                # Its rows' errors are lists of their own; a plain message is the list's (an
+                # agenda sent otherwise than the page showed it), about no one field.
+                general += [e for e in field.errors if isinstance(e, str) and e not in general]
+            elif isinstance(field.widget, HiddenInput):
                 general += [error for error in field.errors if error not in general]
             else:
                 message = f"{field.label.text}: {' '.join(field.errors)}"

@@ -102,6 +102,13 @@ class PlanForm(BaseForm):
                 SelectChoice("", "Your own assignment"),
                 *(SelectChoice(value, label) for value, label in strategies),
             ]
+        # Each row's minutes by its part, as the page's hidden label says: the error summary
+        # lists "Minutes for Check-in: ...", not five alike "Minutes: ..." lines.
+        labels = {key: label for key, label, _ in AGENDA_PARTS}
+        for entry in self.agenda.entries:
+            part = labels.get(entry.form.part.data)
+            if part:
+                entry.form.minutes.label.text = f"Minutes for {part}"
 
 
 class PlanEditForm(PlanForm):

@@ -6,8 +6,9 @@ HTML says which (``scope="row"`` or ``scope="col"``), so the finisher below copi
 each header cell's structure element before the trailer is written: the cross-reference table,
 the file identifier and the PDF/A metadata are all made after it, so they stay valid.
 
-It relies on one WeasyPrint detail (66 and later): the box of a table cell keeps the structure
-element made for it as ``box.mark``. tests/test_pdf_tags.py fails if that ever stops working.
+It relies on one WeasyPrint detail (in the pinned 68 and later): the box of a table cell keeps
+the structure element made for it as ``box.mark``. tests/test_pdf_tags.py fails if that ever
+stops working.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ import stat
 import pytest
 from sqlalchemy import func, select
 
+from conftest import base_config
 from counselor_app import create_app
 from counselor_app.auth.services import create_therapist
-from counselor_app.config import normalise_database_url
+from counselor_app.config import display_url, normalise_database_url, record_production_database
 from counselor_app.extensions import db
 from counselor_app.models import Therapist
 from counselor_app.schema import upgrade
@@ -124,3 +125,24 @@ def test_the_sqlite_database_is_created_private(tmp_path, clean_env):
     # A relative path is read from the instance folder, as Flask-SQLAlchemy reads it.
     create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:///relative.db"}, instance_path=str(tmp_path))
     assert stat.S_IMODE((tmp_path / "relative.db").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("name", ["password", "PassWord", "sslpassword"])
+def test_a_password_in_the_query_string_is_never_shown_nor_recorded(tmp_path, clean_env, name):
+    url = f"postgresql+psycopg://u@127.0.0.1:9/none?{name}=s3cret&connect_timeout=2"
+    assert display_url(url) == "postgresql://u@127.0.0.1:9/none?connect_timeout=2"
+    settings = {**base_config(url, tmp_path), "TESTING": False}
+    app = create_app(settings, instance_path=str(tmp_path))  # the keys are given: it starts
+    marker = record_production_database(app)
+    assert marker is not None
+    assert "database = postgresql://u@127.0.0.1:9/none?connect_timeout=2\n" in marker.read_text()
+    assert "s3cret" not in marker.read_text()
+
+
+def test_the_upgrade_timings_may_come_from_the_environment(tmp_path, clean_env):
+    """The workers and `db upgrade` both read the env file: one place for what they share."""
+    clean_env.setenv("COUNSELOR_UPGRADE_DRAIN_SECONDS", "45")
+    clean_env.setenv("COUNSELOR_SCHEMA_CHECK_SECONDS", "1.5")
+    app = create_app(instance_path=str(tmp_path))
+    assert app.config["COUNSELOR_UPGRADE_DRAIN_SECONDS"] == 45.0
+    assert app.config["COUNSELOR_SCHEMA_CHECK_SECONDS"] == 1.5

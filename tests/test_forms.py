@@ -196,3 +196,26 @@ def test_a_refused_sign_in_never_claims_nothing_was_lost(client, therapist):
     assert TITLE.search(page).group(1).startswith("Error: Sign in")
     assert summary_of(page)[1] == [("password", "Password: The email or password is not correct.")]
     assert "Nothing you typed has been lost" not in page
+
+
+def test_a_lists_own_error_is_in_the_summary_and_rows_are_named_by_their_part(app):
+    """A refused plan whose agenda came back otherwise than the page showed it: the list's
+    own message must reach the summary (else a 422 page with nothing focused or announced),
+    and each agenda row's error names its part."""
+    from counselor_app.forms.plans import PlanForm
+    from counselor_app.plans.services import AGENDA_PARTS
+
+    keys = [key for key, _, _ in AGENDA_PARTS]
+    data = MultiDict({"session_date": "2026-11-30"})
+    for index, key in enumerate(reversed(keys)):  # the agenda's parts out of order
+        data[f"agenda-{index}-part"] = key
+        data[f"agenda-{index}-minutes"] = "" if index == 0 else "10"
+    with app.test_request_context("/couples/1/plans/new", method="POST", data=data):
+        form = PlanForm(meta={"csrf": False})
+        form.set_choices([], [])
+        assert not form.validate()
+        problems = form.problems()
+    messages = [problem.message for problem in problems]
+    assert "The agenda was not sent as the page showed it. Reload the page." in messages
+    part = dict((key, label) for key, label, _ in AGENDA_PARTS)[keys[-1]]
+    assert any(m.startswith(f"Minutes for {part}: ") for m in messages), messages

@@ -80,6 +80,8 @@ def test_completion_requires_every_required_answer(app, logged_in, couple_id):
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "cannot be marked complete yet" in page
+    assert re.search(r"<title>Error: Review", page)  # said before any script runs
+    assert "<title>Error:" not in logged_in.get(f"/couples/{couple_id}/intake/a/review").text
     listed = dict(re.findall(r">([^<>]+)</a>:\s*(\d+) questions?", page))
     expected = {
         step.section.title: str(

@@ -17,9 +17,10 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.cli import FlaskGroup
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from conftest import DATA_KEY, PASSWORD, add_couple, base_config, login
-from counselor_app import ConfigurationError, DataKeysError, create_app
+from counselor_app import ConfigurationError, DataKeysError, backup, create_app
 from counselor_app.auth.services import MAX_FAILURES, begin_attempt, find_by_email
 from counselor_app.encryption import EXTENSION
 from counselor_app.extensions import db
@@ -259,6 +260,20 @@ def test_an_unreachable_database_skips_the_check_with_one_log_line(tmp_path, cap
     assert ":pw@" not in line
 
 
+def test_an_unreachable_database_and_no_key_refuse_to_start_and_make_no_key(tmp_path, clean_env):
+    """Without an answer nothing says the database holds no encrypted data: no key is made."""
+    instance = tmp_path / "instance"
+    url = "postgresql+psycopg://u@127.0.0.1:9/none?connect_timeout=2"
+    settings = base_config(url, instance)
+    del settings["COUNSELOR_DATA_KEYS"]
+    with pytest.raises(DataKeysError) as refused:
+        create_app(settings, instance_path=str(instance))
+    message = refused.value.format_message()
+    assert "cannot check the database postgresql://u@127.0.0.1:9/none" in message
+    assert "so no new key was made" in message and "set COUNSELOR_DATA_KEYS" in message
+    assert not (instance / "data_keys").exists()
+
+
 @pytest.mark.sqlite_only
 def test_the_command_line_and_gunicorn_refuse_in_one_line(
     backend, app, therapist, make_couple, tmp_path
@@ -435,6 +450,33 @@ def test_a_backup_path_that_cannot_be_written_is_one_line(app, tmp_path):
     assert result.exit_code == 1
     [line] = result.output.strip().splitlines()
     assert line.startswith("Error: Not a directory")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://u:s3cret@db/x",
+        "postgresql+psycopg://u@db/x?password=s3cret&sslmode=require",
+    ],
+    ids=["user-part", "query-string"],
+)
+def test_pg_dump_gets_the_password_by_environment_never_on_its_command_line(url, monkeypatch):
+    """A command line is readable by every account on the machine (ps); the environment is not."""
+    ran: dict[str, object] = {}
+
+    def run(command: list[str], *, env: dict[str, str], **options: object):
+        ran.update(command=command, env=env)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(backup, "_postgres_tool", lambda program: program)
+    monkeypatch.setattr(backup.subprocess, "run", run)
+    backup._postgres("pg_dump", make_url(url), "--file=x.backup")
+    assert not any("s3cret" in argument for argument in ran["command"]), ran["command"]
+    assert ran["command"][-1].startswith("--dbname=postgresql://u@db/x")
+    assert ran["env"]["PGPASSWORD"] == "s3cret"
+    # libpq reads an sslpassword from the connection string only: refused, never passed.
+    with pytest.raises(backup.BackupError, match="sslpassword"):
+        backup._postgres("pg_dump", make_url(f"{url}{'&' if '?' in url else '?'}sslpassword=k"))
 
 
 # --- Operator accounts -------------------------------------------------------------------------

@@ -146,6 +146,20 @@ def test_a_page_that_missed_a_save_is_refused(site):
     assert stored(site, plan_id) == ("Tab one.", first.json["version"])
 
 
+def test_the_conflict_page_does_not_save_as_one_types(site):
+    """Shown again after another tab's save, the form holds this tab's stale copy: saved as
+    the therapist starts to compare, it would replace the other tab's plan unseen."""
+    plan_id = site.plan()
+    page, fields = edit_form(site, plan_id)
+    assert autosave(site.owner, site.autosave_url(plan_id), {**fields, "goals": "Tab one."})
+    conflict = site.owner.post_form(site.edit_url(plan_id), {**fields, "goals": "Tab two."})
+    assert conflict.status_code == 409
+    shown = conflict.get_data(as_text=True)
+    assert "Tab two." in shown  # the typed text is kept for comparing
+    assert "data-autosave" not in shown and "js/autosave.js" not in shown
+    assert 'class="autosave-status"' in page and 'class="autosave-status"' not in shown
+
+
 def test_another_therapists_plan_is_a_404_and_stays_as_it_was(site):
     plan_id = site.plan()
     _, fields = edit_form(site, plan_id)

@@ -253,6 +253,7 @@ def test_an_open_safety_alert_blocks_the_handout_not_the_plan(app, logged_in, co
     assert "A safety alert is open for this couple" in refused
     # The refusal is the page's error summary: its heading takes focus, the title says so.
     assert 'id="errors" tabindex="-1"' in refused and "data-error-summary" in refused
+    assert "<title>Error: " in refused
     preview = logged_in.get(f"/couples/{couple_id}/plans/{plan_id}/preview/handout")
     assert preview.status_code == 409
     assert issued(app, plan_id) == []

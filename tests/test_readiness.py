@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 
-from counselor_app import encryption
+from counselor_app import encryption, schema
 from counselor_app.errors import is_outage
 from counselor_app.extensions import db, state
 from host_support import PREFIX, clinician, host, host_client, host_template  # noqa: F401
@@ -170,6 +172,59 @@ def test_readyz_names_keys_that_do_not_open_the_stored_data(app, client, therapi
         "schema: ok",
         "keys: wrong",
     ]
+
+
+@contextmanager
+def table_locked(app: Flask, request: pytest.FixtureRequest, table: str) -> Iterator[None]:
+    """On PostgreSQL another session holds ``table`` as a migration does (ACCESS EXCLUSIVE),
+    for 10 s at most, so that a check which waits for it shows as slow rather than hanging.
+    On SQLite (no such lock on one table), nothing."""
+    with app.app_context():
+        url = state().db.engine.url
+    if url.get_backend_name() != "postgresql":
+        yield
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    with psycopg.connect(cluster.conninfo(url.database or "")) as locker:
+        locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        release = threading.Timer(10, locker.rollback)
+        release.start()
+        try:
+            yield
+        finally:
+            release.cancel()
+            locker.rollback()
+
+
+def timed_readyz(client) -> tuple[str, float]:
+    started = time.monotonic()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    return response.get_data(as_text=True), time.monotonic() - started
+
+
+def test_readyz_during_an_upgrade_leaves_the_data_alone(
+    app, client, therapist, make_couple, request
+):
+    """While the flag is up a migration may hold our tables: the keys are not tried."""
+    make_couple(therapist)
+    assert app.test_cli_runner().invoke(schema.db_cli, ["maintenance", "on"]).exit_code == 0
+    with table_locked(app, request, "counselor_couple"):
+        said, took = timed_readyz(client)
+    assert said == "not ready\ndatabase: ok\nschema: maintenance\nkeys: unknown\n"
+    assert took < 5
+
+
+def test_readyz_does_not_wait_for_a_locked_table(app, client, therapist, make_couple, request):
+    """Every query /readyz makes is bounded: a table held by another session (a migration run
+    without the flag, a long transaction) makes it answer 503 within seconds, not hang."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL's table locks and time limits")
+    make_couple(therapist)
+    with table_locked(app, request, "counselor_couple"):
+        said, took = timed_readyz(client)
+    assert said.splitlines()[1:] == ["database: ok", "schema: ok", "keys: unknown"]
+    assert took < 5
 
 
 def test_a_failing_rollback_does_not_turn_the_error_page_into_a_bare_500(

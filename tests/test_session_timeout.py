@@ -101,6 +101,19 @@ def test_staying_signed_in_needs_the_pages_csrf_token(logged_in):
     assert logged_in.get("/").status_code == 302  # the refused requests kept nobody signed in
 
 
+def test_the_clock_brings_a_fresh_token_for_a_page_older_than_its_token(app, logged_in):
+    """A page left open past its token's life (an hour in production) would see "Stay signed
+    in" and its drafts' saves refused: each answer of the clock renews the page's token."""
+    app.config["WTF_CSRF_TIME_LIMIT"] = 1
+    token = logged_in.csrf_token()
+    time.sleep(2)
+    assert keep_alive(logged_in, token).status_code == 400  # the page's own token has expired
+    fresh = logged_in.get("/session", headers={"Accept": "application/json"}).json["csrf_token"]
+    assert fresh != token
+    answer = keep_alive(logged_in, fresh)
+    assert answer.status_code == 200 and answer.json["csrf_token"]
+
+
 def test_staying_signed_in_never_passes_the_absolute_limit(logged_in):
     token = logged_in.csrf_token()
     near_the_absolute_limit(logged_in, 10 * 60)

@@ -17,6 +17,7 @@ from flask import (
     session,
 )
 from flask_login import login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -209,6 +210,8 @@ def clock_answer(now: float) -> Response:
         remaining=clock.remaining,
         absolute_remaining=max(0, int(clock.absolute_left)),
         final=clock.final,
+        # The page's forms take it over (session.js): an open page outlives its first token.
+        csrf_token=generate_csrf(),
     )
 
 

@@ -14,8 +14,10 @@ revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}
 depends_on = ${repr(depends_on)}
-# True if upgrading past it rewrites stored rows (an UPDATE, a table copied or renamed):
-# `flask counselor db upgrade` then backs the database up first (counselor_app.operations).
+# True if upgrading past it changes stored values (an UPDATE, a column converted) or renames
+# tables: `flask counselor db upgrade` then backs the database up first
+# (counselor_app.operations). SQLite's batch mode copying a table to alter it, values
+# unchanged, does not count (on SQLite, back up before any upgrade all the same: CHANGELOG.md).
 rewrites_data = False
 
 

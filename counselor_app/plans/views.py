@@ -42,7 +42,7 @@ AUTOSAVE_CONFLICT = (
     "This plan was saved from another tab after you opened this page, so your changes here "
     "are not saved. Copy anything you need, then reload the page."
 )
-AUTOSAVE_INVALID = "Not saved while a field needs correcting: use Save plan to see which."
+AUTOSAVE_INVALID = "a field needs correcting: use Save plan to see which."
 
 
 def _kind(kind: str) -> DocumentKind:

@@ -31,7 +31,7 @@
       }
       if (!(ok && body && body.saved)) {
         dirty = true;
-        say("Not saved: " + ((body && body.error) || "please use Save draft (you may need to sign in again)."));
+        say("Not saved: " + ((body && body.error) || "please save with the button below (you may need to sign in again)."));
       }
       if (dirty && ok) { schedule(); }
     }

@@ -72,18 +72,32 @@
     open(capped() ? null : stay);
   }
 
-  function signedOut(reason) {
+  // `said`: the server's own words, which already say the text is kept (a refused save's).
+  function signedOut(reason, said) {
     clearTimeout(timer);
     clearInterval(ticker);
     title.textContent = "You have been signed out";
-    message.textContent = (reason || "Your session has ended.") +
-      " What you typed is still on this page.";
+    message.textContent = said ||
+      (reason || "Your session has ended.") + " What you typed is still on this page.";
     show(stay, false);
     show(signIn, true);
     open(signIn);
   }
 
+  // A form's token is good for an hour (WTF_CSRF_TIME_LIMIT), a page may stay open longer
+  // while its drafts are saved: each answer brings a fresh one for the page's forms, so "Stay
+  // signed in" and the drafts' saves keep working.
+  function renewToken(token) {
+    if (!token) { return; }
+    var meta = document.querySelector("meta[name='csrf-token']");
+    if (meta) { meta.content = token; }
+    document.querySelectorAll("input[name$='csrf_token']").forEach(function (input) {
+      input.value = token;
+    });
+  }
+
   function follow(answer) {
+    renewToken(answer.csrf_token);
     clock = answer;
     endsAt = Date.now() + answer.remaining * 1000;
     if (answer.signed_out) { signedOut(answer.message); return; }
@@ -107,7 +121,11 @@
         return;
       }
       return response.json().then(function (body) {
-        if (response.ok) { follow(body); } else { signedOut(body.error); }
+        // Only 401 means the session is over. Anything else (503 while an upgrade runs or the
+        // database is away, 429, a 400 from a token gone stale): ask again soon.
+        if (response.ok) { follow(body); } else if (response.status === 401) {
+          signedOut("", body.error);
+        } else { later(15, check); }
       });
     }).catch(function () {
       later(15, check);  // no connection: ask again soon, the warning (if shown) stays
