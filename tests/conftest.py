@@ -109,6 +109,32 @@ def database_template(
 _database_numbers = itertools.count(1)
 
 
+@pytest.fixture
+def empty_database(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], str]]:
+    """Make empty databases on the test's backend: ``url = empty_database()`` (migrations and
+    upgrades start from nothing)."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"counselor_empty_{next(_database_numbers)}"
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path / name}.sqlite3"
+        cluster = request.getfixturevalue("pg_cluster")
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        made.append(name)
+        return cluster.url(name)
+
+    yield make
+    if made:
+        cluster = request.getfixturevalue("pg_cluster")
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            for name in made:
+                conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
 @contextmanager
 def fresh_database(backend: str, template: str, folder: Path, request: pytest.FixtureRequest):
     """Yield the URL of a database of our own, copied from the migrated template."""

@@ -27,6 +27,19 @@ from examples.host_app.host_app.models import CLINICIAN, RECEPTIONIST, User
 
 PREFIX = "/couples-therapy"
 PASSWORD = "host password for tests"
+# Our new-couple form as a therapist fills it in, for tests that add a couple through the page.
+COUPLE_FORM = {
+    "partner_a-display_name": "Jordan",
+    "partner_a-pronouns": "he/him",
+    "partner_a-email": "",
+    "partner_b-display_name": "Riley",
+    "partner_b-pronouns": "she/her",
+    "partner_b-email": "",
+    "relationship_stage": "engaged",
+    "length_years": "3",
+    "length_months": "6",
+    "presenting_concerns": "Riley feels crowded; Jordan feels shut out.",
+}
 DATA_KEY = "Q291bnNlbG9yQXBwVGVzdEtleU5vdEZvclByb2R1Y3Q="
 HIDDEN_TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 META_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)">')

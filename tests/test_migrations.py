@@ -3,11 +3,9 @@ they move, and keep our history apart from a host app's."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -31,31 +29,6 @@ from counselor_app import create_app, schema
 from counselor_app.extensions import db
 from counselor_app.models import Base, Couple, Therapist
 from counselor_app.schema import VERSION_TABLE, downgrade, upgrade
-
-_numbers = itertools.count(1)
-
-
-@pytest.fixture
-def empty_database(backend, tmp_path, request) -> Iterator[Callable[[], str]]:
-    """Make empty databases on the test's backend: ``url = empty_database()``."""
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"counselor_migrations_{next(_numbers)}"
-        if backend == "sqlite":
-            return f"sqlite:///{tmp_path / name}.sqlite3"
-        cluster = request.getfixturevalue("pg_cluster")
-        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        made.append(name)
-        return cluster.url(name)
-
-    yield make
-    if made:
-        cluster = request.getfixturevalue("pg_cluster")
-        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-            for name in made:
-                conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture

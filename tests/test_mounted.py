@@ -47,6 +47,7 @@ from examples.host_app.host_app.extensions import Base as HostBase
 from examples.host_app.host_app.models import Appointment as HostAppointment
 from examples.host_app.host_app.models import Client
 from host_support import (  # noqa: F401  (fixtures)
+    COUPLE_FORM,
     PASSWORD,
     PREFIX,
     Staff,
@@ -79,18 +80,6 @@ MARKERS = {
     "flag_note": "ZQXMOUNTFLAGNOTE",
     "plan_goals": "ZQXMOUNTPLANGOALS",
     "private": "ZQXMOUNTPRIVATE",
-}
-COUPLE_FORM = {
-    "partner_a-display_name": "Jordan",
-    "partner_a-pronouns": "he/him",
-    "partner_a-email": "",
-    "partner_b-display_name": "Riley",
-    "partner_b-pronouns": "she/her",
-    "partner_b-email": "",
-    "relationship_stage": "engaged",
-    "length_years": "3",
-    "length_months": "6",
-    "presenting_concerns": "Riley feels crowded; Jordan feels shut out.",
 }
 # What the host's layout (examples/host_app/host_app/templates/base.html) puts on every page.
 HOST_TITLE = " · Riverside Practice</title>"

@@ -50,6 +50,7 @@ from counselor_app.reports.progress import (
     progress_summary_document,
 )
 from host_support import (  # noqa: F401  (fixtures)
+    COUPLE_FORM,
     PREFIX,
     clinician,
     host,
@@ -218,18 +219,7 @@ def host_couple(client) -> int:
     """A couple added through our form, in the reference host."""
     response = client.post_form(
         f"{PREFIX}/couples/new",
-        {
-            "partner_a-display_name": "Jordan",
-            "partner_a-pronouns": "he/him",
-            "partner_a-email": "",
-            "partner_b-display_name": "Riley",
-            "partner_b-pronouns": "she/her",
-            "partner_b-email": "",
-            "relationship_stage": "engaged",
-            "length_years": "3",
-            "length_months": "6",
-            "presenting_concerns": "Money, mostly.",
-        },
+        {**COUPLE_FORM, "presenting_concerns": "Money, mostly."},
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     return int(response.headers["Location"].rsplit("/", 1)[1])

@@ -49,6 +49,7 @@ from test_packaging import build_wheel
 
 import pgcluster
 from conftest import CSRF_META, PASSWORD
+from host_support import COUPLE_FORM
 
 pytestmark = pytest.mark.slow
 
@@ -679,7 +680,7 @@ def run_production_path(production: Production, steps: Steps, tmp_path: Path) ->
             "COUNSELOR_PROXY_FIX=true in the env file did not reach the app"
         )
         form = owner.get("/couples/new")
-        couple = owner.submit(form, "/couples/new", couple_form())
+        couple = owner.submit(form, "/couples/new", COUPLE_FORM)
         assert couple.status == 200 and "Jordan &amp; Riley added." in couple.text, couple.text
         couple_path = urlsplit(couple.url).path
 
@@ -826,21 +827,6 @@ def assert_everything_reads(
     for path, body in documents.items():
         again = therapist.get(path)
         assert again.status == 200 and again.body == body, path
-
-
-def couple_form() -> dict[str, str]:
-    return {
-        "partner_a-display_name": "Jordan",
-        "partner_a-pronouns": "he/him",
-        "partner_a-email": "",
-        "partner_b-display_name": "Riley",
-        "partner_b-pronouns": "she/her",
-        "partner_b-email": "",
-        "relationship_stage": "engaged",
-        "length_years": "3",
-        "length_months": "6",
-        "presenting_concerns": "Riley feels crowded; Jordan feels shut out.",
-    }
 
 
 def stat_mode(path: Path) -> int:

@@ -7,12 +7,10 @@ A worker here is a test app; the upgrade is the CLI command run against the same
 
 from __future__ import annotations
 
-import itertools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from flask import Flask
@@ -44,7 +42,6 @@ ROWS_AT_0009 = (
 )
 # Settings of an upgrade that does not wait: every worker looks at each request.
 AT_ONCE = {"COUNSELOR_SCHEMA_CHECK_SECONDS": 0, "COUNSELOR_UPGRADE_DRAIN_SECONDS": 0}
-_numbers = itertools.count(1)
 
 
 def look_each_time(app: Flask, **settings: float) -> None:
@@ -255,29 +252,6 @@ def test_a_failed_upgrade_leaves_the_flag_raised(pending_upgrade, monkeypatch):
         assert operations.raised_flag() is not None
 
 
-@pytest.fixture
-def empty_url(backend, tmp_path, request) -> Iterator:
-    """Make empty databases on the test's backend: ``url = empty_url()``."""
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"counselor_upgrades_{next(_numbers)}"
-        if backend == "sqlite":
-            return f"sqlite:///{tmp_path / name}.sqlite3"
-        cluster = request.getfixturevalue("pg_cluster")
-        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        made.append(name)
-        return cluster.url(name)
-
-    yield make
-    if made:
-        cluster = request.getfixturevalue("pg_cluster")
-        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-            for name in made:
-                conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
-
-
 def app_on(url: str, instance: Path) -> Flask:
     return create_app(base_config(url, instance) | AT_ONCE, instance_path=str(instance))
 
@@ -288,10 +262,10 @@ def close(app: Flask) -> None:
         db.engine.dispose()
 
 
-def test_a_backup_is_made_before_a_revision_that_rewrites_data(empty_url, tmp_path):
+def test_a_backup_is_made_before_a_revision_that_rewrites_data(empty_database, tmp_path):
     """At 0009 with a couple, upgrading crosses 0010 (check-ins given their couple): a backup
     of the database at 0009 is written first, and it restores into an empty database."""
-    app = app_on(empty_url(), tmp_path / "instance")
+    app = app_on(empty_database(), tmp_path / "instance")
     with app.app_context():
         schema.upgrade("0009")
         token = encryption.encrypt(CONCERNS.encode()).decode("ascii")
@@ -308,7 +282,7 @@ def test_a_backup_is_made_before_a_revision_that_rewrites_data(empty_url, tmp_pa
         assert schema.current() == operations.BUILT_FOR
     close(app)
 
-    restored = app_on(empty_url(), tmp_path / "restored")
+    restored = app_on(empty_database(), tmp_path / "restored")
     with restored.app_context():
         backup.restore(backups[0])
         assert schema.current() == "0009"
@@ -330,8 +304,8 @@ def test_a_backup_is_made_before_a_revision_that_rewrites_data(empty_url, tmp_pa
     close(restored)
 
 
-def test_upgrading_from_before_the_encryption_backs_up_once(empty_url, tmp_path, monkeypatch):
-    app = app_on(empty_url(), tmp_path / "instance")
+def test_upgrading_from_before_the_encryption_backs_up_once(empty_database, tmp_path, monkeypatch):
+    app = app_on(empty_database(), tmp_path / "instance")
     with app.app_context():
         schema.upgrade("0006")
         assert operations.rewriting_revisions() == ["0007", "0008", "0010"]
@@ -344,8 +318,8 @@ def test_upgrading_from_before_the_encryption_backs_up_once(empty_url, tmp_path,
     close(app)
 
 
-def test_a_failed_backup_upgrades_nothing(empty_url, tmp_path, monkeypatch):
-    app = app_on(empty_url(), tmp_path / "instance")
+def test_a_failed_backup_upgrades_nothing(empty_database, tmp_path, monkeypatch):
+    app = app_on(empty_database(), tmp_path / "instance")
     with app.app_context():
         schema.upgrade("0009")
 
@@ -361,8 +335,8 @@ def test_a_failed_backup_upgrades_nothing(empty_url, tmp_path, monkeypatch):
     close(app)
 
 
-def test_a_new_database_is_built_without_flag_or_backup(empty_url, tmp_path):
-    app = app_on(empty_url(), tmp_path / "instance")
+def test_a_new_database_is_built_without_flag_or_backup(empty_database, tmp_path):
+    app = app_on(empty_database(), tmp_path / "instance")
     result = run(app, "upgrade")
     assert result.exit_code == 0, result.output
     assert "created at revision" in result.output

@@ -32,6 +32,10 @@ from counselor_app.couples.services import CoupleDetails, PartnerDetails, create
 from counselor_app.extensions import db
 from counselor_app.intake.services import steps
 from counselor_app.models import Appointment, Flag, RelationshipStage, Therapist
+from examples.host_app.host_app import create_app as create_host_app
+from examples.host_app.host_app import db as host_db
+from host_support import PASSWORD as HOST_PASSWORD
+from host_support import PREFIX, HostClient, add_staff, host_config, migrate_host, signed_in
 from intake_support import seed_intake
 from plan_support import new_plan
 from vignettes import SAFE, VIGNETTES
@@ -72,6 +76,52 @@ def serve(app: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@dataclass(frozen=True)
+class MountedHost:
+    """The reference host (examples/host_app) on a live server, the package under PREFIX, and
+    one staff member (an administrator) signed in on ``client``; ``therapist_id`` is their
+    therapist of ours, made on their first visit."""
+
+    app: Flask
+    base: str
+    client: Any
+    therapist_id: int
+    staff_name: str
+    staff_email: str
+
+    def sign_in(self, page: Page) -> None:
+        """Sign the page in through the host's own sign-in form."""
+        page.goto(f"{self.base}/login")
+        page.get_by_label("Email").fill(self.staff_email)
+        page.get_by_label("Password").fill(HOST_PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        assert "/login" not in page.url, page.url
+
+
+@contextmanager
+def mounted_host(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[MountedHost]:
+    """The reference host with the package mounted, on a SQLite database of its own."""
+    folder = tmp_path_factory.mktemp(name)
+    instance = folder / "instance"
+    url = f"sqlite:///{folder / 'host.sqlite3'}"
+    migrate_host(url, instance)
+    app = create_host_app(host_config(url, instance))
+    app.test_client_class = HostClient
+    staff = add_staff(app, "Ada Rivera", "ada@example.org", admin=True)
+    client = signed_in(app, staff)
+    assert client.get(f"{PREFIX}/").status_code == 200  # our therapist, made on first visit
+    with app.app_context():
+        therapist_id = db.session.scalar(select(Therapist.id).where(Therapist.email == staff.email))
+    try:
+        with serve(app) as base:
+            yield MountedHost(app, base, client, therapist_id, staff.name, staff.email)
+    finally:
+        with app.app_context():
+            host_db.session.remove()
+            host_db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -24,18 +24,12 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import Error as PlaywrightError
-from sqlalchemy import select
 
 from conftest import login
-from counselor_app.extensions import db
-from counselor_app.models import Therapist
-from examples.host_app.host_app import create_app as create_host_app
-from examples.host_app.host_app import db as host_db
-from host_support import PASSWORD as HOST_PASSWORD
-from host_support import PREFIX, HostClient, add_staff, host_config, migrate_host, signed_in
+from host_support import PREFIX
 from route_walk import PostedForm, build_every_id, forms_of, forms_on, routes
 
-from .conftest import add_therapist, serve, sign_in
+from .conftest import add_therapist, mounted_host, sign_in
 from .support import (
     ARTIFACTS,
     VIEWPORT,
@@ -96,34 +90,9 @@ def standalone(live_server) -> Site:
 @pytest.fixture(scope="module")
 def mounted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The reference host with the package under /couples-therapy, on a live server."""
-    folder = tmp_path_factory.mktemp("mounted-errors")
-    instance = folder / "instance"
-    url = f"sqlite:///{folder / 'host.sqlite3'}"
-    migrate_host(url, instance)
-    app = create_host_app(host_config(url, instance))
-    app.test_client_class = HostClient
-    staff = add_staff(app, "Ada Rivera", "ada@example.org", admin=True)
-    client = signed_in(app, staff)
-    assert client.get(f"{PREFIX}/").status_code == 200  # our therapist, made on first visit
-    with app.app_context():
-        therapist_id = db.session.scalar(select(Therapist.id).where(Therapist.email == staff.email))
-    ids = build_every_id(app, client, therapist_id, ("Quinn", "Rowan"))
-
-    def host_sign_in(page: Page) -> None:
-        page.goto(f"{base}/login")
-        page.get_by_label("Email").fill(staff.email)
-        page.get_by_label("Password").fill(HOST_PASSWORD)
-        with page.expect_navigation():
-            page.get_by_role("button", name="Sign in").click()
-        assert "/login" not in page.url, page.url
-
-    try:
-        with serve(app) as base:
-            yield Site("mounted", app, base, PREFIX, client, ids, host_sign_in)
-    finally:
-        with app.app_context():
-            host_db.session.remove()
-            host_db.engine.dispose()
+    with mounted_host(tmp_path_factory, "mounted-errors") as host:
+        ids = build_every_id(host.app, host.client, host.therapist_id, ("Quinn", "Rowan"))
+        yield Site("mounted", host.app, host.base, PREFIX, host.client, ids, host.sign_in)
 
 
 @pytest.fixture(scope="module", params=("standalone", "mounted"))

@@ -18,18 +18,12 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Route
-from sqlalchemy import select
 
 from conftest import add_couple
-from counselor_app.extensions import db
-from counselor_app.models import Therapist
-from examples.host_app.host_app import create_app as create_host_app
-from examples.host_app.host_app import db as host_db
-from host_support import PASSWORD as HOST_PASSWORD
-from host_support import PREFIX, HostClient, add_staff, host_config, migrate_host, signed_in
+from host_support import PREFIX
 from plan_support import new_plan
 
-from .conftest import serve, sign_in
+from .conftest import mounted_host, sign_in
 from .support import VIEWPORT
 
 pytestmark = pytest.mark.browser
@@ -181,34 +175,10 @@ def standalone(live_server, world) -> Site:
 @pytest.fixture(scope="module")
 def mounted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The reference host with the package under /couples-therapy, on a live server."""
-    folder = tmp_path_factory.mktemp("focus-host")
-    url = f"sqlite:///{folder / 'host.sqlite3'}"
-    migrate_host(url, folder / "instance")
-    app = create_host_app(host_config(url, folder / "instance"))
-    app.test_client_class = HostClient
-    staff = add_staff(app, "Ada Rivera", "ada@example.org", admin=True)
-    client = signed_in(app, staff)
-    assert client.get(f"{PREFIX}/").status_code == 200  # our therapist, made on first visit
-    with app.app_context():
-        therapist_id = db.session.scalar(select(Therapist.id).where(Therapist.email == staff.email))
-    couple_id = add_couple(app, therapist_id)
-    plan_id = new_plan(client, couple_id, prefix=PREFIX)
-
-    def host_sign_in(page: Page) -> None:
-        page.goto(f"{base}/login")
-        page.get_by_label("Email").fill(staff.email)
-        page.get_by_label("Password").fill(HOST_PASSWORD)
-        with page.expect_navigation():
-            page.get_by_role("button", name="Sign in").click()
-        assert "/login" not in page.url, page.url
-
-    try:
-        with serve(app) as base:
-            yield Site(base, pages_of(couple_id, plan_id, PREFIX), host_sign_in)
-    finally:
-        with app.app_context():
-            host_db.session.remove()
-            host_db.engine.dispose()
+    with mounted_host(tmp_path_factory, "focus-host") as host:
+        couple_id = add_couple(host.app, host.therapist_id)
+        plan_id = new_plan(host.client, couple_id, prefix=PREFIX)
+        yield Site(host.base, pages_of(couple_id, plan_id, PREFIX), host.sign_in)
 
 
 def with_focus_reset(route: Route) -> None:

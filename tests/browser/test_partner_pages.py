@@ -25,17 +25,14 @@ from sqlalchemy import delete, select
 from conftest import add_couple, login
 from counselor_app.extensions import db
 from counselor_app.intake.services import responses_of, steps
-from counselor_app.models import CheckIn, Couple, Invitation, InvitationState, Therapist
+from counselor_app.models import CheckIn, Couple, Invitation, InvitationState
 from counselor_app.models.ratelimit import RateLimitCount
-from examples.host_app.host_app import create_app as create_host_app
-from examples.host_app.host_app import db as host_db
-from host_support import PASSWORD as HOST_PASSWORD
-from host_support import PREFIX, HostClient, add_staff, host_config, migrate_host, signed_in
+from host_support import PREFIX
 from intake_support import CSI_SATISFIED
 from partner_support import BALANCE_MIDDLE, invite, path_of
 from vignettes import NEUTRAL, SAFE
 
-from .conftest import add_therapist, serve, sign_in
+from .conftest import add_therapist, mounted_host, sign_in
 from .support import (
     ARTIFACTS,
     AXE_RESULT_KINDS,
@@ -148,33 +145,17 @@ def standalone_site(live_server) -> Site:
 @pytest.fixture(scope="module")
 def mounted_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The reference host with the package under /couples-therapy, on a live server."""
-    folder = tmp_path_factory.mktemp("mounted-browser")
-    instance = folder / "instance"
-    url = f"sqlite:///{folder / 'host.sqlite3'}"
-    migrate_host(url, instance)
-    app = create_host_app(host_config(url, instance))
-    app.test_client_class = HostClient
-    staff = add_staff(app, "Ada Rivera", "ada@example.org", admin=True)
-    client = signed_in(app, staff)
-    assert client.get(f"{PREFIX}/").status_code == 200  # our therapist, made on first visit
-    with app.app_context():
-        therapist_id = db.session.scalar(select(Therapist.id).where(Therapist.email == staff.email))
-
-    def host_sign_in(page: Page) -> None:
-        page.goto(f"{base}/login")
-        page.get_by_label("Email").fill(staff.email)
-        page.get_by_label("Password").fill(HOST_PASSWORD)
-        with page.expect_navigation():
-            page.get_by_role("button", name="Sign in").click()
-        assert "/login" not in page.url, page.url
-
-    try:
-        with serve(app) as base:
-            yield Site("mounted", app, base, PREFIX, client, therapist_id, staff.name, host_sign_in)
-    finally:
-        with app.app_context():
-            host_db.session.remove()
-            host_db.engine.dispose()
+    with mounted_host(tmp_path_factory, "mounted-browser") as host:
+        yield Site(
+            "mounted",
+            host.app,
+            host.base,
+            PREFIX,
+            host.client,
+            host.therapist_id,
+            host.staff_name,
+            host.sign_in,
+        )
 
 
 SITE_NAMES = ("standalone", "mounted")
