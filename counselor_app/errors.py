@@ -12,17 +12,14 @@ from flask import (
     Flask,
     current_app,
     g,
-    has_app_context,
     jsonify,
     make_response,
     render_template,
     request,
 )
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
@@ -50,8 +47,9 @@ CSRF_MESSAGE = (
 )
 # Flask-WTF's reasons when, over HTTPS, the Referer names another host than the request's.
 REFERRER_REFUSALS = ("The referrer does not match the host.", "The referrer header is missing.")
-# 503 pages: (title, message, seconds for Retry-After). "Nothing you sent was saved" is said
-# only of a request that committed nothing (see _note_commit); else SAVED_IN_PART is.
+# 503 pages: (title, message, seconds for Retry-After). "outage" and "upgrade" are answered
+# by the guard (operations.guard) before the view runs, so nothing was saved; "interrupted" by
+# the error handlers, after the view may have committed part of its work.
 UNAVAILABLE = {
     "outage": (
         "Temporarily unavailable",
@@ -65,11 +63,13 @@ UNAVAILABLE = {
         "Please try again in a few minutes.",
         120,
     ),
+    "interrupted": (
+        "Temporarily unavailable",
+        "The service became unavailable while answering: some of what you sent may have been "
+        "saved. Please try again in a minute, and check the page before sending it again.",
+        60,
+    ),
 }
-SAVED_IN_PART = (
-    "The service became unavailable part way through: some of what you sent may have been "
-    "saved. Please check the page before sending it again."
-)
 
 
 class WithholdExceptionMessages(logging.Filter):
@@ -150,7 +150,7 @@ def database_unavailable(error: Exception) -> Response:
     the exception's class, never its message."""
     _rollback()
     logger.error("Database unavailable on %s [%s]: %s", _rule(), request.method, _kind_name(error))
-    return unavailable("outage")
+    return unavailable("interrupted")
 
 
 # SQLite says OperationalError for a missing table or a syntax error too: only these primary
@@ -171,20 +171,13 @@ def is_outage(error: BaseException | None) -> bool:
     return isinstance(error, PoolTimeout)
 
 
-@event.listens_for(Session, "after_commit")
-def _note_commit(session: Session) -> None:
-    """A request that committed something before failing must not be told nothing was saved."""
-    if has_app_context():
-        g.counselor_committed = True
-
-
 def unavailable(kind: str) -> Response:
     """Our 503 page ("outage" or "upgrade"), without touching the database: nobody is looked
     up (the page shows no one's name), our layout rather than a host's (which may read the
     database), and never cached."""
+    if kind == "interrupted" and request.method in ("GET", "HEAD"):
+        kind = "outage"  # a page only read: nothing was sent to be saved
     title, message, retry_after = UNAVAILABLE[kind]
-    if g.get("counselor_committed"):
-        message = SAVED_IN_PART
     g.counselor_therapist = None  # counselor_app.auth.identity: nobody to look up now
     manager = getattr(current_app, "login_manager", None)
     if manager is not None and "_login_user" not in g:
