@@ -313,6 +313,22 @@ def test_marking_a_partner_absent_removes_their_check_in(app, logged_in, couple_
         assert {r.partner_label for r in db.session.scalars(select(CheckIn))} == {"A"}
 
 
+def test_the_notes_conflict_page_does_not_save_as_one_types(app, logged_in, couple_id):
+    """Shown again after another tab saved the note, the form holds this tab's stale copy with
+    the current version: saved as the therapist starts to compare, it would replace the other
+    tab's note unseen. So that page posts only when Save is pressed."""
+    [appointment_id] = seed_history(app, couple_id, [Visit()])
+    base = f"/couples/{couple_id}/appointments/{appointment_id}"
+    assert 'data-autosave="' in page_of(logged_in, base)
+    assert note_post(logged_in, f"{base}/note", 0, data="Tab one").status_code == 302
+    conflict = note_post(logged_in, f"{base}/note", 0, data="Tab two")
+    page = conflict.get_data(as_text=True)
+    assert conflict.status_code == 409 and "Tab two" in page  # kept for comparing
+    assert 'data-autosave="' not in page
+    with app.app_context():
+        assert db.session.scalar(select(SessionNote)).data == "Tab one"
+
+
 def test_addendum_before_signing_is_refused(app, logged_in, couple_id):
     [appointment_id] = seed_history(app, couple_id, [Visit()])
     response = logged_in.post_form(
