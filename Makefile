@@ -37,11 +37,15 @@ demo: system-deps-run $(VENV)/.installed
 	fi
 	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/flask --app counselor_app run --host $(HOST) --port $(PORT)
 
+# The tests without a browser run in parallel (pytest-xdist, a file per worker, each worker
+# with its own PostgreSQL), then the Chromium tests one at a time: they time real clocks.
+PYTEST_WORKERS ?= auto
 test: system-deps-test $(VENV)/.installed-test $(BROWSER_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BANDIT)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not browser" -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile
+	$(BIN)/python -m pytest -m browser
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -56,6 +56,10 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     # How long before the idle sign-out our pages warn and offer to stay signed in (WCAG 2.2.1).
     "COUNSELOR_IDLE_WARNING": timedelta(minutes=2),
     "COUNSELOR_COUPLES_PER_PAGE": 20,
+    # werkzeug's hashing method for passwords: scrypt at its full default cost. Only the test
+    # suite lowers it (thousands of sign-ins); a stored hash names its own cost, so any hash
+    # made under one setting is still checked correctly under another.
+    "COUNSELOR_PASSWORD_HASH": "scrypt",
     # A host's layout for our pages (it provides the blocks title, head and content).
     "COUNSELOR_BASE_TEMPLATE": None,
     # Mounted on a host's sign-in: where anonymous visitors go (else its Flask-Login view).

@@ -28,6 +28,9 @@ BACKENDS = ("sqlite", "postgresql")
 PASSWORD = "a calm harbour at dawn"
 # A fixed key, so the template database and every per-test copy read each other's ciphertext.
 DATA_KEY = "Q291bnNlbG9yQXBwVGVzdEtleU5vdEZvclByb2R1Y3Q="
+# scrypt at a small cost: the suite signs in thousands of times, and scrypt's full cost (about
+# 0.1 s a hash or check here) is what production keeps (tests/test_auth.py checks the default).
+FAST_PASSWORD_HASH = "scrypt:1024:8:1"
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
@@ -59,6 +62,7 @@ def base_config(url: str, instance: Path) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": url,
         "COUNSELOR_COUPLES_PER_PAGE": 20,
         "COUNSELOR_DATA_KEYS": [DATA_KEY],
+        "COUNSELOR_PASSWORD_HASH": FAST_PASSWORD_HASH,
     }
 
 
@@ -78,6 +82,9 @@ def migrate_to_head(url: str, instance: Path) -> None:
         db.engine.dispose()
 
 
+_templates: dict[tuple[str, str], str] = {}
+
+
 def build_template(
     backend: str,
     name: str,
@@ -85,17 +92,25 @@ def build_template(
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> str:
-    """A database migrated by ``migrate`` once per run, for tests to copy (fresh_database)."""
+    """A database migrated by ``migrate`` once per run, for tests to copy (fresh_database).
+
+    Built once per process even when pytest tears a session fixture's parameter down and sets
+    it up again, as it does under pytest-xdist when a worker's tests alternate backends."""
+    if (backend, name) in _templates:
+        return _templates[backend, name]
     folder = tmp_path_factory.mktemp(f"{name}-{backend}")
     if backend == "sqlite":
         path = folder / f"{name}.sqlite3"
         migrate(f"sqlite:///{path}", folder)
-        return str(path)
-    cluster: pgcluster.Cluster = request.getfixturevalue("pg_cluster")
-    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    migrate(cluster.url(name), folder)
-    return name
+        made = str(path)
+    else:
+        cluster: pgcluster.Cluster = request.getfixturevalue("pg_cluster")
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        migrate(cluster.url(name), folder)
+        made = name
+    _templates[backend, name] = made
+    return made
 
 
 @pytest.fixture(scope="session")

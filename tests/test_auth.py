@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import PASSWORD, age_session, login
+from counselor_app import create_app
 from counselor_app.extensions import db
 from counselor_app.models import Therapist
 
@@ -121,11 +122,23 @@ def test_change_password_refuses_a_short_one_and_a_wrong_current(app, logged_in,
         assert db.session.get(Therapist, therapist.id).check_password(PASSWORD)
 
 
-def test_passwords_are_stored_as_scrypt_hashes(app, therapist):
+def test_passwords_are_stored_as_scrypt_hashes(app, therapist, tmp_path):
     with app.app_context():
         stored = db.session.get(Therapist, therapist.id).password_hash
     assert stored.startswith("scrypt:")
     assert PASSWORD not in stored
+    # The suite hashes cheaply (conftest.FAST_PASSWORD_HASH); an app as shipped hashes at
+    # scrypt's full cost, and a hash of either cost is still checked.
+    shipped = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x"},
+        instance_path=str(tmp_path),
+    )
+    with shipped.app_context():
+        full = Therapist(email="x@example.org", name="X")
+        full.set_password(PASSWORD)
+        assert full.password_hash.startswith("scrypt:32768:8:1$")
+        assert full.check_password(PASSWORD)
+        assert Therapist(password_hash=stored).check_password(PASSWORD)
 
 
 def test_ten_failures_lock_the_account_for_a_while(app, client, therapist, make_therapist):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
@@ -30,11 +31,11 @@ class AccountError(ValueError):
 
 
 @cache
-def _unknown_user_hash() -> str:
+def _unknown_user_hash(method: str) -> str:
     """Checked when the email is unknown, so a wrong email costs as long as a wrong password
     and response times do not reveal which addresses have accounts. Made on first use only,
     because scrypt is deliberately slow."""
-    return generate_password_hash(secrets.token_hex(16), method="scrypt")
+    return generate_password_hash(secrets.token_hex(16), method=method)
 
 
 def normalise_email(email: str) -> str:
@@ -83,7 +84,8 @@ def authenticate(email: str, password: str) -> Therapist | None:
     """The therapist these credentials belong to (active or not), or None."""
     therapist = find_by_email(email)
     if therapist is None:
-        Therapist(password_hash=_unknown_user_hash()).check_password(password)
+        method = current_app.config["COUNSELOR_PASSWORD_HASH"]
+        Therapist(password_hash=_unknown_user_hash(method)).check_password(password)
         return None
     return therapist if therapist.check_password(password) else None
 
