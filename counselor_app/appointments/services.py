@@ -73,19 +73,15 @@ def appointments_of(couple: Couple) -> list[Appointment]:
     return list(db.session.scalars(query))
 
 
-def owned_appointment(couple: Couple, appointment_id: int) -> Appointment:
-    query = (
-        select(Appointment)
-        .where(Appointment.id == appointment_id, Appointment.couple_id == couple.id)
-        .options(
-            selectinload(Appointment.check_ins),
-            selectinload(Appointment.homework_reviews),
-            selectinload(Appointment.flag_records),
-            selectinload(Appointment.note).selectinload(SessionNote.addenda),
-            selectinload(Appointment.plan),
-        )
-    )
-    return db.first_or_404(query)
+# What the appointment page shows of an appointment, loaded with it: a statement per kind of
+# row, however many rows there are.
+PAGE_LOADS = (
+    selectinload(Appointment.check_ins),
+    selectinload(Appointment.homework_reviews),
+    selectinload(Appointment.flag_records),
+    selectinload(Appointment.note).selectinload(SessionNote.addenda),
+    selectinload(Appointment.plan),
+)
 
 
 def _check(values: AppointmentValues, couple: Couple) -> None:
