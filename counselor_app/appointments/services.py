@@ -233,18 +233,20 @@ def record_check_in(
 def plan_to_review(appointment: Appointment) -> SessionPlan | None:
     """The plan of the held appointment just before this one: its homework is reviewed now.
 
-    Only that one: an older plan was reviewed at its own next appointment already.
+    Only that one: an older plan was reviewed at its own next appointment already. And only a
+    plan of the couple's: the whole chain from the appointment to the homework is theirs.
     """
+    couple_id = appointment.couple_id
     previous = db.session.scalar(
         select(Appointment)
         .where(
-            Appointment.couple_id == appointment.couple_id,
+            Appointment.couple_id == couple_id,
             Appointment.starts_at < appointment.starts_at,
             Appointment.status == AppointmentStatus.COMPLETED,
         )
         .order_by(Appointment.starts_at.desc())
         .limit(1)
-        .options(selectinload(Appointment.plan))
+        .options(selectinload(Appointment.plan.and_(SessionPlan.couple_id == couple_id)))
     )
     return previous.plan if previous is not None else None
 
