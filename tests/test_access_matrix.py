@@ -15,6 +15,7 @@ the endpoints under the parent blueprint's name, and the host's own are never wa
 from __future__ import annotations
 
 import re
+from itertools import product
 from urllib.parse import urlsplit
 
 import route_walk
@@ -265,9 +266,11 @@ def own_couple_with_another_couples_child_ids_answers_404_and_changes_nothing(
     practice: Practice,
 ) -> None:
     """The signed-in therapist's own couple in the URL, and the plan, document, appointment
-    (its check-ins, note, homework, flag statuses) or flag of another couple: of the same
-    therapist, and of another therapist. Every route with a child id, every method: a 404,
-    and not a row changed. The couple in the URL must own the row, not merely the therapist.
+    (its check-ins, note, homework, flag statuses), check-in, flag or partner's link of another
+    couple: of the same therapist, and of another therapist. Every route with a child id (found
+    in the URL map: a new kind of id fails until it has a row in ``CHILD_ROWS``), every method:
+    a 404, and not a row changed. The couple in the URL must own the row, not merely the
+    therapist (couples.views.child_or_404).
     """
     app, ids, owner = practice.app, practice.ids, practice.owner
     forms = forms_of(app, owner, ids)
@@ -290,19 +293,23 @@ def own_couple_with_another_couples_child_ids_answers_404_and_changes_nothing(
         "route_walk.CHILD_ROWS and build_every_id"
     )
     failures = []
-    for whose, theirs in borrowed.items():
-        mixed = {**ids, **{name: theirs[name] for name in CHILD_ROWS}}
-        found = walk(app, owner, todo, forms, mixed, token, not_found(BORROWED_NAMES), at_ids=True)
-        failures += [f"{whose}: {failure}" for failure in found]
+    for (whose, theirs), name in product(borrowed.items(), sorted(kinds)):
+        # One id borrowed at a time, the URL's other ids the couple's own: a row nested under
+        # another in the URL (an appointment's, a plan's) must be the couple's too.
+        mixed = {**ids, name: theirs[name]}
+        named = [(route, method) for route, method in todo if name in route.child_id_arguments]
+        found = walk(app, owner, named, forms, mixed, token, not_found(BORROWED_NAMES), at_ids=True)
+        failures += [f"{whose}'s {name}: {failure}" for failure in found]
 
     assert not failures, "another couple's rows under one's own couple must be a 404:\n" + (
         "\n".join(failures)
     )
     posted = another_couples_rows_in_the_forms_are_refused(practice, forms, token, borrowed)
+    requests = sum(len(route.child_id_arguments) for route, _ in todo) * len(borrowed)
     print(
-        f"\n{len(todo)} (route, method) pairs with a child id ({sorted(kinds)}), each with the "
-        f"rows of {len(borrowed)} other couples under the owner's couple: "
-        f"{len(todo) * len(borrowed)} requests answered 404; forms naming a row by id: {posted}"
+        f"\n{len(todo)} (route, method) pairs with a child id ({sorted(kinds)}), each id in turn "
+        f"another's under the owner's couple, for {len(borrowed)} other couples: {requests} "
+        f"requests answered 404; forms naming a row by id: {posted}"
     )
     assert len({route.name for route, _ in todo}) >= 15
 

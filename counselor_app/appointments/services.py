@@ -73,19 +73,15 @@ def appointments_of(couple: Couple) -> list[Appointment]:
     return list(db.session.scalars(query))
 
 
-def owned_appointment(couple: Couple, appointment_id: int) -> Appointment:
-    query = (
-        select(Appointment)
-        .where(Appointment.id == appointment_id, Appointment.couple_id == couple.id)
-        .options(
-            selectinload(Appointment.check_ins),
-            selectinload(Appointment.homework_reviews),
-            selectinload(Appointment.flag_records),
-            selectinload(Appointment.note).selectinload(SessionNote.addenda),
-            selectinload(Appointment.plan),
-        )
-    )
-    return db.first_or_404(query)
+# What the appointment page shows of an appointment, loaded with it: a statement per kind of
+# row, however many rows there are.
+PAGE_LOADS = (
+    selectinload(Appointment.check_ins),
+    selectinload(Appointment.homework_reviews),
+    selectinload(Appointment.flag_records),
+    selectinload(Appointment.note).selectinload(SessionNote.addenda),
+    selectinload(Appointment.plan),
+)
 
 
 def _check(values: AppointmentValues, couple: Couple) -> None:
@@ -237,18 +233,20 @@ def record_check_in(
 def plan_to_review(appointment: Appointment) -> SessionPlan | None:
     """The plan of the held appointment just before this one: its homework is reviewed now.
 
-    Only that one: an older plan was reviewed at its own next appointment already.
+    Only that one: an older plan was reviewed at its own next appointment already. And only a
+    plan of the couple's: the whole chain from the appointment to the homework is theirs.
     """
+    couple_id = appointment.couple_id
     previous = db.session.scalar(
         select(Appointment)
         .where(
-            Appointment.couple_id == appointment.couple_id,
+            Appointment.couple_id == couple_id,
             Appointment.starts_at < appointment.starts_at,
             Appointment.status == AppointmentStatus.COMPLETED,
         )
         .order_by(Appointment.starts_at.desc())
         .limit(1)
-        .options(selectinload(Appointment.plan))
+        .options(selectinload(Appointment.plan.and_(SessionPlan.couple_id == couple_id)))
     )
     return previous.plan if previous is not None else None
 

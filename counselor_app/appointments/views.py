@@ -11,6 +11,7 @@ from counselor_app import signals
 from counselor_app.appointments import services
 from counselor_app.assessment.services import confirmed_flags
 from counselor_app.auth.identity import current_therapist
+from counselor_app.couples.views import child_or_404
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
 from counselor_app.forms.appointments import (
@@ -213,9 +214,12 @@ def _filled_flags(appointment: Appointment, flags):
     return form
 
 
+def _appointment(appointment_id: int) -> Appointment:
+    return child_or_404(Appointment, appointment_id, *services.PAGE_LOADS)
+
+
 def _load(appointment_id: int) -> tuple[Couple, Appointment]:
-    couple = g.couple
-    return couple, services.owned_appointment(couple, appointment_id)
+    return g.couple, _appointment(appointment_id)
 
 
 def _refused(
@@ -226,7 +230,7 @@ def _refused(
     stale = isinstance(error, StaleEdit)
     for form in rejected.values():
         form.form_errors.append(STALE if stale else str(error))
-    appointment = services.owned_appointment(couple, appointment_id)
+    appointment = _appointment(appointment_id)
     return render_page(couple, appointment, 409 if stale else 422, **rejected)
 
 
@@ -259,13 +263,11 @@ def update_details(appointment_id: int) -> Response | tuple[str, int]:
     except services.AppointmentError as error:
         db.session.rollback()
         form.attendance.errors.append(str(error))
-        return render_page(
-            couple, services.owned_appointment(couple, appointment_id), 422, details=form
-        )
+        return render_page(couple, _appointment(appointment_id), 422, details=form)
     except StaleEdit:
         db.session.rollback()
         form.form_errors.append(STALE)
-        appointment = services.owned_appointment(couple, appointment_id)
+        appointment = _appointment(appointment_id)
         form.version.refresh(appointment.version)
         return render_page(couple, appointment, 409, details=form)
     for label in dropped:
@@ -370,13 +372,11 @@ def save_note(appointment_id: int) -> Response | tuple[str, int]:
         # An empty note is the Data box's to fix: it is marked, and the summary links to it.
         errors = form.dap_data.errors if isinstance(error, services.EmptyNote) else form.form_errors
         errors.append(str(error))
-        return render_page(
-            couple, services.owned_appointment(couple, appointment_id), 422, note=form
-        )
+        return render_page(couple, _appointment(appointment_id), 422, note=form)
     except StaleEdit:
         db.session.rollback()
         form.form_errors.append(STALE)
-        appointment = services.owned_appointment(couple, appointment_id)
+        appointment = _appointment(appointment_id)
         form.version.refresh(appointment.note.version if appointment.note else 0)
         return render_page(couple, appointment, 409, note=form)
     if signing:
@@ -403,7 +403,7 @@ def _locked_meanwhile(
     addendum.form_errors.append(
         f"{message} What you typed is below as an addendum: edit it and add it, or discard it."
     )
-    appointment = services.owned_appointment(couple, appointment_id)
+    appointment = _appointment(appointment_id)
     return render_page(couple, appointment, 409, addendum=addendum)
 
 

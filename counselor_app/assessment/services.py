@@ -403,10 +403,6 @@ def confirmed_flags(couple: Couple) -> list[Flag]:
     return sorted(flags, key=lambda flag: (-flag.severity.rank, flag.challenge_key))
 
 
-def owned_flag(couple: Couple, flag_id: int) -> Flag:
-    return db.first_or_404(select(Flag).where(Flag.id == flag_id, Flag.couple_id == couple.id))
-
-
 def safety_alert_of(couple: Couple) -> SafetyAlert | None:
     return db.session.scalar(select(SafetyAlert).where(SafetyAlert.couple_id == couple.id))
 

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from counselor_app import signals
 from counselor_app.assessment import services
 from counselor_app.auth.identity import current_therapist
+from counselor_app.couples.views import child_or_404
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
 from counselor_app.forms.assessment import (
@@ -118,7 +119,7 @@ def _flag_action(
     done: str,
 ) -> Response | tuple[str, int]:
     couple = g.couple
-    flag = services.owned_flag(couple, flag_id)
+    flag = child_or_404(Flag, flag_id)
     form = form_class(prefix=flag_prefix(flag.id, kind))
     if not form.validate_on_submit():
         return render_page(couple, status=422, failed=(flag.id, kind, form))
@@ -129,7 +130,7 @@ def _flag_action(
         stale = isinstance(error, StaleEdit)
         form.form_errors.append(STALE_MESSAGE if stale else str(error))
         # The next submit of this form is made against what the page now shows.
-        form.version.refresh(services.owned_flag(couple, flag_id).version)
+        form.version.refresh(child_or_404(Flag, flag_id).version)
         return render_page(couple, status=409 if stale else 422, failed=(flag_id, kind, form))
     db.session.commit()
     if kind == "confirm":

@@ -89,15 +89,6 @@ def upcoming_appointments(
 
 
 # ------------------------------------------------------------------------------ events
-def couple_appointment(couple: Couple, appointment_id: int) -> Appointment | None:
-    """The appointment, only through the couple already authorised for the request."""
-    return db.session.scalar(
-        select(Appointment).where(
-            Appointment.id == appointment_id, Appointment.couple_id == couple.id
-        )
-    )
-
-
 @dataclass(frozen=True)
 class CalendarEvent:
     """What one appointment tells a calendar, as plain values."""

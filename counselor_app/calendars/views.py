@@ -17,7 +17,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -28,8 +27,10 @@ from counselor_app.audit import services as audit
 from counselor_app.audit.views import nothing_done
 from counselor_app.auth.identity import current_therapist
 from counselor_app.calendars import services
+from counselor_app.couples.views import child_or_404
 from counselor_app.extensions import db
 from counselor_app.forms.base import ActionForm
+from counselor_app.models import Appointment
 from counselor_app.models.base import utcnow
 from counselor_app.web import counselor_url, local_endpoint
 
@@ -143,8 +144,6 @@ def appointments_csv() -> Response:
 @couple_calendar_bp.route("/appointments/<counselor_id:appointment_id>.ics")
 def appointment(appointment_id: int) -> Response:
     """One appointment of the couple's as an .ics event, to add to a calendar by hand."""
-    found = services.couple_appointment(g.couple, appointment_id)
-    if found is None:
-        abort(404)
+    found = child_or_404(Appointment, appointment_id)
     body = services.calendar([services.event_of(found, _uid_domain())], utcnow())
     return _ics(body, f"appointment-{found.starts_at:%Y-%m-%d}.ics")

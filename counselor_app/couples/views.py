@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -16,6 +16,8 @@ from flask import (
     request,
     session,
 )
+from sqlalchemy import select
+from sqlalchemy.sql.base import ExecutableOption
 from werkzeug.wrappers import Response
 
 from counselor_app import encryption, signals
@@ -28,7 +30,17 @@ from counselor_app.forms.base import ActionForm, restore_draft
 from counselor_app.forms.couples import CoupleEditForm, CoupleForm, EraseCoupleForm, SearchForm
 from counselor_app.intake import services as intake_services
 from counselor_app.invitations import services as invitation_services
-from counselor_app.models import Couple, CoupleStatus, RelationshipStage
+from counselor_app.models import (
+    Appointment,
+    CheckIn,
+    Couple,
+    CoupleStatus,
+    Flag,
+    Invitation,
+    IssuedDocument,
+    RelationshipStage,
+    SessionPlan,
+)
 from counselor_app.models.base import StaleEdit
 from counselor_app.web import counselor_url
 
@@ -54,6 +66,23 @@ def load_couple() -> None:
 
     Runs after the parent blueprint has made sure a therapist is signed in."""
     g.couple = services.get_owned_couple(current_therapist, g.couple_id)
+
+
+# The rows a URL under the couple names by id: each has the couple_id it is owned through.
+Child = TypeVar("Child", SessionPlan, IssuedDocument, Appointment, CheckIn, Flag, Invitation)
+
+
+def child_or_404(model: type[Child], child_id: int, *options: ExecutableOption) -> Child:
+    """The row of g.couple's with this id, or a 404: the one way the couple's pages look up a
+    plan, document, appointment, check-in, flag or partner's link named in their URL.
+
+    Filtered by the couple authorised for the request, not merely by the therapist: another
+    couple's row, even one of the same therapist's, is not found. What hangs below such a row
+    (an appointment's note, check-ins, homework review and flag statuses) is reached through
+    the row returned, never by an id of its own, so the whole chain is the couple's.
+    """
+    query = select(model).where(model.id == child_id, model.couple_id == g.couple.id)
+    return db.first_or_404(query.options(*options))
 
 
 @couple_bp.url_defaults

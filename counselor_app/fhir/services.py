@@ -290,16 +290,6 @@ def intake_answered(couple: Couple, partner: Partner, instrument_id: str) -> Ans
     return None if response is None else _from_response(partner, response)
 
 
-def owned_check_in(couple: Couple, check_in_id: int) -> CheckIn | None:
-    """The couple's check-in with this id; another couple's is never found."""
-    query = (
-        select(CheckIn)
-        .where(CheckIn.id == check_in_id, CheckIn.couple_id == couple.id)
-        .options(selectinload(CheckIn.appointment))
-    )
-    return db.session.scalar(query)
-
-
 def check_in_answered(couple: Couple, check_in: CheckIn) -> Answered:
     return _from_check_in(couple, check_in)
 

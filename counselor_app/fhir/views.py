@@ -4,14 +4,17 @@ couple's answers as QuestionnaireResponses, out and in."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from counselor_app import signals
 from counselor_app.auth.identity import current_therapist
+from counselor_app.couples.views import child_or_404
 from counselor_app.extensions import db
 from counselor_app.fhir import services
 from counselor_app.forms.fhir import ImportResponseForm
 from counselor_app.intake.services import INSTRUMENT_ORDER, partner_by_label
+from counselor_app.models import CheckIn
 from counselor_app.models.base import StaleEdit
 from counselor_app.web import counselor_url
 
@@ -73,9 +76,7 @@ def intake_response(label: str, instrument_id: str) -> Response:
 def check_in_response(check_in_id: int) -> Response:
     """One check-in (one partner, one measure) as a QuestionnaireResponse."""
     couple = g.couple
-    check_in = services.owned_check_in(couple, check_in_id)
-    if check_in is None:
-        abort(404)
+    check_in = child_or_404(CheckIn, check_in_id, selectinload(CheckIn.appointment))
     answered = services.check_in_answered(couple, check_in)
     resource = services.questionnaire_response(answered, couple.therapist)
     return _fhir(resource, f"couple-{couple.id}-{answered.resource_id}.json")

@@ -52,13 +52,6 @@ def invitations_of(couple: Couple) -> list[Invitation]:
     return list(db.session.scalars(query))
 
 
-def owned_invitation(couple: Couple, invitation_id: int) -> Invitation | None:
-    """The invitation, only through the couple already authorised for the request."""
-    return db.session.scalar(
-        select(Invitation).where(Invitation.id == invitation_id, Invitation.couple_id == couple.id)
-    )
-
-
 def upcoming_appointments(couple: Couple, now: datetime) -> list[Appointment]:
     """Appointments a check-in may be asked for: scheduled ones that have not begun."""
     return [

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from counselor_app import mail
 from counselor_app.audit.views import nothing_done
 from counselor_app.auth.identity import current_therapist
+from counselor_app.couples.views import child_or_404
 from counselor_app.extensions import db
 from counselor_app.forms.invitations import DeliveryForm, InvitationForm, ReissueForm, RevokeForm
 from counselor_app.invitations import services
@@ -33,13 +34,6 @@ STALE_MESSAGE = (
     "This invitation changed in another tab after you opened the page: nothing was changed. "
     "Here it is as it stands now."
 )
-
-
-def _owned(invitation_id: int) -> Invitation:
-    invitation = services.owned_invitation(g.couple, invitation_id)
-    if invitation is None:
-        abort(404)
-    return invitation
 
 
 def _valid_for(days: int) -> timedelta:
@@ -136,7 +130,7 @@ def slip(invitation_id: int) -> Response:
     """A one-page slip for the partner: their name, the link and its QR code; nothing clinical.
 
     Made on the spot and never stored, since it holds the link."""
-    invitation = _owned(invitation_id)
+    invitation = child_or_404(Invitation, invitation_id)
     token = _checked_token(invitation)
     document = invitation_slip(
         invitation,
@@ -155,7 +149,7 @@ def slip(invitation_id: int) -> Response:
 @bp.route("/<counselor_id:invitation_id>/email", methods=["POST"])
 def email(invitation_id: int) -> tuple[str, int]:
     """Email the link to the partner's address on record: the link and the practice's name."""
-    invitation = _owned(invitation_id)
+    invitation = child_or_404(Invitation, invitation_id)
     token = _checked_token(invitation)
     partner = invitation.partner
     if not (mail.configured() and partner.email):
@@ -195,7 +189,7 @@ def _message(practice_name: str, link: str, invitation: Invitation) -> tuple[str
 @bp.route("/<counselor_id:invitation_id>/reissue", methods=["POST"])
 def reissue(invitation_id: int) -> Response | tuple[str, int]:
     """A new link for the invitation (answers saved so far stay); the old link stops."""
-    invitation = _owned(invitation_id)
+    invitation = child_or_404(Invitation, invitation_id)
     form = ReissueForm()
     if not form.validate_on_submit():
         return _refused("Enter a number of days from 1 to 30, then make the link again.")
@@ -222,7 +216,7 @@ def _refused(message: str) -> Response:
 @bp.route("/<counselor_id:invitation_id>/revoke", methods=["POST"])
 def revoke(invitation_id: int) -> Response:
     """Stop the link now: the partner's open pages close at their next click."""
-    invitation = _owned(invitation_id)
+    invitation = child_or_404(Invitation, invitation_id)
     form = RevokeForm()
     if not form.validate_on_submit():
         abort(400)

@@ -79,12 +79,6 @@ def plans_of(couple: Couple) -> list[SessionPlan]:
     return list(db.session.scalars(query))
 
 
-def owned_plan(couple: Couple, plan_id: int) -> SessionPlan:
-    return db.first_or_404(
-        select(SessionPlan).where(SessionPlan.id == plan_id, SessionPlan.couple_id == couple.id)
-    )
-
-
 def _apply(plan: SessionPlan, values: PlanValues) -> None:
     plan.session_date = values.session_date
     plan.goals = values.goals
@@ -126,14 +120,6 @@ def documents_of(couple: Couple) -> list[IssuedDocument]:
         .order_by(IssuedDocument.issued_at.desc(), IssuedDocument.id.desc())
     )
     return list(db.session.scalars(query))
-
-
-def owned_document(couple: Couple, document_id: int) -> IssuedDocument:
-    return db.first_or_404(
-        select(IssuedDocument).where(
-            IssuedDocument.id == document_id, IssuedDocument.couple_id == couple.id
-        )
-    )
 
 
 def series_of(plan: SessionPlan | None) -> str:

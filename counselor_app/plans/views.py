@@ -19,12 +19,13 @@ from flask import (
 from counselor_app import signals
 from counselor_app.assessment.services import confirmed_flags, handout_blocked
 from counselor_app.auth.identity import current_therapist
+from counselor_app.couples.views import child_or_404
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
 from counselor_app.forms.base import ActionForm, restore_draft
 from counselor_app.forms.plans import PlanEditForm, PlanForm
 from counselor_app.library.services import strategies_for
-from counselor_app.models import Couple, DocumentKind, SessionPlan
+from counselor_app.models import Couple, DocumentKind, IssuedDocument, SessionPlan
 from counselor_app.models.base import StaleEdit, as_utc
 from counselor_app.plans import services
 from counselor_app.reports import builders
@@ -159,7 +160,7 @@ def create() -> str | Response | tuple[str, int]:
 def edit(plan_id: int) -> str | Response | tuple[str, int]:
     """Edit a plan. Documents already issued from it stay exactly as they were."""
     couple = g.couple
-    plan = services.owned_plan(couple, plan_id)
+    plan = child_or_404(SessionPlan, plan_id)
     form = PlanEditForm()
     if request.method == "GET" and not restore_draft(form):
         _fill(form, _stored_values(plan))
@@ -171,7 +172,7 @@ def edit(plan_id: int) -> str | Response | tuple[str, int]:
         except StaleEdit:
             db.session.rollback()
             form.form_errors.append(CONFLICT_MESSAGE)
-            form.version.refresh(services.owned_plan(couple, plan_id).version)
+            form.version.refresh(child_or_404(SessionPlan, plan_id).version)
             return _form_page(couple, form, plan, 409)
         db.session.commit()
         flash("Session plan saved.", "success")
@@ -183,7 +184,7 @@ def edit(plan_id: int) -> str | Response | tuple[str, int]:
 def autosave(plan_id: int) -> tuple[Response, int]:
     """The edit page's script saves the plan every few seconds while the therapist types."""
     couple = g.couple
-    plan = services.owned_plan(couple, plan_id)
+    plan = child_or_404(SessionPlan, plan_id)
     form = _with_choices(PlanEditForm(), confirmed_flags(couple), strategies_for(current_therapist))
     if not form.validate_on_submit():
         return jsonify(saved=False, error=AUTOSAVE_INVALID), 422
@@ -229,7 +230,7 @@ def _detail_page(
 def detail(plan_id: int) -> tuple[str, int]:
     """A plan at a glance, with its previews and the documents issued from it."""
     couple = g.couple
-    return _detail_page(couple, services.owned_plan(couple, plan_id))
+    return _detail_page(couple, child_or_404(SessionPlan, plan_id))
 
 
 def _document(plan: SessionPlan, kind: DocumentKind):
@@ -243,7 +244,7 @@ def _document(plan: SessionPlan, kind: DocumentKind):
 def preview(plan_id: int, kind: str) -> str | tuple[str, int]:
     """The document in the browser, from the same template (and stylesheet) as its PDF."""
     couple = g.couple
-    plan = services.owned_plan(couple, plan_id)
+    plan = child_or_404(SessionPlan, plan_id)
     document_kind = _kind(kind)
     if document_kind == DocumentKind.HANDOUT and (reason := handout_blocked(couple)):
         return _detail_page(couple, plan, refused=reason)
@@ -255,7 +256,7 @@ def preview(plan_id: int, kind: str) -> str | tuple[str, int]:
 def issue(plan_id: int, kind: str) -> Response | tuple[str, int]:
     """Render the PDF and keep it exactly as issued; the download is that stored copy."""
     couple = g.couple
-    plan = services.owned_plan(couple, plan_id)
+    plan = child_or_404(SessionPlan, plan_id)
     document_kind = _kind(kind)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -298,8 +299,7 @@ def issue(plan_id: int, kind: str) -> Response | tuple[str, int]:
 @bp.route("/documents/<counselor_id:document_id>")
 def download(document_id: int) -> Response:
     """An issued PDF, byte for byte as it was issued."""
-    couple = g.couple
-    document = services.owned_document(couple, document_id)
+    document = child_or_404(IssuedDocument, document_id)
     response = Response(document.content, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{document.filename}"'
     response.headers["X-Content-SHA256"] = document.sha256
