@@ -109,20 +109,25 @@ def init_app(
     if "csrf" not in app.extensions:
         config.csrf_defaults(app)  # our pages check their forms; the host's stay unchecked
     app.url_map.converters.setdefault(CONVERTER, IdConverter)
-    counselor.limiter = ratelimit.limiter_for(app, _partner_link_request)
+    counselor.limiter = ratelimit.limiter_for(app, _rate_limited_request)
     errors.redact_partner_links()
     with app.app_context():
         config.scope_sqlite_pragmas(counselor.db.engine)
         # Checked against the stored ciphertext: never a new key beside data it cannot open.
         ensure_data_keys(app, counselor.db.engine)
     app.register_blueprint(mount.build(counselor), url_prefix=counselor.url_prefix)
+    if counselor.standalone_sign_in:
+        ratelimit.limit_sign_in(app, counselor.limiter, f"{counselor.name}.{ratelimit.SIGN_IN}")
     cli.register(app)
 
 
-def _partner_link_request() -> bool:
+def _rate_limited_request() -> bool:
+    """Our limiter's routes: the partner links and our own sign-in. Every other route, ours
+    or the host's, is exempt."""
+    from counselor_app.ratelimit import SIGN_IN
     from counselor_app.web import PARTNER_LINK, local_endpoint
 
-    return local_endpoint() == PARTNER_LINK
+    return local_endpoint() in (PARTNER_LINK, SIGN_IN)
 
 
 def _bind_own_sign_in(app: Flask) -> None:

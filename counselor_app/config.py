@@ -103,6 +103,9 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
 # Standalone only: settings of an app of our own.
 STANDALONE_DEFAULTS: dict[str, Any] = {
     "COUNSELOR_PROXY_FIX": False,
+    # Refused sign-ins one address may make, whichever accounts they name, before it waits
+    # (Flask-Limiter syntax); each account also locks after 10 of its own (auth.services).
+    "COUNSELOR_SIGN_IN_ATTEMPTS": "20 per 15 minutes",
 }
 # The names used before the package could be mounted; still read standalone, with a warning.
 LEGACY_NAMES = ("IDLE_TIMEOUT", "ABSOLUTE_TIMEOUT", "COUPLES_PER_PAGE", "DATA_KEYS", "PROXY_FIX")

@@ -38,7 +38,8 @@ class Counselor:
     url_prefix: str
     # Mounted with the host's sign-in: returns the host's signed-in clinician, or None.
     identity: Callable[[], Any] | None = None
-    # This app's Flask-Limiter, applied to our partner links only (counselor_app.ratelimit).
+    # This app's Flask-Limiter, applied to our partner links and our own sign-in only
+    # (counselor_app.ratelimit).
     limiter: Any = None
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import Storage
@@ -23,6 +23,10 @@ from counselor_app.extensions import db
 from counselor_app.models.ratelimit import RateLimitCount
 
 SCHEME = "counselor-db"
+# Our own sign-in's endpoint (standalone), without the parent blueprint's name.
+SIGN_IN = "auth.login"
+# The sign-in page answers a refused attempt (a wrong password, an unknown email) with this.
+REFUSED_SIGN_IN = 401
 TABLE = RateLimitCount.__table__
 
 
@@ -98,3 +102,20 @@ def limiter_for(app: Flask, applies_to: Any) -> Limiter:
     limiter.request_filter(lambda: not applies_to())
     limiter.init_app(app)
     return limiter
+
+
+def limit_sign_in(app: Flask, limiter: Limiter, endpoint: str) -> None:
+    """Count refused sign-ins per client address across every account, in front of the
+    per-account lockout (auth.services): one address guessing a password or two for each of
+    many accounts never reaches any account's limit. Only refusals count, so colleagues
+    signing in from the practice's one address are not held up by each other.
+
+    The view is wrapped where the app has registered it: the auth blueprint is shared by every
+    app in the process, the limiter is this app's. A burst sent all at once may pass the limit
+    by as many requests as the workers run at a time; the per-account lockout counts first.
+    """
+    app.view_functions[endpoint] = limiter.limit(
+        lambda: current_app.config["COUNSELOR_SIGN_IN_ATTEMPTS"],
+        methods=["POST"],
+        deduct_when=lambda response: response.status_code == REFUSED_SIGN_IN,
+    )(app.view_functions[endpoint])

@@ -37,6 +37,16 @@ def counselor_url(endpoint: str, **values: Any) -> str:
     return flask.url_for(endpoint, **values)
 
 
+def renew_csrf_token() -> None:
+    """Give this session's forms a new CSRF token from now on (Flask-WTF keeps its secret in
+    the session, and the token of this request in ``g``): one known before signing in (from a
+    planted session cookie, or read off a shared computer) must not work after it, nor the
+    signed-in session's once it has ended. Only for a session that is ours to change."""
+    name = flask.current_app.config["WTF_CSRF_FIELD_NAME"]
+    flask.session.pop(name, None)
+    flask.g.pop(name, None)
+
+
 # A partner's personal link (exchanged for their session) and their pages (partner.views):
 # never a therapist's (or host user's) sign-in, and a layout of their own.
 PARTNER_LINK = "partner_link"

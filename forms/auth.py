@@ -4,16 +4,13 @@ Their ``autocomplete`` tokens (WCAG 1.3.5) let a browser fill the user's own ema
 password manager tell the saved password from a new one.
 """
 
+from typing import Any
+
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from counselor_app.auth.services import MAX_PASSWORD_LENGTH, password_problem
 from counselor_app.forms.base import BaseForm
-
-
-def acceptable_password(form: BaseForm, field: PasswordField) -> None:
-    if problem := password_problem(field.data or ""):
-        raise ValidationError(problem)
 
 
 class LoginForm(BaseForm):
@@ -37,8 +34,11 @@ class ChangePasswordForm(BaseForm):
     )
     new_password = PasswordField(
         "New password",
-        validators=[DataRequired("Choose a new password."), acceptable_password],
-        description="At least 12 characters. A passphrase of several words works well.",
+        validators=[DataRequired("Choose a new password.")],
+        description=(
+            "At least 12 characters, and not your name, your email or a word like "
+            '"counselor" with numbers added. A passphrase of several unrelated words works well.'
+        ),
         render_kw={"autocomplete": "new-password"},
     )
     confirm_password = PasswordField(
@@ -49,3 +49,13 @@ class ChangePasswordForm(BaseForm):
         ],
         render_kw={"autocomplete": "new-password"},
     )
+
+    def __init__(self, *args: Any, personal: tuple[str, ...] = (), **kwargs: Any) -> None:
+        """``personal``: the account's name, email and practice name, which a new password must
+        not be made of (auth.services.account_inputs)."""
+        super().__init__(*args, **kwargs)
+        self.personal = personal
+
+    def validate_new_password(self, field: PasswordField) -> None:
+        if problem := password_problem(field.data or "", personal=self.personal):
+            raise ValidationError(problem)

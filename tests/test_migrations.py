@@ -358,3 +358,61 @@ def test_db_commands(empty_app):
     assert "none" in run("current")
     with empty_app.app_context():
         assert tables() == set()
+
+
+def test_ids_are_never_reused_after_0017_and_its_downgrade_keeps_the_rows(empty_app):
+    """0017 rebuilds SQLite's tables with AUTOINCREMENT, starting each past the ids the audit
+    trail names for it (a couple erased before the upgrade); PostgreSQL's sequences already
+    never go back. Down and up again, the rows stay as they were."""
+    erased_couple = 40
+    with empty_app.app_context():
+        upgrade("0007")
+        for statement in ROWS_AT_0007:
+            db.session.execute(text(statement))
+        db.session.commit()
+        upgrade("0012")
+        db.session.execute(
+            text(
+                "INSERT INTO counselor_audit_event (at, therapist_id, action, object_type, "
+                "object_id, couple_id, endpoint, address, prev_hash, hash) VALUES "
+                "(CURRENT_TIMESTAMP, 1, 'delete', 'couple', :id, :id, 'couple.erase', '', "
+                "'', '')"
+            ),
+            {"id": erased_couple},
+        )
+        db.session.commit()
+        before = read_back("counselor_")
+        upgrade("0017")
+        assert read_back("counselor_") == before
+        downgrade("0012")
+        assert read_back("counselor_") == before
+        upgrade()
+        assert read_back("counselor_") == before
+        assert schema_differences() == []
+        if db.engine.dialect.name == "sqlite":
+            definitions = db.session.scalars(
+                text(
+                    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name LIKE 'counselor_%'"
+                )
+            ).all()
+            assert (
+                sum("AUTOINCREMENT" in sql for sql in definitions) == len(Base.metadata.tables) - 1
+            )
+        else:
+            # Every id takes its value from a sequence, which never goes back.
+            assert all(
+                db.session.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table})
+                for table in Base.metadata.tables
+                if "id" in Base.metadata.tables[table].c
+            )
+        db.session.rollback()
+
+        therapist_id = db.session.scalars(select(Therapist.id)).one()
+        [(old_couple, _)] = before["couple"]
+        db.session.execute(text("DELETE FROM counselor_couple WHERE id = :id"), {"id": old_couple})
+        couple = Couple(therapist_id=therapist_id, relationship_stage="dating")
+        db.session.add(couple)
+        db.session.commit()
+        if db.engine.dialect.name == "sqlite":
+            assert couple.id > erased_couple  # past the trail's erased couple, not max(id) + 1
+        assert couple.id != old_couple

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from counselor_app.auth.services import (
     AccountError,
+    account_inputs,
     clear_failures,
     create_therapist,
     find_by_email,
@@ -49,7 +50,9 @@ def set_password(therapist: Therapist, password: str) -> None:
         raise AccountError(
             f"{therapist.email} signs in through the host application: its password is the host's."
         )
-    if problem := password_problem(password, personal=(therapist.name, therapist.email)):
+    if problem := password_problem(
+        password, personal=account_inputs(therapist.name, therapist.email)
+    ):
         raise AccountError(problem)
     therapist.set_password(password)
     therapist.rotate_login_token()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -17,7 +18,7 @@ from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from counselor_app.extensions import db
-from counselor_app.models import FormDraft, LoginFailure, Therapist
+from counselor_app.models import FormDraft, LoginFailure, Practice, Therapist
 from counselor_app.models.base import as_utc, utcnow
 
 MIN_PASSWORD_LENGTH = 12
@@ -48,11 +49,82 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
+# Words anyone guessing a password at a counselling practice tries first, with a year or a few
+# digits added: the app's and the trade's own words, and the usual stand-ins for a password.
+COMMON_WORDS = frozenset(
+    {
+        "admin",
+        "clinic",
+        "counseling",
+        "counselling",
+        "counselor",
+        "counsellor",
+        "couple",
+        "couples",
+        "letmein",
+        "login",
+        "marriage",
+        "password",
+        "practice",
+        "secret",
+        "therapist",
+        "therapy",
+        "welcome",
+    }
+)
+# Name and email parts shorter than this are not words of their own ("al", "jo", "uk").
+MIN_PERSONAL_WORD = 3
+# Letters written as digits or symbols inside a word ("C0unselor", "P@ssword").
+LEET = str.maketrans("013457@$", "oleastas")
+LEET_INSIDE_A_WORD = re.compile(r"(?<=[^\W\d_])[013457@$]+(?=[^\W\d_])")
+LETTERS = re.compile(r"[^\W\d_]+")
+PREDICTABLE_MESSAGE = (
+    "Choose a harder password: this one is a name, a part of an email address or a common "
+    "word with numbers or symbols added, which are guessed first. A few unrelated words work "
+    "well."
+)
+
+
+def _plain_letters(text: str) -> str:
+    """Lower case without accents: "Théo" is guessed as "theo"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def personal_words(personal: tuple[str, ...]) -> set[str]:
+    """The words of the account's name, email address (both its parts) and practice name."""
+    return {
+        word
+        for text in personal
+        for word in LETTERS.findall(_plain_letters(text))
+        if len(word) >= MIN_PERSONAL_WORD
+    }
+
+
+def is_words_and_numbers(password: str, words: frozenset[str] | set[str]) -> bool:
+    """Whether the password's letters are only ``words`` run together, whatever digits, years,
+    spaces or symbols surround them: "Theo Five 2026!" for Theo Five, "Counselor2026!".
+
+    zxcvbn rates these well enough to pass, as a name and a year look like two rare words.
+    """
+    unleet = LEET_INSIDE_A_WORD.sub(lambda run: run.group().translate(LEET), password)
+    letters = "".join(LETTERS.findall(_plain_letters(unleet)))
+    if not letters:
+        return False
+    # ends[i]: the first i letters are words of the list run together.
+    ends = [True] + [False] * len(letters)
+    for end in range(1, len(letters) + 1):
+        ends[end] = any(ends[start] and letters[start:end] in words for start in range(end))
+    return ends[-1]
+
+
 def password_problem(password: str, *, personal: tuple[str, ...] = ()) -> str | None:
     """Why a password is not acceptable, or None when it is.
 
-    Length first; then a shipped list of common passwords; then zxcvbn's estimate, which also
-    catches repeats, keyboard runs and the user's own name or email (``personal``).
+    Length first; then a shipped list of common passwords; then a name, an email part or a
+    common word with only digits and symbols added (``personal``: the account's name, email
+    and practice name); then zxcvbn's estimate, which also catches repeats, keyboard runs and
+    those same words within a longer password.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"Use at least {MIN_PASSWORD_LENGTH} characters."
@@ -60,13 +132,22 @@ def password_problem(password: str, *, personal: tuple[str, ...] = ()) -> str | 
         return f"Use at most {MAX_PASSWORD_LENGTH} characters."
     if password.lower() in _common_passwords():
         return "This is one of the most common passwords. Choose another."
+    words = personal_words(personal)
+    if is_words_and_numbers(password, words | COMMON_WORDS):
+        return PREDICTABLE_MESSAGE
     # zxcvbn refuses more than 72 characters; the first 72 decide any real password anyway.
-    words = [word for text in personal for word in re.split(r"[\s@.]+", text) if word]
-    estimate = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=[*personal, *words])
+    user_inputs = [*personal, *sorted(words), *sorted(COMMON_WORDS)]
+    estimate = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=user_inputs)
     if estimate["score"] < MIN_STRENGTH:
         warning = estimate["feedback"]["warning"] or "It would be easy to guess."
         return f"Choose a harder password: {warning} A few unrelated words work well."
     return None
+
+
+def account_inputs(name: str, email: str) -> tuple[str, ...]:
+    """What a guesser knows of an account: its name, its email address and its practice's name."""
+    practice_name = db.session.scalar(select(Practice.name).order_by(Practice.id).limit(1))
+    return (name, email, practice_name or "")
 
 
 def generate_password() -> str:
@@ -92,7 +173,7 @@ def authenticate(email: str, password: str) -> Therapist | None:
 
 def create_therapist(name: str, email: str, password: str, *, is_admin: bool = False) -> Therapist:
     """Add a therapist; flushes so the caller can commit (or roll back) with other work."""
-    if problem := password_problem(password, personal=(name, email)):
+    if problem := password_problem(password, personal=account_inputs(name, email)):
         raise AccountError(problem)
     if find_by_email(email) is not None:
         raise AccountError("A therapist with this email address already exists.")
@@ -106,7 +187,7 @@ def create_therapist(name: str, email: str, password: str, *, is_admin: bool = F
 def change_password(therapist: Therapist, current: str, new: str) -> None:
     if not therapist.check_password(current):
         raise AccountError("The current password is not correct.")
-    if problem := password_problem(new, personal=(therapist.name, therapist.email)):
+    if problem := password_problem(new, personal=account_inputs(therapist.name, therapist.email)):
         raise AccountError(problem)
     therapist.set_password(new)
     # Other signed-in copies of this account (another device, a stolen cookie) are signed out.

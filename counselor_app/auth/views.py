@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -16,6 +17,7 @@ from flask import (
     request,
     session,
 )
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
@@ -29,7 +31,7 @@ from counselor_app.extensions import db, state
 from counselor_app.forms.auth import ChangePasswordForm, LoginForm
 from counselor_app.forms.base import ActionForm
 from counselor_app.models import Therapist
-from counselor_app.web import PUBLIC_FILES, counselor_url, local_endpoint
+from counselor_app.web import PUBLIC_FILES, counselor_url, local_endpoint, renew_csrf_token
 
 bp = Blueprint("auth", __name__)
 
@@ -103,7 +105,8 @@ def sign_out_expired(reason: str) -> Response:
     kept_for = keep_unsent_form()
     logout_user()
     forget_therapist()
-    # Keep the CSRF token: a page left open can then save its text after signing in again.
+    # Keep the CSRF token until the next sign-in: a form a page left open sends meanwhile is
+    # still kept for after it (keep_unsent_form), instead of refused as forged.
     token = session.get("csrf_token")
     session.clear()
     if token:
@@ -256,10 +259,8 @@ def login() -> str | Response:
     if form.validate_on_submit():
         attempt = services.begin_attempt(form.email.data)
         if wait := services.locked_for(form.email.data, attempt):
-            minutes = max(1, round(wait.total_seconds() / 60))
             form.email.errors.append(
-                "Too many failed sign-in attempts for this account. "
-                f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+                f"Too many failed sign-in attempts for this account. {_try_again_in(wait)}"
             )
             return render_template("counselor/auth/login.html", form=form), 429
         therapist = services.authenticate(form.email.data, form.password.data)
@@ -278,6 +279,7 @@ def login() -> str | Response:
             db.session.commit()
             login_user(therapist)
             forget_therapist()
+            renew_csrf_token()
             start_session_clock()
             flash(f"Signed in as {therapist.name}.", "success")
             # Text kept from a form sent after the last session ran out: go back to it.
@@ -287,6 +289,23 @@ def login() -> str | Response:
             return redirect(safe_next(request.args.get("next")) or fallback)
     status = 401 if form.errors and request.method == "POST" else 200
     return render_template("counselor/auth/login.html", form=form), status
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_sign_ins(error: RateLimitExceeded) -> tuple[str, int]:
+    """This address has been refused too often (counselor_app.ratelimit.limit_sign_in): the
+    sign-in page again, with the email as typed (never the password) and how long to wait."""
+    form = LoginForm()
+    wait = timedelta(seconds=state().limiter.current_limit.reset_at - time.time())
+    form.form_errors.append(
+        f"Too many failed sign-in attempts from your network. {_try_again_in(wait)}"
+    )
+    return render_template("counselor/auth/login.html", form=form), 429
+
+
+def _try_again_in(wait: timedelta) -> str:
+    minutes = max(1, round(wait.total_seconds() / 60))
+    return f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
 
 
 @bp.route("/logout", methods=["POST"])
@@ -299,6 +318,7 @@ def logout() -> Response:
         db.session.commit()
         logout_user()
         forget_therapist()
+        renew_csrf_token()
         flash("You have been signed out.", "success")
     return redirect(counselor_url("auth.login"))
 
@@ -316,7 +336,9 @@ def _record_sign_in(action: str, therapist_id: int | None) -> None:
 @bp.route("/account/password", methods=["GET", "POST"])
 def change_password() -> str | Response:
     """Change one's own password (every other session of the account is signed out)."""
-    form = ChangePasswordForm()
+    form = ChangePasswordForm(
+        personal=services.account_inputs(current_therapist.name, current_therapist.email)
+    )
     if form.validate_on_submit():
         try:
             services.change_password(

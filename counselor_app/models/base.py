@@ -2,6 +2,7 @@
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,27 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: DateTime(timezone=True)},
     )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if "__tablename__" in cls.__dict__:
+            cls.__table_args__ = never_reuse_ids(cls.__dict__.get("__table_args__", ()))
+        super().__init_subclass__(**kwargs)
+
+
+def never_reuse_ids(table_args: tuple[Any, ...] | dict[str, Any]) -> tuple[Any, ...]:
+    """A model's ``__table_args__`` with ``sqlite_autoincrement``.
+
+    Without AUTOINCREMENT, SQLite gives a new row the highest id in the table plus one: after an
+    erase, the next couple (and its plans, documents, flags...) would take the erased records'
+    ids, and the audit trail's old rows would name them. With it, an id is never given twice.
+    PostgreSQL's sequences never go back. Migration 0017 rebuilds existing SQLite tables so.
+    """
+    if isinstance(table_args, dict):
+        return ({**table_args, "sqlite_autoincrement": True},)
+    *constraints, last = table_args or ({},)
+    if isinstance(last, dict):
+        return (*constraints, {**last, "sqlite_autoincrement": True})
+    return (*table_args, {"sqlite_autoincrement": True})
 
 
 def utcnow() -> datetime:

@@ -15,7 +15,8 @@ from counselor_app import signals
 from counselor_app.appointments.services import CHECK_IN_MEASURES
 from counselor_app.assessment import services as assessment
 from counselor_app.audit import services as audit
-from counselor_app.extensions import db
+from counselor_app.auth.identity import current_therapist
+from counselor_app.extensions import db, state
 from counselor_app.forms.appointments import check_in_form_class
 from counselor_app.forms.base import ActionForm
 from counselor_app.forms.intake import section_form_class
@@ -26,7 +27,7 @@ from counselor_app.invitations.services import InvitationError
 from counselor_app.models import Invitation, InvitationPurpose
 from counselor_app.models.base import StaleEdit
 from counselor_app.partner import services
-from counselor_app.web import counselor_url, local_endpoint
+from counselor_app.web import counselor_url, local_endpoint, renew_csrf_token
 
 bp = Blueprint("partner", __name__, url_prefix=services.PAGES_PATH)
 
@@ -65,12 +66,26 @@ def open_link(token: str) -> Response | tuple[str, int]:
     invitations.mark_opened(invitation)
     _record("partner_open", invitation)
     db.session.commit()
+    _renew_csrf_token_of_a_new_session()
     response = redirect(counselor_url("partner.welcome"), code=303)
     response.headers["Cache-Control"] = "no-store"
     services.keep_session(response, invitation)
     # The page that follows is not the token's URL, but this response is: refer nowhere.
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def _renew_csrf_token_of_a_new_session() -> None:
+    """Opening a link where no partner session is open is a sign-in: the partner's forms start
+    on a new CSRF token (web.renew_csrf_token). Not while a partner session is open (a partner
+    reopening their link keeps the pages they have open working), nor where a therapist of ours
+    is signed in (their session renewed it at sign-in), nor mounted (the host's session)."""
+    if (
+        state().standalone_sign_in
+        and not current_therapist
+        and services.signed_in_invitation() is None
+    ):
+        renew_csrf_token()
 
 
 @bp.before_request

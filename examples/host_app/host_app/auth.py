@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -33,6 +33,7 @@ def login() -> str | Response:
         user = db.session.scalar(select(User).where(User.email == form.email.data))
         if user is not None and user.check_password(form.password.data):
             login_user(user)
+            _renew_csrf_token()
             return redirect(_safe_next(request.args.get("next")))
         flash("Email or password is not right.", "error")
     return render_template("auth/login.html", form=form)
@@ -43,8 +44,16 @@ def login() -> str | Response:
 def logout() -> Response:
     """Sign out (a POST, so another site cannot sign staff out with a link)."""
     logout_user()
+    _renew_csrf_token()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+def _renew_csrf_token() -> None:
+    """Forms after signing in or out carry a new CSRF token (Flask-WTF keeps it in the
+    session): one read before, or planted with a session cookie, is refused after. The
+    plugin's pages take their token from this same session, so they follow."""
+    session.pop("csrf_token", None)
 
 
 def _safe_next(target: str | None) -> str:
