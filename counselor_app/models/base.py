@@ -8,6 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.orm.exc import StaleDataError
 
+from counselor_app.encryption import watch_unreadable
+
 # Named constraints let Alembic alter and drop them on SQLite (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -23,6 +25,10 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: DateTime(timezone=True)},
     )
+
+
+# An encrypted value that fails its check is logged where it was found, and never overwritten.
+watch_unreadable(Base)
 
 
 def utcnow() -> datetime:
