@@ -1,7 +1,10 @@
-"""Encryption at rest for clinical free text: column types that store only ciphertext.
+"""Encryption at rest for clinical values: column types that store only ciphertext.
 
 Fernet (AES-128-CBC with an HMAC-SHA256 over the whole token) is authenticated: a ciphertext
-altered in the database fails its check and is refused rather than shown. The keys live in
+altered in the database fails its check and is never shown. It reads as an unreadable marker
+instead (see ``Unreadable``), so the rest of its record and page still work; the log names the
+table, column and row id. Binary content (a PDF) and any change to an unreadable value are
+refused with UnreadableRecord. The keys live in
 ``instance/data_keys`` (one per line, the first encrypts, all decrypt), apart from the database
 and its backups, or in the ``COUNSELOR_DATA_KEYS`` setting. ``flask counselor data-keys
 rotate`` re-encrypts every value under a new key; the README describes the procedure.
@@ -13,10 +16,11 @@ data it cannot open, or run with keys that open nothing.
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +33,14 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    event,
     inspect,
     select,
     update,
 )
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Mapper, QueryContext, attributes
 from sqlalchemy.sql import column as sql_column
 from sqlalchemy.sql import table as sql_table
 from sqlalchemy.sql.expression import type_coerce
@@ -263,36 +269,152 @@ def decrypt(token: bytes) -> bytes:
         raise UnreadableRecord from error
 
 
-class EncryptedText(TypeDecorator[str]):
-    """A text column whose stored value is a Fernet token."""
+UNREADABLE_TEXT = "[unreadable — restore from backup]"
+
+
+class UnreadableValue:
+    """What a stored value that failed its integrity check reads as: never its content."""
+
+    def __html__(self) -> str:
+        return UNREADABLE_TEXT
+
+
+class Unreadable(UnreadableValue, str):
+    """A text, number or enum value that failed its check: reads as the marker text, and as an
+    enum member would in templates and exports (value and label are the marker, rank sorts it
+    last), so a page shows the rest of the record."""
+
+    def __new__(cls) -> Unreadable:
+        return super().__new__(cls, UNREADABLE_TEXT)
+
+    @property
+    def value(self) -> str:
+        return UNREADABLE_TEXT
+
+    label = value
+    rank = 0
+
+
+class UnreadableList(UnreadableValue, list[Any]):
+    """A JSON list that failed its check: empty, so code that walks it shows nothing of it."""
+
+
+class UnreadableDict(UnreadableValue, dict[str, Any]):
+    """A JSON object that failed its check: empty, so code that reads it finds no answers."""
+
+
+def is_unreadable(value: object) -> bool:
+    return isinstance(value, UnreadableValue)
+
+
+def require_readable(*values: object) -> None:
+    """Refuse work that would compute from, or store over, a value that failed its check (a
+    score from answers that read as empty, say): the altered ciphertext stays for investigation."""
+    if any(is_unreadable(value) for value in values):
+        raise UnreadableRecord
+
+
+def log_unreadable(table: str, column: str, row_id: object) -> None:
+    # Where to look, never what was there.
+    logger.error(
+        "An encrypted value failed its integrity check: %s.%s in row id %s", table, column, row_id
+    )
+
+
+class _Encrypted(TypeDecorator[Any]):
+    """Encrypts what ``dump`` makes of a value; ``load`` makes it back from the plain bytes.
+    A token that fails its check reads as ``unreadable()``."""
 
     impl = Text
     cache_ok = True
 
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else encrypt(value.encode()).decode("ascii")
+    def dump(self, value: Any) -> bytes:
+        raise NotImplementedError
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else decrypt(value.encode("ascii")).decode()
+    def load(self, plain: bytes) -> Any:
+        raise NotImplementedError
 
-
-class EncryptedJSON(TypeDecorator[Any]):
-    """A JSON document stored as one Fernet token (in a text column)."""
-
-    impl = Text
-    cache_ok = True
+    def unreadable(self) -> UnreadableValue:
+        return Unreadable()
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return encrypt(json.dumps(value).encode()).decode("ascii")
+        require_readable(value)  # a marker is never stored in place of the altered token
+        return encrypt(self.dump(value)).decode("ascii")
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
-        return None if value is None else json.loads(decrypt(value.encode("ascii")))
+        if value is None:
+            return None
+        try:
+            return self.load(decrypt(value.encode("ascii")))
+        except UnreadableRecord:
+            return self.unreadable()
+
+
+class EncryptedText(_Encrypted):
+    """A text column whose stored value is a Fernet token."""
+
+    cache_ok = True  # SQLAlchemy asks each subclass
+
+    def dump(self, value: str) -> bytes:
+        return value.encode()
+
+    def load(self, plain: bytes) -> str:
+        return plain.decode()
+
+
+class EncryptedJSON(_Encrypted):
+    """A JSON document stored as one Fernet token (in a text column). ``shape`` (dict or list)
+    is what an unreadable one reads as: an empty container of that kind, marked."""
+
+    cache_ok = True  # SQLAlchemy asks each subclass
+
+    def __init__(self, shape: type[dict[str, Any]] | type[list[Any]] | None = None) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def dump(self, value: Any) -> bytes:
+        return json.dumps(value).encode()
+
+    def load(self, plain: bytes) -> Any:
+        return json.loads(plain)
+
+    def unreadable(self) -> UnreadableValue:
+        return {dict: UnreadableDict, list: UnreadableList}.get(self.shape, Unreadable)()
+
+
+class EncryptedInteger(_Encrypted):
+    """A score tied to a person, stored as a Fernet token of its decimal digits."""
+
+    cache_ok = True  # SQLAlchemy asks each subclass
+
+    def dump(self, value: int) -> bytes:
+        return str(int(value)).encode()
+
+    def load(self, plain: bytes) -> int:
+        return int(plain)
+
+
+class EncryptedEnum(_Encrypted):
+    """An enum member (a severity, an outcome), stored as a Fernet token of its value."""
+
+    cache_ok = True  # SQLAlchemy asks each subclass
+
+    def __init__(self, enum_class: type[enum.Enum]) -> None:
+        super().__init__()
+        self.enum_class = enum_class
+
+    def dump(self, value: enum.Enum | str) -> bytes:
+        return str(self.enum_class(value).value).encode()
+
+    def load(self, plain: bytes) -> enum.Enum:
+        return self.enum_class(plain.decode())
 
 
 class EncryptedBytes(TypeDecorator[bytes]):
-    """Binary content (issued PDFs) stored as a Fernet token."""
+    """Binary content (issued PDFs) stored as a Fernet token. Nothing of an altered one can be
+    shown, so reading it raises UnreadableRecord."""
 
     impl = LargeBinary
     cache_ok = True
@@ -304,7 +426,40 @@ class EncryptedBytes(TypeDecorator[bytes]):
         return None if value is None else decrypt(bytes(value))
 
 
-ENCRYPTED_TYPES = (EncryptedText, EncryptedJSON, EncryptedBytes)
+ENCRYPTED_TYPES = (_Encrypted, EncryptedBytes)
+
+
+def watch_unreadable(base: type) -> None:
+    """On ``base``'s mapped classes: log each unreadable value loaded (table, column, row id),
+    and refuse to replace one (UnreadableRecord), so the altered token stays until a restore."""
+
+    def on_load(target: Any, context: QueryContext, attrs: Iterable[str] | None = None) -> None:
+        state = attributes.instance_state(target)
+        for attr in state.mapper.column_attrs:
+            if (attrs is None or attr.key in attrs) and is_unreadable(state.dict.get(attr.key)):
+                [column] = attr.columns
+                row_id = state.identity[0] if state.identity else None
+                log_unreadable(column.table.name, column.name, row_id)
+
+    def guard_writes(mapper: Mapper[Any], cls: type) -> None:
+        for attr in mapper.column_attrs:
+            if any(isinstance(column.type, _Encrypted) for column in attr.columns):
+                event.listen(getattr(cls, attr.key), "set", _refuse_overwrite, active_history=True)
+
+    event.listen(base, "load", on_load, propagate=True)
+    event.listen(base, "refresh", on_load, propagate=True)
+    event.listen(base, "mapper_configured", guard_writes, propagate=True)
+
+
+def _refuse_overwrite(target: Any, value: Any, old: Any, initiator: Any) -> Any:
+    require_readable(old)
+    return value
+
+
+def shown(value: Any, convert: Callable[[Any], Any] = lambda value: value) -> Any:
+    """``convert(value)`` for an export, or the marker text in place of an unreadable value (a
+    list or object would export as an empty one)."""
+    return UNREADABLE_TEXT if is_unreadable(value) else convert(value)
 
 
 def reencrypt_all(connection: Connection, metadata: MetaData) -> int:

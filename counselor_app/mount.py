@@ -35,6 +35,7 @@ from counselor_app.calendars.views import bp as calendars_bp
 from counselor_app.calendars.views import couple_calendar_bp
 from counselor_app.couples.views import bp as couples_bp
 from counselor_app.couples.views import couple_bp
+from counselor_app.encryption import is_unreadable
 from counselor_app.extensions import Counselor, csrf, state
 from counselor_app.fhir.views import bp as fhir_bp
 from counselor_app.fhir.views import couple_fhir_bp
@@ -222,4 +223,5 @@ TEMPLATE_GLOBALS = {
     "counselor_choice_inputs": choice_inputs,
     "counselor_safety_pending": safety_review_pending,
     "counselor_form_failed": form_failed,
+    "counselor_unreadable": is_unreadable,
 }

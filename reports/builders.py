@@ -8,6 +8,7 @@ import io
 import segno
 
 from counselor_app.assessment.services import build_assessment
+from counselor_app.encryption import UNREADABLE_TEXT, is_unreadable
 from counselor_app.flags import CHALLENGES
 from counselor_app.instruments import CSI4_ID, load
 from counselor_app.library import Strategy
@@ -48,7 +49,24 @@ def _chosen(plan: SessionPlan, strategies: dict[str, Strategy]) -> list[Strategy
 
 
 def _homework(plan: SessionPlan) -> tuple[str, ...]:
+    if is_unreadable(plan.homework):
+        return (UNREADABLE_TEXT,)
     return tuple(item["text"] for item in plan.homework if item.get("text", "").strip())
+
+
+def _agenda(plan: SessionPlan) -> tuple[AgendaRow, ...]:
+    if is_unreadable(plan.agenda):
+        return (AgendaRow(UNREADABLE_TEXT, 0, ""),)
+    return tuple(
+        AgendaRow(AGENDA_LABELS.get(row["part"], row["part"]), row["minutes"], row["notes"])
+        for row in plan.agenda
+    )
+
+
+def _evidence(evidence: list[dict[str, str | None]]) -> tuple[EvidenceRow, ...]:
+    if is_unreadable(evidence):
+        return (EvidenceRow(UNREADABLE_TEXT, None, None),)
+    return tuple(EvidenceRow(e["text"], e["answer_a"], e["answer_b"]) for e in evidence)
 
 
 def _score(value: float | None) -> str:
@@ -73,10 +91,7 @@ def plan_document(plan: SessionPlan, therapist: Therapist, practice: Practice) -
         practice_name=practice.name,
         paper=practice.paper_size.value,
         goals=plan.goals,
-        agenda=tuple(
-            AgendaRow(AGENDA_LABELS.get(row["part"], row["part"]), row["minutes"], row["notes"])
-            for row in plan.agenda
-        ),
+        agenda=_agenda(plan),
         total_minutes=plan.total_minutes,
         focus=tuple(
             FocusFlag(
@@ -84,9 +99,7 @@ def plan_document(plan: SessionPlan, therapist: Therapist, practice: Practice) -
                 severity=flag.severity.value,
                 partners=flag.partners_label,
                 note=flag.note,
-                evidence=tuple(
-                    EvidenceRow(e["text"], e["answer_a"], e["answer_b"]) for e in flag.evidence
-                ),
+                evidence=_evidence(flag.evidence),
             )
             for flag in focus
         ),

@@ -39,6 +39,8 @@ def fill_every_free_text(app: Flask, client: Any) -> dict[str, Any]:
         for name in (
             "partner_a_name",
             "partner_b_name",
+            "partner_a_pronouns",
+            "partner_b_pronouns",
             "presenting_concerns",
             "flag_confirm_note",
             "flag_dismiss_reason",
@@ -75,10 +77,10 @@ def _couple(client: Any, markers: dict[str, str]) -> int:
         "/couples/new",
         {
             "partner_a-display_name": markers["partner_a_name"],
-            "partner_a-pronouns": "he/him",
+            "partner_a-pronouns": markers["partner_a_pronouns"],
             "partner_a-email": "",
             "partner_b-display_name": markers["partner_b_name"],
-            "partner_b-pronouns": "she/her",
+            "partner_b-pronouns": markers["partner_b_pronouns"],
             "partner_b-email": "",
             "relationship_stage": "married",
             "length_years": "4",

@@ -10,8 +10,9 @@ from sqlalchemy import inspect, select, text
 
 from conftest import DATA_KEY, base_config
 from counselor_app import create_app
+from counselor_app.encryption import UNREADABLE_TEXT, encrypted_columns
 from counselor_app.extensions import db
-from counselor_app.models import AuditEvent, Couple, Response, ResponseChange, SessionNote
+from counselor_app.models import AuditEvent, Base, Couple, Response, ResponseChange, SessionNote
 from counselor_app.schema import downgrade, upgrade
 from marker_support import STORED_IN_CLEAR, fill_every_free_text
 
@@ -63,7 +64,7 @@ def store_token(app, table: str, column: str, row_id: int, token: str) -> None:
 
 
 @pytest.mark.parametrize("tampering", ["flipped", "other_key"])
-def test_tampered_ciphertext_is_refused_not_shown(
+def test_tampered_ciphertext_reads_as_unreadable_not_shown(
     app, logged_in, therapist, make_couple, tampering
 ):
     couple_id = make_couple(therapist, concerns="Tamper check: the garden argument.")
@@ -78,14 +79,11 @@ def test_tampered_ciphertext_is_refused_not_shown(
 
     response = logged_in.get(f"/couples/{couple_id}")
     page = response.get_data(as_text=True)
-    assert response.status_code == 500
-    assert "failed its integrity check" in page
+    assert response.status_code == 200
+    assert UNREADABLE_TEXT in page and "Alex" in page  # marked, and the rest of the record
     assert "garden argument" not in page and "Planted text" not in page
     # Nothing was rewritten on the way: the altered token is still there for investigation.
     assert stored_token(app, "counselor_couple", "presenting_concerns", couple_id) == tampered
-    # An untouched couple still opens.
-    other = make_couple(therapist, ("Lee", "Kim"), concerns="Fine")
-    assert logged_in.get(f"/couples/{other}").status_code == 200
 
 
 def keyfile_app(app, tmp_path: Path):
@@ -119,7 +117,27 @@ def test_key_rotation_reencrypts_every_value_under_a_new_key(app, logged_in, tmp
         Fernet(DATA_KEY).decrypt(after)  # nothing in the database is under the old key
     expected = filled["markers"]["presenting_concerns"].encode()
     assert Fernet(keys[0]).decrypt(after) == expected
+    old_key, new_key = Fernet(DATA_KEY), Fernet(keys[0])
     with rotating.app_context():
+        rotated = set()
+        for column in encrypted_columns(Base.metadata):
+            name, table = column.name, column.table.name
+            query = text(f"SELECT {name} FROM {table} WHERE {name} IS NOT NULL")  # noqa: S608
+            for token in db.session.execute(query).scalars():
+                token = bytes(token) if isinstance(token, bytes | memoryview) else token.encode()
+                new_key.decrypt(token)
+                with pytest.raises(InvalidToken):
+                    old_key.decrypt(token)
+                rotated.add(f"{column.table.name}.{column.name}")
+        # Answers, scores, safety items and pronouns too, not only the free text.
+        assert {
+            "counselor_partner.pronouns",
+            "counselor_flag.evidence",
+            "counselor_flag.severity",
+            "counselor_safety_alert.positive_items",
+            "counselor_check_in.answers",
+            "counselor_check_in.total",
+        } <= rotated
         assert db.session.get(Couple, filled["couple_id"]).presenting_concerns == expected.decode()
         note = db.session.query(SessionNote).one()
         assert note.data == filled["markers"]["note_data"]

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from counselor_app.encryption import UNREADABLE_TEXT, is_unreadable, require_readable, shown
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES, Evaluation, SuggestedFlag, evaluate, evaluate_safety
 from counselor_app.instruments import (
@@ -68,6 +69,8 @@ def evaluate_couple(responses: dict[str, dict[str, Response]]) -> Evaluation:
 def rescore(couple: Couple) -> None:
     """Bring the couple's suggested flags and safety alert in line with the current answers."""
     responses = responses_of_couple(couple)
+    # Answers that failed their check would read as none: no suggestion is made from them.
+    require_readable(*(r.answers for by_label in responses.values() for r in by_label.values()))
     _sync_flags(couple, evaluate_couple(responses))
     _sync_safety(couple, responses)
     db.session.flush()
@@ -265,6 +268,11 @@ def _changes(responses: dict[str, dict[str, Response]]) -> list[AnswerChange]:
         for response in responses[label].values():
             instrument = load(response.instrument_id, response.instrument_version)
             for change in response.changes:
+                if is_unreadable(change.item_id):
+                    found.append(
+                        AnswerChange(label, UNREADABLE_TEXT, None, None, change.changed_at)
+                    )
+                    continue
                 item = instrument.item(change.item_id)
                 found.append(
                     AnswerChange(
@@ -438,7 +446,9 @@ def _response_export(response: Response | None) -> dict[str, Any] | None:
         "instrument": {"id": instrument.id, "version": instrument.version},
         "status": response.status.value,
         "completed_at": response.completed_at.isoformat() if response.completed_at else None,
-        "answers": [
+        "answers": UNREADABLE_TEXT
+        if is_unreadable(response.answers)
+        else [
             {
                 "item_id": item.id,
                 "text": item.text,
@@ -467,11 +477,11 @@ def _flag_export(flag: Flag) -> dict[str, Any]:
         "origin": flag.origin.value,
         "status": flag.status.value,
         "severity": flag.severity.value,
-        "partners": list(flag.partners),
+        "partners": shown(flag.partners, list),
         "currently_suggested": flag.currently_suggested,
-        "rules": flag.hits,
+        "rules": shown(flag.hits),
         "ruleset_version": flag.ruleset_version,
-        "evidence": flag.evidence,
+        "evidence": shown(flag.evidence),
         "strategies": flag.strategies,
         "note": flag.note,
         "dismiss_reason": flag.dismiss_reason,
@@ -513,8 +523,8 @@ def export_intake(couple: Couple) -> dict[str, Any]:
         "safety_alert": None
         if alert is None
         else {
-            "partners": list(alert.partners),
-            "positive_items": alert.positive_items,
+            "partners": shown(alert.partners, list),
+            "positive_items": shown(alert.positive_items),
             "raised_at": alert.raised_at.isoformat(),
             "decision": alert.decision.value if alert.decision else None,
             "decision_note": alert.decision_note,

@@ -13,6 +13,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import defer, selectinload
 
 from counselor_app.assessment.services import export_intake
+from counselor_app.encryption import shown
 from counselor_app.extensions import db
 from counselor_app.fhir.services import couple_bundle
 from counselor_app.fhir.services import to_json as fhir_json
@@ -258,10 +259,10 @@ def _plan_export(plan: SessionPlan) -> dict[str, Any]:
         "id": plan.id,
         "session_date": plan.session_date.isoformat(),
         "goals": plan.goals,
-        "agenda": plan.agenda,
+        "agenda": shown(plan.agenda),
         "focus_flag_ids": plan.focus_flag_ids,
         "strategy_keys": plan.strategy_keys,
-        "homework": plan.homework,
+        "homework": shown(plan.homework),
         "private_notes": plan.private_notes,
     }
 
@@ -332,7 +333,7 @@ def _check_in_export(check_in: CheckIn) -> dict[str, Any]:
         "partner": check_in.partner_label,
         "instrument": check_in.instrument_id,
         "instrument_version": check_in.instrument_version,
-        "answers": check_in.answers,
+        "answers": shown(check_in.answers),
         "total": check_in.total,
         # Answered away from a session (by link, or imported): when; and whether by link.
         "answered_at": check_in.answered_at.isoformat() if check_in.answered_at else None,

@@ -92,5 +92,5 @@ class FormDraft(Base):
     )
     path: Mapped[str] = mapped_column(String(300))
     # [name, value] pairs in the order sent: a multi-valued field keeps every value.
-    fields: Mapped[list[Any]] = mapped_column(EncryptedJSON)
+    fields: Mapped[list[Any]] = mapped_column(EncryptedJSON(list))
     saved_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from counselor_app.encryption import EncryptedText
+from counselor_app.encryption import EncryptedEnum, EncryptedInteger, EncryptedJSON, EncryptedText
 from counselor_app.models.accounts import Therapist
 from counselor_app.models.base import Base, portable_enum, utcnow
 from counselor_app.models.couples import Couple
@@ -121,8 +121,8 @@ class CheckIn(Base):
     partner_label: Mapped[str] = mapped_column(String(1))
     instrument_id: Mapped[str] = mapped_column(String(40))
     instrument_version: Mapped[int]
-    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    total: Mapped[int | None]
+    answers: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(dict), default=dict)
+    total: Mapped[int | None] = mapped_column(EncryptedInteger)
     # When it was answered away from a session: by the partner's own link, or an imported
     # response's authored time. None: entered at the appointment.
     answered_at: Mapped[datetime | None]
@@ -172,9 +172,7 @@ class HomeworkReview(Base):
     item_index: Mapped[int]
     assignment: Mapped[str] = mapped_column(EncryptedText)  # the text as it was assigned
     partner_label: Mapped[str] = mapped_column(String(1))
-    outcome: Mapped[HomeworkOutcome] = mapped_column(
-        portable_enum(HomeworkOutcome, "homework_outcome")
-    )
+    outcome: Mapped[HomeworkOutcome] = mapped_column(EncryptedEnum(HomeworkOutcome))
     note: Mapped[str] = mapped_column(EncryptedText, default="")
 
     appointment: Mapped[Appointment] = relationship(back_populates="homework_reviews")
@@ -205,7 +203,8 @@ class FlagStatusRecord(Base):
     flag_id: Mapped[int] = mapped_column(
         ForeignKey("counselor_flag.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[FlagProgress] = mapped_column(portable_enum(FlagProgress, "flag_progress"))
+    # The therapist's reading of the challenge's progress: clinical, so encrypted.
+    status: Mapped[FlagProgress] = mapped_column(EncryptedEnum(FlagProgress))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     appointment: Mapped[Appointment] = relationship(back_populates="flag_records")

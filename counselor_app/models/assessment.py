@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from counselor_app.encryption import EncryptedText
+from counselor_app.encryption import EncryptedEnum, EncryptedJSON, EncryptedText
 from counselor_app.models.accounts import Therapist
 from counselor_app.models.base import Base, portable_enum, utcnow
 from counselor_app.models.couples import Couple
@@ -57,11 +57,13 @@ class Flag(Base):
     status: Mapped[FlagStatus] = mapped_column(
         portable_enum(FlagStatus, "flag_status"), default=FlagStatus.SUGGESTED
     )
-    severity: Mapped[Severity] = mapped_column(portable_enum(Severity, "flag_severity"))
-    partners: Mapped[str] = mapped_column(String(2))  # "A", "B" or "AB"
-    # The suggestion as the rules last made it (empty for a flag added by hand).
-    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    hits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Which partner it concerns and how severe: derived from their answers, so encrypted.
+    severity: Mapped[Severity] = mapped_column(EncryptedEnum(Severity))
+    partners: Mapped[str] = mapped_column(EncryptedText)  # "A", "B" or "AB"
+    # The suggestion as the rules last made it (empty for a flag added by hand): each
+    # partner's answers behind it, and the rules' hits with their scores.
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON(list), default=list)
+    hits: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON(list), default=list)
     strategies: Mapped[list[str]] = mapped_column(JSON, default=list)
     ruleset_version: Mapped[int | None]
     # False once the current answers no longer raise it; kept for its decision and history.
@@ -72,9 +74,7 @@ class Flag(Base):
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("counselor_therapist.id"))
     # The severity the therapist saw when deciding, to point out a later change by the rules.
-    decided_severity: Mapped[Severity | None] = mapped_column(
-        portable_enum(Severity, "flag_decided_severity")
-    )
+    decided_severity: Mapped[Severity | None] = mapped_column(EncryptedEnum(Severity))
     version: Mapped[int] = mapped_column(default=1)
 
     couple: Mapped[Couple] = relationship()
@@ -117,8 +117,9 @@ class SafetyAlert(Base):
     couple_id: Mapped[int] = mapped_column(
         ForeignKey("counselor_couple.id", ondelete="CASCADE"), unique=True
     )
-    partners: Mapped[str] = mapped_column(String(2))
-    positive_items: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    # Who disclosed what on the safety screen: partner labels, and item ids per partner.
+    partners: Mapped[str] = mapped_column(EncryptedText)
+    positive_items: Mapped[dict[str, list[str]]] = mapped_column(EncryptedJSON(dict), default=dict)
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
     decision: Mapped[SafetyDecision | None] = mapped_column(
         portable_enum(SafetyDecision, "safety_decision")

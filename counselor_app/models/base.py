@@ -9,6 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.orm.exc import StaleDataError
 
+from counselor_app.encryption import watch_unreadable
+
 # Named constraints let Alembic alter and drop them on SQLite (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -45,6 +47,10 @@ def never_reuse_ids(table_args: tuple[Any, ...] | dict[str, Any]) -> tuple[Any, 
     if isinstance(last, dict):
         return (*constraints, {**last, "sqlite_autoincrement": True})
     return (*table_args, {"sqlite_autoincrement": True})
+
+
+# An encrypted value that fails its check is logged where it was found, and never overwritten.
+watch_unreadable(Base)
 
 
 def utcnow() -> datetime:

@@ -110,7 +110,7 @@ class Partner(Base):
     )
     label: Mapped[str] = mapped_column(String(1))
     display_name: Mapped[str] = mapped_column(String(80))
-    pronouns: Mapped[str] = mapped_column(String(40), default="")
+    pronouns: Mapped[str] = mapped_column(EncryptedText, default="")
     email: Mapped[str | None] = mapped_column(String(254))
     # The host app's own record of this person. Unique per therapist, which spans couples: the
     # services check that, so the database only indexes it for the look-up.

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from counselor_app.encryption import EncryptedJSON
+from counselor_app.encryption import EncryptedJSON, EncryptedText
 from counselor_app.models.base import Base, portable_enum, utcnow
 from counselor_app.models.couples import Couple, Partner
 
@@ -38,7 +38,7 @@ class Response(Base):
         portable_enum(ResponseStatus, "response_status"), default=ResponseStatus.DRAFT
     )
     # item id -> answer (int for scales and hours, str for choices and free text).
-    answers: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
+    answers: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(dict), default=dict)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None]
@@ -68,7 +68,8 @@ class ResponseChange(Base):
     response_id: Mapped[int] = mapped_column(
         ForeignKey("counselor_response.id", ondelete="CASCADE"), index=True
     )
-    item_id: Mapped[str] = mapped_column(String(60))
+    # Which answer changed (a safety item, say): as telling as the answer, so encrypted too.
+    item_id: Mapped[str] = mapped_column(EncryptedText)
     old_value: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
     new_value: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("counselor_therapist.id"))

@@ -83,11 +83,11 @@ class SessionPlan(Base):
     session_date: Mapped[date]
     goals: Mapped[str] = mapped_column(EncryptedText, default="")
     # [{"part": "check_in", "minutes": 5, "notes": ""}, ...] in session order.
-    agenda: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON, default=list)
+    agenda: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON(list), default=list)
     focus_flag_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     strategy_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
     # [{"strategy_key": "quality_time" or None, "text": "..."}, ...]
-    homework: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON, default=list)
+    homework: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON(list), default=list)
     private_notes: Mapped[str] = mapped_column(EncryptedText, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("counselor_therapist.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

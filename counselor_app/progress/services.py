@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row, Select, select
 
+from counselor_app.encryption import is_unreadable, log_unreadable
 from counselor_app.extensions import db
 from counselor_app.models import (
     Appointment,
@@ -40,17 +41,31 @@ def progress_of(couple: Couple) -> Progress:
     homework: dict[int, dict[str, Counter[str]]] = defaultdict(
         lambda: {label: Counter() for label in LABELS}
     )
-    for appointment_id, label, outcome in db.session.execute(
-        _of_couple(couple, HomeworkReview, HomeworkReview.partner_label, HomeworkReview.outcome)
+    for appointment_id, row_id, label, outcome in db.session.execute(
+        _of_couple(
+            couple,
+            HomeworkReview,
+            HomeworkReview.id,
+            HomeworkReview.partner_label,
+            HomeworkReview.outcome,
+        )
     ):
-        homework[appointment_id][label][outcome.value] += 1
+        if _readable(HomeworkReview.outcome, row_id, outcome):
+            homework[appointment_id][label][outcome.value] += 1
     flag_statuses: dict[int, dict[str, str]] = defaultdict(dict)
-    for appointment_id, key, status in db.session.execute(
-        _of_couple(couple, FlagStatusRecord, Flag.challenge_key, FlagStatusRecord.status)
+    for appointment_id, row_id, key, status in db.session.execute(
+        _of_couple(
+            couple,
+            FlagStatusRecord,
+            FlagStatusRecord.id,
+            Flag.challenge_key,
+            FlagStatusRecord.status,
+        )
         .join(Flag, Flag.id == FlagStatusRecord.flag_id)
         .where(Flag.couple_id == couple.id)
     ):
-        flag_statuses[appointment_id][key] = status.value
+        if _readable(FlagStatusRecord.status, row_id, status):
+            flag_statuses[appointment_id][key] = status.value
     return _build(couple, homework, flag_statuses)
 
 
@@ -58,6 +73,15 @@ def scores_of(couple: Couple) -> Progress:
     """The measures alone (baseline, latest, divergence), for the appointment page's latest
     scores: three queries (appointments, check-ins at them and between them)."""
     return _build(couple, {}, {})
+
+
+def _readable(column: Any, row_id: int, value: Any) -> bool:
+    """False, and logged, for a value that failed its integrity check: the picture leaves it out
+    (a missing score or outcome) rather than fail."""
+    if is_unreadable(value):
+        log_unreadable(column.class_.__tablename__, column.key, row_id)
+        return False
+    return True
 
 
 def _of_couple(couple: Couple, table: Any, *columns: Any) -> Select[Any]:
@@ -131,7 +155,8 @@ def _between_sessions(couple: Couple) -> list[AppointmentPoint]:
                 flag_statuses={},
             ),
         )
-        point.scores[row.instrument_id][row.partner_label] = row.total
+        if _readable(CheckIn.total, row.id, row.total):
+            point.scores[row.instrument_id][row.partner_label] = row.total
     return list(sittings.values())
 
 
@@ -147,8 +172,10 @@ def _scores(
         appointment_id: {m: {"A": None, "B": None} for m in MEASURE_IDS}
         for appointment_id in appointments
     }
-    for appointment_id, label, measure, total in db.session.execute(
-        _of_couple(couple, CheckIn, CheckIn.partner_label, CheckIn.instrument_id, CheckIn.total)
+    for appointment_id, row_id, label, measure, total in db.session.execute(
+        _of_couple(
+            couple, CheckIn, CheckIn.id, CheckIn.partner_label, CheckIn.instrument_id, CheckIn.total
+        )
     ):
         appointment = appointments.get(appointment_id)
         # None: an appointment committed after the query above; the next page load shows it.
@@ -157,6 +184,7 @@ def _scores(
             appointment is not None
             and measure in MEASURE_IDS
             and partner_present(appointment.status, appointment.attendance, label)
+            and _readable(CheckIn.total, row_id, total)
         ):
             scores[appointment_id][measure][label] = total
     return scores
