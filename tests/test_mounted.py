@@ -245,7 +245,10 @@ def test_a_host_clinician_takes_a_couple_from_intake_to_progress(host, host_clie
         answers = {**csi_answers(csi), **balance_answers(balance)}
         response = host_client.post_form(
             f"{appointment_url}/check-in/{label}",
-            {f"checkin-{label}-{item}": str(value) for item, value in answers.items()},
+            {
+                f"checkin-{label}-version": "0",
+                **{f"checkin-{label}-{item}": str(value) for item, value in answers.items()},
+            },
         )
         page = followed(host_client, response, rf"{appointment_url}#check-in-{label}")
         assert flashed(page, f"Partner {label.upper()}'s check-in saved.")

@@ -41,7 +41,10 @@ def progress_of(couple: Couple) -> Progress:
         lambda: {label: Counter() for label in LABELS}
     )
     for appointment_id, label, outcome in db.session.execute(
-        _of_couple(couple, HomeworkReview, HomeworkReview.partner_label, HomeworkReview.outcome)
+        # A note kept with its outcome not recorded counts toward no completion rate.
+        _of_couple(
+            couple, HomeworkReview, HomeworkReview.partner_label, HomeworkReview.outcome
+        ).where(HomeworkReview.outcome.is_not(None))
     ):
         homework[appointment_id][label][outcome.value] += 1
     flag_statuses: dict[int, dict[str, str]] = defaultdict(dict)
