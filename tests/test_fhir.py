@@ -319,7 +319,7 @@ def test_an_intake_goes_out_as_questionnaire_responses_and_comes_back_identical(
         response = import_page(logged_in, target, "A", body.encode() if index == 0 else body)
         assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
     page = logged_in.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Avery&#39;s Safety screen imported; their intake is complete." in page
+    assert "Imported into partner A&#39;s intake, which is now complete." in page
     with app.app_context():
         for resource in b_out:
             api.import_questionnaire_response(target, "B", resource)

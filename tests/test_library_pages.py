@@ -49,7 +49,7 @@ def test_rewording_is_used_and_can_be_restored(app, logged_in):
     assert load_library().get("quality_time").title == SHIPPED.title
     response = logged_in.post_form("/library/quality_time/restore", follow_redirects=True)
     page = response.get_data(as_text=True)
-    assert "back to the shipped wording" in page
+    assert "Back to the shipped wording." in page
     assert SHIPPED.title.replace("'", "&#39;") in page
 
 

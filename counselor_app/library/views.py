@@ -95,7 +95,7 @@ def edit(key: str) -> str | Response | tuple[str, int]:
             form.version.refresh(_entry(key).version)
             return render_template("counselor/library/form.html", form=form, entry=entry), 409
         db.session.commit()
-        flash(f"Your wording of “{form.title.data}” is saved.", "success")
+        flash("Your wording is saved.", "success")
         return redirect(counselor_url("library.detail", key=key))
     status = 422 if form.errors else 200
     return render_template("counselor/library/form.html", form=form, entry=entry), status
@@ -107,7 +107,7 @@ def restore(key: str) -> Response:
     entry = _entry(key)
     if services.restore(current_therapist, key):
         db.session.commit()
-        flash(f"“{entry.strategy.title}” is back to the shipped wording.", "success")
+        flash("Back to the shipped wording.", "success")
     return redirect(counselor_url("library.detail", key=key))
 
 
@@ -120,7 +120,7 @@ def create() -> str | Response | tuple[str, int]:
     elif form.validate_on_submit():
         key = services.create_own(current_therapist, _values(form))
         db.session.commit()
-        flash(f"“{form.title.data}” added to your library.", "success")
+        flash("Strategy added to your library.", "success")
         return redirect(counselor_url("library.detail", key=key))
     status = 422 if form.errors else 200
     return render_template("counselor/library/form.html", form=form, entry=None), status
