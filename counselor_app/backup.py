@@ -96,16 +96,18 @@ def restore(path: Path) -> None:
         raise BackupError(f"Restoring {url.get_backend_name()} databases is not supported.")
 
 
-def _check_restorable(revision: str | None, sample: list[tuple[str, bytes]] | None) -> None:
-    """Refuse a backup this code cannot use, before anything live is touched."""
+def _check_restorable(
+    revision: str | None, sample: list[tuple[str, bytes]] | None, usable: list[str]
+) -> None:
+    """Refuse a backup this code cannot use, before anything live is touched: ``usable`` are
+    the schema revisions it may be at."""
     if revision is None:
         raise BackupError("This file is not a backup of the couples-therapy tables. " + NOTHING)
-    expected = schema.heads()
-    if revision not in expected:
+    if revision not in usable:
         raise BackupError(
-            f"The backup was made at revision {revision} of the couples-therapy tables and this "
-            f"version of the app expects {' or '.join(expected)}: restore it with the package "
-            f"version that made it, then upgrade. {NOTHING}"
+            f"The backup was made at revision {revision} of the couples-therapy tables, and "
+            f"this restore takes {_revisions(usable)}: restore it with the package version "
+            f"that made it. {NOTHING}"
         )
     if column := encryption.first_unopened(encryption.cipher(), sample):
         raise BackupError(
@@ -113,6 +115,12 @@ def _check_restorable(revision: str | None, sample: list[tuple[str, bytes]] | No
             "file that was in use when it was made (or add its keys after the current one). "
             + NOTHING
         )
+
+
+def _revisions(usable: list[str]) -> str:
+    if len(usable) == 1:
+        return f"revision {usable[0]} only (the database's own)"
+    return f"revisions up to {usable[-1]} (an older one is brought up to date by db upgrade)"
 
 
 NOTHING = "Nothing was restored: the database is as it was."
@@ -133,11 +141,17 @@ def _restore_sqlite(backup_file: Path, live: Path) -> None:
                 f"{backup_file} is not a readable SQLite backup. {NOTHING}"
             ) from error
         engine = create_engine(URL.create("sqlite", database=str(scratch)), poolclass=NullPool)
+        # Shared with a host, our tables' rows are copied into the live ones: the same
+        # revision only. Our own file is replaced whole: any revision this code can upgrade.
+        mounted = shares_host_database()
+        usable = [schema.current() or ""] if mounted else schema.history()
+        db.engine.dispose()
         try:
-            _check_restorable(schema.revision_at(engine), encryption.stored_sample(engine))
+            sample = encryption.stored_sample(engine)
+            _check_restorable(schema.revision_at(engine), sample, usable)
         finally:
             engine.dispose()
-        if shares_host_database():
+        if mounted:
             _sqlite_replace_our_tables(scratch, live)
         else:
             _sqlite_swap(scratch, live)
@@ -291,7 +305,7 @@ def _restore_postgres(backup_file: Path, url: URL) -> None:
             )
         except BackupError as error:
             raise BackupError(f"{backup_file} is not a readable backup. {NOTHING}") from error
-        _check_restorable(*_sample_script(script))
+        _check_restorable(*_sample_script(script), schema.history())
         try:
             _postgres(
                 "psql",

@@ -100,6 +100,11 @@ def heads() -> list[str]:
     return list(_scripts().get_heads())
 
 
+def history() -> list[str]:
+    """Every revision of ours, oldest first: the ones this code can upgrade from."""
+    return [script.revision for script in reversed(list(_scripts().walk_revisions()))]
+
+
 def new_revision(message: str, *, autogenerate: bool = True) -> None:
     """Write the next numbered revision; autogenerate compares the models with the database
     and writes nothing when they agree."""

@@ -145,17 +145,17 @@ def test_a_backup_the_keys_do_not_open_leaves_the_live_data_as_it_was(
 def test_a_restore_that_cannot_finish_changes_nothing(
     app, backend, therapist, tmp_path, monkeypatch
 ):
-    """A backup of another revision or a damaged file is refused before anything is touched;
+    """A backup from a later release or a damaged file is refused before anything is touched;
     a swap that fails leaves the live data too. With the obstacle gone, the backup restores."""
-    good, old, damaged = (tmp_path / f"{name}.backup" for name in ("good", "old", "damaged"))
+    good, newer, damaged = (tmp_path / f"{name}.backup" for name in ("good", "newer", "damaged"))
     run(app, "backup", str(good))
     damaged.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     version = sa.table(VERSION_TABLE, sa.column("version_num"))
     with app.app_context():
         head = db.session.scalar(sa.select(version.c.version_num))
-        db.session.execute(sa.update(version).values(version_num="0012"))
+        db.session.execute(sa.update(version).values(version_num="9999"))  # a later release
         db.session.commit()
-        run(app, "backup", str(old))
+        run(app, "backup", str(newer))
         db.session.execute(sa.update(version).values(version_num=head))
         db.session.add(
             Couple(therapist_id=therapist.id, relationship_stage=RelationshipStage.DATING)
@@ -163,7 +163,7 @@ def test_a_restore_that_cannot_finish_changes_nothing(
         db.session.commit()
     before = live_state(app)
 
-    refused(app, old, "The backup was made at revision 0012 of the couples-therapy tables")
+    refused(app, newer, "The backup was made at revision 9999 of the couples-therapy tables")
     refused(app, damaged, "is not a readable")
     assert live_state(app) == before
 

@@ -74,9 +74,7 @@ def test_leaving_a_form_with_unsaved_edits_warns_first(signed_in_page, live_serv
     page.wait_for_url(live_server.url(f"/couples/{own_couple.id}"))
     assert dialogs == ["beforeunload"]
     # (c) The confirmation says what happened, to whom.
-    expect(page.locator(".flashes[role=status]")).to_have_text(
-        "Couple saved."
-    )
+    expect(page.locator(".flashes[role=status]")).to_have_text("Couple saved.")
     expect(page.locator("main")).to_contain_text("Weekends as well.")
 
 
