@@ -78,10 +78,10 @@ def restore(path: Path) -> None:
     """Replace the database's contents with the backup's (stop the app first).
 
     The backup is first made whole outside the live data (a scratch copy of the SQLite file;
-    the SQL a PostgreSQL dump restores) and checked: it holds our tables at the revision this
-    code expects, and the data keys in use open each encrypted column. Only then is it swapped
-    in, in one step that either completes or changes nothing. Whatever fails, the live data is
-    left exactly as it was (BackupError says why, in one line).
+    the SQL a PostgreSQL dump restores) and checked: it is whole, it holds our tables at a
+    revision this code can use, and the data keys in use open each encrypted column. Only then
+    is it swapped in, in one step that either completes or changes nothing. Whatever fails,
+    the live data is left exactly as it was (BackupError says why, in one line).
     """
     if not path.is_file():
         raise BackupError(f"No backup file at {path}.")

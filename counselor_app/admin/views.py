@@ -133,7 +133,9 @@ def _audit_filters() -> tuple[audit.Filters, dict[str, str]]:
     ids: dict[str, int | None] = {}
     for name in ("therapist", "couple"):
         raw = args.get(name, "").strip()
-        readable = raw.isascii() and raw.isdigit() and 1 <= int(raw) <= LARGEST_ID
+        # Digits 0-9 only (int() reads other scripts' too), and few enough for int() to read.
+        digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(LARGEST_ID))
+        readable = digits and 1 <= int(raw) <= LARGEST_ID
         if raw and not readable:
             problems[name] = FILTER_PROBLEMS[name]
         ids[name] = int(raw) if raw and readable else None
