@@ -244,7 +244,7 @@ def test_a_first_session_from_sign_in_to_progress(new_context, live_server, tmp_
     row.get_by_role("group", name=PARTNERS[1]).get_by_label("Partly").check()
     row.get_by_label(f"Note about {PARTNERS[1]} (optional)").fill("Skipped the talk.")
     homework.get_by_role("button", name="Save homework review").click()
-    expect(page.locator(".flashes")).to_have_text("Homework review saved.")
+    expect(page.locator(".flashes")).to_have_text("Homework review saved: 2 outcomes recorded.")
     check_in(page, "A", PARTNERS[0], csi=15, balance=13)
     check_in(page, "B", PARTNERS[1], csi=11, balance=12)
     note = page.locator("#note")
