@@ -270,9 +270,6 @@ def restore_command(path: Path, yes: bool) -> None:
         click.confirm(question, abort=True)
     try:
         backup.restore(path)
-    except backup.RestoredUnreadable as error:
-        _record_restore()  # restored all the same: the trail says so
-        raise click.ClickException(str(error)) from error
     except backup.BackupError as error:
         raise click.ClickException(str(error)) from error
     _record_restore()

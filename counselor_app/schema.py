@@ -18,7 +18,17 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask.cli import AppGroup
-from sqlalchemy import Column, Connection, MetaData, String, Table, delete, inspect, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    delete,
+    inspect,
+    select,
+)
 
 from counselor_app.extensions import db
 from counselor_app.models import Base
@@ -76,13 +86,23 @@ def downgrade(revision: str) -> None:
 
 def current() -> str | None:
     """The revision the app's database is at; None before our first upgrade."""
-    with db.engine.connect() as connection:
+    return revision_at(db.engine)
+
+
+def revision_at(engine: Engine) -> str | None:
+    """The revision the database ``engine`` reaches is at (a backup's scratch copy, say)."""
+    with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         return context.get_current_revision() or shared_table_revision(connection, _scripts())
 
 
 def heads() -> list[str]:
     return list(_scripts().get_heads())
+
+
+def history() -> list[str]:
+    """Every revision of ours, oldest first: the ones this code can upgrade from."""
+    return [script.revision for script in reversed(list(_scripts().walk_revisions()))]
 
 
 def new_revision(message: str, *, autogenerate: bool = True) -> None:

@@ -84,8 +84,17 @@ class CheckInForm(BaseForm):
         return [(i, [self[item.id] for item in i.items]) for i in self.instruments]
 
 
+class AppointmentCheckInForm(CheckInForm):
+    """The therapist's, on the appointment page: saved against the version the page showed
+    (a partner's own page is guarded by their link, which one Send uses up)."""
+
+    version = VersionField()
+
+
 @cache
-def check_in_form_class(instruments: tuple[Instrument, ...]) -> type[CheckInForm]:
+def check_in_form_class(
+    instruments: tuple[Instrument, ...], base: type[CheckInForm] = CheckInForm
+) -> type[CheckInForm]:
     """Every item required: a check-in is short, and a partial one would give no total."""
     attributes: dict[str, Any] = {"instruments": instruments}
     for instrument in instruments:
@@ -96,7 +105,7 @@ def check_in_form_class(instruments: tuple[Instrument, ...]) -> type[CheckInForm
                 validators=[InputRequired("Choose an answer."), InstrumentAnswer(item)],
                 validate_choice=False,
             )
-    return type("CheckInFormGenerated", (CheckInForm,), attributes)
+    return type("CheckInFormGenerated", (base,), attributes)
 
 
 OUTCOME_CHOICES = [SelectChoice("", "Not recorded")] + [
@@ -109,6 +118,8 @@ PROGRESS_CHOICES = [SelectChoice("", "Not recorded")] + [
 
 class HomeworkReviewForm(BaseForm):
     """Fields are added per assignment and partner: outcome-<index>-<A|B>, note-<index>-<A|B>."""
+
+    version = VersionField()
 
 
 def homework_review_form(items: list[Any], names: dict[str, str]) -> HomeworkReviewForm:
@@ -127,6 +138,8 @@ def homework_review_form(items: list[Any], names: dict[str, str]) -> HomeworkRev
 
 class FlagStatusForm(BaseForm):
     """A radio group per confirmed flag: flag-<id>."""
+
+    version = VersionField()
 
 
 def flag_status_form(flags: list[tuple[int, str]]) -> FlagStatusForm:

@@ -167,3 +167,10 @@ class StrategyForm(BaseForm):
 
     def question_list(self) -> tuple[str, ...]:
         return tuple(_lines(self.reflection_questions.data))
+
+
+class RestoreWordingForm(BaseForm):
+    """Back to the shipped wording: refused if the wording changed since the page showed it
+    (restoring would throw away text the therapist never saw)."""
+
+    version = VersionField()

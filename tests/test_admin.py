@@ -52,7 +52,7 @@ def test_admin_deactivates_and_reactivates(app, client, make_therapist):
     response = client.post_form(
         f"/admin/therapists/{colleague.id}/deactivate", follow_redirects=True
     )
-    assert "Colleague&#39;s account has been deactivated." in response.get_data(as_text=True)
+    assert "The account has been deactivated." in response.get_data(as_text=True)
     # The colleague's open session ends at once, and a new sign-in is refused.
     assert colleague_client.get("/").status_code == 302
     assert login(colleague_client, colleague).status_code == 401

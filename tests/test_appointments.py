@@ -131,6 +131,7 @@ def test_check_in_for_a_present_partner_and_none_for_an_absent_one(app, logged_i
     )
     assert "Blake was not at this appointment" in page
     answers = {
+        "checkin-a-version": "0",
         "checkin-a-csi_1": "3",
         "checkin-a-csi_2": "4",
         "checkin-a-csi_3": "3",
@@ -184,6 +185,7 @@ def test_homework_from_the_plan_is_reviewed_at_the_next_appointment(app, logged_
     response = logged_in.post_form(
         f"{base}/homework",
         {
+            "version": "0",
             "outcome-0-A": "done",
             "outcome-0-B": "partly",
             "note-0-B": "Only once",
@@ -371,7 +373,8 @@ def test_flag_status_over_time(app, logged_in, couple_id):
     ids = seed_history(app, couple_id, [Visit(), Visit(), Visit()])
     for appointment_id, status in zip(ids, ("active", "improving", "improving"), strict=True):
         response = logged_in.post_form(
-            f"/couples/{couple_id}/appointments/{appointment_id}/flags", {f"flag-{flag_id}": status}
+            f"/couples/{couple_id}/appointments/{appointment_id}/flags",
+            {f"flag-{flag_id}": status, "version": "0"},
         )
         assert response.status_code == 302
     page = page_of(logged_in, f"/couples/{couple_id}/progress")
@@ -544,10 +547,11 @@ def test_review_survives_an_edited_plan_and_refuses_absent_partners(app, logged_
         db.session.get(Appointment, first).plan_id = plan_id
         db.session.commit()
     base = f"/couples/{couple_id}/appointments/{second}"
-    refused = logged_in.post_form(f"{base}/homework", {"outcome-0-B": "done"})
+    refused = logged_in.post_form(f"{base}/homework", {"outcome-0-B": "done", "version": "0"})
     assert refused.status_code == 422
     assert "Partner B was not at this appointment" in refused.get_data(as_text=True)
-    assert logged_in.post_form(f"{base}/homework", {"outcome-1-A": "done"}).status_code == 302
+    saved = logged_in.post_form(f"{base}/homework", {"outcome-1-A": "done", "version": "0"})
+    assert saved.status_code == 302
     # The plan loses its second assignment afterwards: the page still opens, and the old
     # review is not shown against a different assignment.
     with app.app_context():

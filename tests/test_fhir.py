@@ -319,7 +319,7 @@ def test_an_intake_goes_out_as_questionnaire_responses_and_comes_back_identical(
         response = import_page(logged_in, target, "A", body.encode() if index == 0 else body)
         assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
     page = logged_in.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Avery&#39;s Safety screen imported; their intake is complete." in page
+    assert "Imported into partner A&#39;s intake, which is now complete." in page
     with app.app_context():
         for resource in b_out:
             api.import_questionnaire_response(target, "B", resource)
@@ -348,7 +348,7 @@ def test_a_partial_import_leaves_the_intake_a_draft_until_the_rest_arrives(
     assert "Choose a file or paste the JSON" in text_of(nothing.get_data(as_text=True))
     response = import_page(logged_in, target, "A", json.dumps(csi))
     page = logged_in.get(response.headers["Location"]).get_data(as_text=True)
-    assert "still needs: Couple intake questionnaire, Safety screen" in page
+    assert "which still has 2 parts to answer." in page
     with app.app_context():
         [row] = db.session.scalars(select(Response).where(Response.couple_id == target)).all()
         assert (row.instrument_id, row.status.value, row.answers) == (

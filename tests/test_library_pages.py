@@ -47,9 +47,22 @@ def test_rewording_is_used_and_can_be_restored(app, logged_in):
     assert "Our evening hour" in detail and "Your wording" in detail
     # The shipped library is untouched.
     assert load_library().get("quality_time").title == SHIPPED.title
-    response = logged_in.post_form("/library/quality_time/restore", follow_redirects=True)
+    # Another tab rewords it again after this page was opened: restoring from this page would
+    # throw away wording it never showed, so it is refused and the wording stays.
+    shown = version_on(detail)
+    edit = logged_in.get("/library/quality_time/edit").get_data(as_text=True)
+    data = strategy_form(version=version_on(edit), title="Our late hour")
+    assert logged_in.post_form("/library/quality_time/edit", data).status_code == 302
+    response = logged_in.post_form(
+        "/library/quality_time/restore", {"version": shown}, follow_redirects=True
+    )
     page = response.get_data(as_text=True)
-    assert "back to the shipped wording" in page
+    assert "so it was not restored" in page and "Our late hour" in page
+    response = logged_in.post_form(
+        "/library/quality_time/restore", {"version": version_on(page)}, follow_redirects=True
+    )
+    page = response.get_data(as_text=True)
+    assert "Back to the shipped wording." in page
     assert SHIPPED.title.replace("'", "&#39;") in page
 
 

@@ -427,6 +427,9 @@ def test_a_check_in_for_an_appointment_stays_there_when_it_is_moved_and_is_retyp
     assert "Answered by Avery on their own device" in page
     retyped = {f"checkin-a-{item}": "4" for item in ("csi_1", "csi_2", "csi_3", "csi_4")}
     retyped |= {f"checkin-a-{key}": "3" for key in BALANCE_MIDDLE}
+    # The partner's answers moved the check-in's version on: a page opened before them is stale.
+    assert 'name="checkin-a-version" type="hidden" value="1"' in page
+    retyped["checkin-a-version"] = "1"
     saved = setting.client.post_form(
         setting.couple_url(f"/appointments/{appointment_id}/check-in/a"), retyped
     )

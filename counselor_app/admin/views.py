@@ -108,64 +108,64 @@ def add_therapist() -> str | Response:
     return render_template("counselor/admin/therapist_form.html", form=form)
 
 
-DATE_FORMAT_MESSAGE = (
-    "A filter could not be read and was left out: dates are written as 2026-11-22, and "
-    "therapists and couples are chosen by their number."
-)
+# Said beside a filter that could not be read. Ids are 32-bit keys: a larger number names
+# nothing, and PostgreSQL would refuse to compare it with one (a 500, not a filter).
+LARGEST_ID = 2**31 - 1
+FILTER_PROBLEMS = {
+    "therapist": "Choose a therapist from the list.",
+    "couple": f"A couple is chosen by its number: a whole number from 1 to {LARGEST_ID}.",
+    "since": "Write the date as 2026-11-22.",
+}
 
 
-def _audit_filters() -> tuple[audit.Filters, bool]:
-    """The filters in the query string, read alike by the page and its CSV; False when one
-    could not be read (it is then left out: the page says so, the CSV refuses)."""
+def _audit_filters() -> tuple[audit.Filters, dict[str, str]]:
+    """The filters in the query string, read alike by the page and its CSV, and what is wrong
+    with each one that could not be read: both then refuse (400) rather than list more than
+    was asked for."""
     args = request.args
-    since, readable = None, True
+    problems: dict[str, str] = {}
+    since = None
     if args.get("since"):
         try:
             since = datetime.strptime(args["since"], "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
-            readable = False
-    therapist_id, couple_id = _id_arg("therapist"), _id_arg("couple")
-    readable = readable and therapist_id is not UNREADABLE and couple_id is not UNREADABLE
+            problems["since"] = FILTER_PROBLEMS["since"]
+    ids: dict[str, int | None] = {}
+    for name in ("therapist", "couple"):
+        raw = args.get(name, "").strip()
+        # Digits 0-9 only (int() reads other scripts' too), and few enough for int() to read.
+        digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(LARGEST_ID))
+        readable = digits and 1 <= int(raw) <= LARGEST_ID
+        if raw and not readable:
+            problems[name] = FILTER_PROBLEMS[name]
+        ids[name] = int(raw) if raw and readable else None
     filters = audit.Filters(
-        therapist_id=None if therapist_id is UNREADABLE else therapist_id,
+        therapist_id=ids["therapist"],
         action=args.get("action") or None,
-        couple_id=None if couple_id is UNREADABLE else couple_id,
+        couple_id=ids["couple"],
         since=since,
     )
-    return filters, readable
-
-
-UNREADABLE = -1
-# Ids are 32-bit keys: a larger number names nothing (and would overflow the query).
-LARGEST_ID = 2**31 - 1
-
-
-def _id_arg(name: str) -> int | None:
-    """An id filter: None when absent, UNREADABLE when not a usable id."""
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    return int(raw) if raw.isdigit() and int(raw) <= LARGEST_ID else UNREADABLE
+    return filters, problems
 
 
 @bp.route("/audit")
 @admin_required
-def audit_trail() -> str:
+def audit_trail() -> tuple[str, int]:
     """The audit trail, newest first, filtered by therapist, action, couple or date."""
     args = request.args
-    filters, readable = _audit_filters()
-    if not readable:
-        flash(DATE_FORMAT_MESSAGE, "error")
-    events = audit.search(filters, page=min(max(args.get("page", 1, type=int), 1), 100_000))
-    names = {t.id: t.name for t in services.list_therapists()}
-    return render_template(
+    filters, problems = _audit_filters()
+    # Any page number is read as one between the first and the last that could hold events.
+    page = min(max(args.get("page", 1, type=int), 1), 100_000)
+    page_html = render_template(
         "counselor/admin/audit.html",
-        events=events,
-        names=names,
+        events=None if problems else audit.search(filters, page=page),
+        problems=problems,
+        names={t.id: t.name for t in services.list_therapists()},
         actions=AUDIT_ACTIONS,
         filters=args,
         verification=audit.verify() if args.get("verify") else None,
     )
+    return page_html, 400 if problems else 200
 
 
 AUDIT_CSV_HEADER = (
@@ -189,11 +189,9 @@ AUDIT_CSV_HEADER = (
 def audit_csv() -> Response:
     """The audit trail as the page filters it (every page of it, newest first), as CSV; with
     each row's hashes, so the file can be checked against the chain later."""
-    filters, readable = _audit_filters()
-    if not readable:
-        # The page shows everything and says why; a file silently holding more than was asked
-        # for would be worse.
-        abort(400, DATE_FORMAT_MESSAGE)
+    filters, problems = _audit_filters()
+    if problems:
+        abort(400, " ".join(problems.values()))
     names = {t.id: t.name for t in services.list_therapists()}
     rows = (
         (
@@ -262,7 +260,7 @@ def _set_active(therapist_id: int, active: bool) -> Response:
     else:
         db.session.commit()
         state = "reactivated" if active else "deactivated"
-        flash(f"{therapist.name}'s account has been {state}.", "success")
+        flash(f"The account has been {state}.", "success")
     return redirect(counselor_url("admin.therapists"))
 
 

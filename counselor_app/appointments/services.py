@@ -29,7 +29,12 @@ from counselor_app.models import (
     SessionPlan,
     Therapist,
 )
-from counselor_app.models.base import check_version, flush_versioned, utcnow
+from counselor_app.models.base import (
+    advance_part_version,
+    check_version,
+    flush_versioned,
+    utcnow,
+)
 
 CHECK_IN_MEASURES = (CSI4_ID, BALANCE_ID)
 LABELS = ("A", "B")
@@ -60,6 +65,37 @@ class AppointmentValues:
 class HomeworkItem:
     index: int
     text: str
+
+
+@dataclass(frozen=True)
+class HomeworkSaved:
+    """What a homework review save left on record, for the message that says so."""
+
+    outcomes: int
+    notes_without_outcome: int
+
+    def message(self) -> str:
+        if not self.outcomes and not self.notes_without_outcome:
+            return "Homework review saved: nothing is recorded."
+        parts = []
+        if self.outcomes:
+            parts.append(_count(self.outcomes, "outcome") + " recorded")
+        if self.notes_without_outcome:
+            parts.append(_count(self.notes_without_outcome, "note") + " kept without an outcome")
+        return f"Homework review saved: {' and '.join(parts)}."
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+# The appointment page's forms saved against a part counter of their own (the names under
+# which the page's forms are given back to it, appointments.views.render_page).
+PART_COUNTERS = {
+    **{f"check_in_{label}": Appointment.check_in_counter(label) for label in ("A", "B")},
+    "homework": "homework_version",
+    "flags": "flags_version",
+}
 
 
 # ------------------------------------------------------------------------------ appointments
@@ -201,7 +237,11 @@ def check_in_total(instrument_id: str, answers: dict[str, Any]) -> int | None:
 
 
 def record_check_in(
-    appointment: Appointment, label: str, answers: dict[str, dict[str, Any]]
+    appointment: Appointment,
+    label: str,
+    answers: dict[str, dict[str, Any]],
+    *,
+    expected_version: int,
 ) -> None:
     """Store a present partner's check-in (measure id -> answers); an absent partner has none."""
     _require_unsigned(appointment)
@@ -209,6 +249,9 @@ def record_check_in(
         raise AppointmentError(
             f"Partner {label} was not at this appointment, so there is no check-in to record."
         )
+    advance_part_version(
+        db.session, appointment, Appointment.check_in_counter(label), expected_version
+    )
     existing = check_ins_by_partner(appointment)[label]
     for instrument_id in CHECK_IN_MEASURES:
         instrument = load(instrument_id)
@@ -261,13 +304,17 @@ def record_homework(
     appointment: Appointment,
     plan: SessionPlan,
     outcomes: dict[tuple[int, str], tuple[HomeworkOutcome | None, str]],
-) -> None:
-    """(item index, partner) -> (outcome or None to leave unrecorded, note).
+    *,
+    expected_version: int,
+) -> HomeworkSaved:
+    """(item index, partner) -> (outcome or None for not recorded, note). A note is kept with
+    its outcome not recorded; a review with neither is cleared.
 
     Only partners who were there report on their homework; an absent partner's is left open.
     """
     _require_held(appointment)
     _require_unsigned(appointment)
+    advance_part_version(db.session, appointment, "homework_version", expected_version)
     items = {item.index: item for item in homework_items(plan)}
     existing = {
         (row.item_index, row.partner_label): row
@@ -277,12 +324,12 @@ def record_homework(
     for (index, label), (outcome, note) in outcomes.items():
         if index not in items or label not in LABELS:
             raise AppointmentError("That assignment is not part of the plan being reviewed.")
-        if outcome is not None and not appointment.present(label):
+        if (outcome is not None or note) and not appointment.present(label):
             raise AppointmentError(
                 f"Partner {label} was not at this appointment: record their homework when they are."
             )
         row = existing.get((index, label))
-        if outcome is None:
+        if outcome is None and not note:
             if row is not None:
                 appointment.homework_reviews.remove(row)
             continue
@@ -297,13 +344,17 @@ def record_homework(
         row.outcome = outcome
         row.note = note
     flush_versioned(db.session)
+    kept = [row for row in appointment.homework_reviews if row.plan_id == plan.id]
+    with_outcome = sum(row.outcome is not None for row in kept)
+    return HomeworkSaved(outcomes=with_outcome, notes_without_outcome=len(kept) - with_outcome)
 
 
 # ------------------------------------------------------------------------------ flags
 def record_flag_statuses(
-    appointment: Appointment, statuses: dict[int, FlagProgress | None]
+    appointment: Appointment, statuses: dict[int, FlagProgress | None], *, expected_version: int
 ) -> None:
     allowed = {flag.id for flag in confirmed_flags(appointment.couple)}
+    advance_part_version(db.session, appointment, "flags_version", expected_version)
     existing = {row.flag_id: row for row in appointment.flag_records}
     for flag_id, status in statuses.items():
         if flag_id not in allowed:

@@ -16,6 +16,7 @@ from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
 from counselor_app.forms.appointments import (
     AddendumForm,
+    AppointmentCheckInForm,
     AppointmentEditForm,
     AppointmentForm,
     NoteForm,
@@ -110,7 +111,10 @@ def render_page(
     private = services.private_note_of(appointment)
     forms = {
         "details": _filled_details(couple, appointment),
-        "check_in": {label: _filled_check_in(check_ins[label], label) for label in services.LABELS},
+        "check_in": {
+            label: _filled_check_in(appointment, check_ins[label], label)
+            for label in services.LABELS
+        },
         "homework": _filled_homework(appointment, plan, items),
         "flags": _filled_flags(appointment, flags),
         "note": NoteForm(
@@ -168,14 +172,15 @@ def _filled_details(couple: Couple, appointment: Appointment) -> AppointmentEdit
 
 
 def _check_in_form(label: str, formdata: object = None):
-    form_class = check_in_form_class(_measures())
+    form_class = check_in_form_class(_measures(), AppointmentCheckInForm)
     if formdata is None:
         return form_class(formdata=None, prefix=f"checkin-{label.lower()}")
     return form_class(prefix=f"checkin-{label.lower()}")
 
 
-def _filled_check_in(rows: dict, label: str):
+def _filled_check_in(appointment: Appointment, rows: dict, label: str):
     form = _check_in_form(label)
+    form.version.data = getattr(appointment, Appointment.check_in_counter(label))
     for row in rows.values():
         for item_id, value in row.answers.items():
             if item_id in form:
@@ -189,14 +194,15 @@ def _partner_names(couple: Couple) -> dict[str, str]:
 
 def _filled_homework(appointment: Appointment, plan, items):
     form = homework_review_form(items, _partner_names(appointment.couple))
-    form.process(formdata=None)
+    form.process(formdata=None, version=appointment.homework_version)
     texts = {item.index: item.text for item in items}
     for row in appointment.homework_reviews:
         # A review belongs to the assignment as it was worded; if the plan was edited since,
         # an old review is not shown against a different assignment.
         if plan is None or row.plan_id != plan.id or texts.get(row.item_index) != row.assignment:
             continue
-        form[f"outcome-{row.item_index}-{row.partner_label}"].data = row.outcome.value
+        outcome = row.outcome.value if row.outcome else ""
+        form[f"outcome-{row.item_index}-{row.partner_label}"].data = outcome
         form[f"note-{row.item_index}-{row.partner_label}"].data = row.note
     return form
 
@@ -207,7 +213,7 @@ def _flag_choices(flags) -> list[tuple[int, str]]:
 
 def _filled_flags(appointment: Appointment, flags):
     form = flag_status_form(_flag_choices(flags))
-    form.process(formdata=None)
+    form.process(formdata=None, version=appointment.flags_version)
     for row in appointment.flag_records:
         if f"flag-{row.flag_id}" in form:
             form[f"flag-{row.flag_id}"].data = row.status.value
@@ -225,12 +231,15 @@ def _load(appointment_id: int) -> tuple[Couple, Appointment]:
 def _refused(
     couple: Couple, appointment_id: int, error: Exception, **rejected: object
 ) -> tuple[str, int]:
-    """Re-show the page with the rejected form (its input kept) and why it was refused."""
+    """Re-show the page with the rejected form (its input kept) and why it was refused; after
+    a conflict, saving again is made against the version now on record."""
     db.session.rollback()
     stale = isinstance(error, StaleEdit)
-    for form in rejected.values():
-        form.form_errors.append(STALE if stale else str(error))
     appointment = _appointment(appointment_id)
+    for name, form in rejected.items():
+        form.form_errors.append(STALE if stale else str(error))
+        if stale:
+            form.version.refresh(getattr(appointment, services.PART_COUNTERS[name]))
     return render_page(couple, appointment, 409 if stale else 422, **rejected)
 
 
@@ -290,7 +299,9 @@ def check_in(appointment_id: int, label: str) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return render_page(couple, appointment, 422, **{f"check_in_{label}": form})
     try:
-        services.record_check_in(appointment, label, form.answers())
+        services.record_check_in(
+            appointment, label, form.answers(), expected_version=form.version.data
+        )
     except (services.AppointmentError, StaleEdit) as error:
         return _refused(couple, appointment_id, error, **{f"check_in_{label}": form})
     return _done(
@@ -320,10 +331,12 @@ def homework(appointment_id: int) -> Response | tuple[str, int]:
         for label in services.LABELS
     }
     try:
-        services.record_homework(appointment, plan, outcomes)
+        saved = services.record_homework(
+            appointment, plan, outcomes, expected_version=form.version.data
+        )
     except (services.AppointmentError, StaleEdit) as error:
         return _refused(couple, appointment_id, error, homework=form)
-    return _done(couple, appointment, "Homework review saved.", "homework")
+    return _done(couple, appointment, saved.message(), "homework")
 
 
 @bp.route("/<counselor_id:appointment_id>/flags", methods=["POST"])
@@ -341,7 +354,7 @@ def flags(appointment_id: int) -> Response | tuple[str, int]:
         for flag in confirmed
     }
     try:
-        services.record_flag_statuses(appointment, statuses)
+        services.record_flag_statuses(appointment, statuses, expected_version=form.version.data)
     except (services.AppointmentError, StaleEdit) as error:
         return _refused(couple, appointment_id, error, flags=form)
     return _done(couple, appointment, "Flag status saved.", "flags")

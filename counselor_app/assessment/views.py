@@ -135,7 +135,7 @@ def _flag_action(
     db.session.commit()
     if kind == "confirm":
         signals.send(signals.flag_confirmed, couple_id=couple.id, flag_id=flag.id)
-    flash(f"{CHALLENGES[flag.challenge_key][0]}: {done}.", "success")
+    flash(f"Flag {done}.", "success")
     return redirect(
         counselor_url("couple.assessment.index", couple_id=couple.id) + f"#flag-{flag.id}"
     )
@@ -201,7 +201,7 @@ def add_flag() -> Response | tuple[str, int]:
             form.challenge_key.errors.append(str(error))
         else:
             db.session.commit()
-            flash(f"{CHALLENGES[flag.challenge_key][0]}: flag added.", "success")
+            flash("Flag added.", "success")
             return redirect(
                 counselor_url("couple.assessment.index", couple_id=couple.id) + f"#flag-{flag.id}"
             )

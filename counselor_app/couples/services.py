@@ -296,7 +296,7 @@ def _appointment_export(appointment: Appointment) -> dict[str, Any]:
             {
                 "partner": h.partner_label,
                 "assignment": h.assignment,
-                "outcome": h.outcome.value,
+                "outcome": h.outcome.value if h.outcome else None,
                 "note": h.note,
             }
             for h in appointment.homework_reviews

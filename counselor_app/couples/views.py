@@ -171,7 +171,7 @@ def create() -> str | Response:
         couple = services.create_couple(current_therapist, _details(form))
         db.session.commit()
         signals.send(signals.couple_created, couple_id=couple.id, therapist_id=couple.therapist_id)
-        flash(f"{couple.display_name} added.", "success")
+        flash("Couple added.", "success")
         return redirect(counselor_url("couple.detail", couple_id=couple.id))
     return render_template("counselor/couples/form.html", form=form, couple=None), _status(form)
 
@@ -227,7 +227,7 @@ def edit() -> str | Response:
             form.version.refresh(db.session.get(Couple, couple.id).version)
             return render_template("counselor/couples/form.html", form=form, couple=couple), 409
         db.session.commit()
-        flash(f"Changes to {couple.display_name} saved.", "success")
+        flash("Couple saved.", "success")
         return redirect(counselor_url("couple.detail", couple_id=couple.id))
     return render_template("counselor/couples/form.html", form=form, couple=couple), _status(form)
 
@@ -254,10 +254,9 @@ def erase() -> str | Response | tuple[str, int]:
     form = EraseCoupleForm()
     if form.validate_on_submit():
         if _same_name(form.confirm_name.data, couple.display_name):
-            name = couple.display_name
             services.erase_couple(couple)
             db.session.commit()
-            flash(f"{name} erased. The audit trail records that it was done.", "success")
+            flash("Couple erased. The audit trail records that it was done.", "success")
             return redirect(counselor_url("couples.index"))
         form.confirm_name.errors.append(
             f"That does not match. Type {couple.display_name} to erase this couple."
@@ -285,7 +284,7 @@ def _change_status(status: CoupleStatus, done: str) -> Response:
             signals.send(
                 signals.couple_closed, couple_id=couple.id, therapist_id=couple.therapist_id
             )
-        flash(f"{couple.display_name}: {done}.", "success")
+        flash(f"Couple's {done}.", "success")
     return redirect(counselor_url("couple.detail", couple_id=couple.id))
 
 

@@ -117,11 +117,14 @@ def import_response() -> str | Response | tuple[str, int]:
 
 
 def _done(imported: services.Imported) -> str:
-    name, title = imported.partner.display_name, imported.instrument.title
+    """Said in the next page's message, which travels in the session cookie: signed, not
+    encrypted, so it names no one and no questionnaire (the page below them does)."""
+    partner = f"partner {imported.partner.label}"
     if imported.check_in is not None:
         moment = imported.check_in.answered_at
-        return f"{name}'s {title} imported as a check-in between sessions on {moment:%d %b %Y}."
+        return f"Imported for {partner} as a check-in between sessions on {moment:%d %b %Y}."
     if imported.intake_complete:
-        return f"{name}'s {title} imported; their intake is complete."
-    waiting = ", ".join(imported.still_missing)
-    return f"{name}'s {title} imported into their intake, which still needs: {waiting}."
+        return f"Imported into {partner}'s intake, which is now complete."
+    waiting = len(imported.still_missing)
+    parts = "part" if waiting == 1 else "parts"
+    return f"Imported into {partner}'s intake, which still has {waiting} {parts} to answer."

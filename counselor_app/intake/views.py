@@ -143,7 +143,7 @@ def _after_save(couple: Couple, partner: Partner, step: services.Step) -> Respon
         target = counselor_url(
             "couple.intake.section", couple_id=couple.id, label=label, slug=destination.slug
         )
-    flash(f"{step.section.title}: answers saved for {partner.display_name}.", "success")
+    flash(f"Answers saved for partner {partner.label}.", "success")
     return redirect(target)
 
 
@@ -162,7 +162,7 @@ def review(label: str) -> str | Response | tuple[str, int]:
             # A second submit (double click, back button) completes nothing: no second event.
             if completion.newly_complete:
                 signals.send(signals.intake_completed, couple_id=couple.id, partner_id=partner.id)
-            flash(f"{partner.display_name}'s intake is complete.", "success")
+            flash(f"Partner {partner.label}'s intake is complete.", "success")
             return redirect(counselor_url("couple.detail", couple_id=couple.id))
     responses = services.responses_of(partner)
     return render_template(

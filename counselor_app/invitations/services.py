@@ -31,7 +31,13 @@ from counselor_app.models import (
     Partner,
     Therapist,
 )
-from counselor_app.models.base import as_utc, check_version, flush_versioned, utcnow
+from counselor_app.models.base import (
+    advance_part_version,
+    as_utc,
+    check_version,
+    flush_versioned,
+    utcnow,
+)
 from counselor_app.tokens import hash_token, new_token, same_hash
 
 
@@ -275,6 +281,10 @@ def record_check_in(invitation: Invitation, answers: dict[str, dict[str, Any]]) 
     mark_started(invitation)
     invitation.completed_at = now
     flush_versioned(db.session)  # a second Send at the same moment loses here
+    if appointment is not None:
+        # A therapist's page open on the appointment showed no check-in of theirs: saving it
+        # now must not replace these answers unseen.
+        advance_part_version(db.session, appointment, Appointment.check_in_counter(label), None)
 
 
 def _appointment_for(invitation: Invitation, label: str) -> Appointment | None:

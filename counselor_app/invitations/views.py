@@ -227,5 +227,5 @@ def revoke(invitation_id: int) -> Response:
     if not revoked:
         return _refused("This link had stopped working already: nothing to revoke.")
     db.session.commit()
-    flash(f"The link for {invitation.partner.display_name} no longer works.", "success")
+    flash(f"Partner {invitation.partner.label}'s link no longer works.", "success")
     return redirect(counselor_url("couple.detail") + "#invitations")

@@ -103,13 +103,15 @@ def save(therapist: Therapist, key: str, values: StrategyValues, *, expected_ver
     flush_versioned(db.session)
 
 
-def restore(therapist: Therapist, key: str) -> bool:
-    """Go back to the shipped wording; False when there was nothing to restore."""
+def restore(therapist: Therapist, key: str, *, expected_version: int) -> bool:
+    """Go back to the shipped wording; False when there was nothing to restore. StaleEdit when
+    the wording changed since the page showed it."""
     row = _rows(therapist).get(key)
     if row is None or row.is_custom:
         return False
+    check_version(row, expected_version)
     db.session.delete(row)
-    db.session.flush()
+    flush_versioned(db.session)
     return True
 
 

@@ -9,7 +9,7 @@ from wtforms import SelectChoice
 from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
-from counselor_app.forms.plans import StrategyForm
+from counselor_app.forms.plans import RestoreWordingForm, StrategyForm
 from counselor_app.library import services
 from counselor_app.models.base import StaleEdit
 from counselor_app.web import counselor_url
@@ -19,6 +19,10 @@ bp = Blueprint("library", __name__, url_prefix="/library")
 CONFLICT_MESSAGE = (
     "This strategy was saved from another tab after you opened this page. Nothing was saved: "
     "your text is below. Save again to keep it."
+)
+RESTORE_CONFLICT = (
+    "This wording was changed from another tab after you opened the page, so it was not "
+    "restored: below is the wording now in use. Restore it again if you still want to."
 )
 
 
@@ -95,7 +99,7 @@ def edit(key: str) -> str | Response | tuple[str, int]:
             form.version.refresh(_entry(key).version)
             return render_template("counselor/library/form.html", form=form, entry=entry), 409
         db.session.commit()
-        flash(f"Your wording of “{form.title.data}” is saved.", "success")
+        flash("Your wording is saved.", "success")
         return redirect(counselor_url("library.detail", key=key))
     status = 422 if form.errors else 200
     return render_template("counselor/library/form.html", form=form, entry=entry), status
@@ -104,10 +108,19 @@ def edit(key: str) -> str | Response | tuple[str, int]:
 @bp.route("/<key>/restore", methods=["POST"])
 def restore(key: str) -> Response:
     """Go back to the shipped wording of a strategy."""
-    entry = _entry(key)
-    if services.restore(current_therapist, key):
-        db.session.commit()
-        flash(f"“{entry.strategy.title}” is back to the shipped wording.", "success")
+    _entry(key)  # 404 for a key not in this therapist's library
+    form = RestoreWordingForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        restored = services.restore(current_therapist, key, expected_version=form.version.data)
+    except StaleEdit:
+        db.session.rollback()
+        flash(RESTORE_CONFLICT, "error")
+    else:
+        if restored:
+            db.session.commit()
+            flash("Back to the shipped wording.", "success")
     return redirect(counselor_url("library.detail", key=key))
 
 
@@ -120,7 +133,7 @@ def create() -> str | Response | tuple[str, int]:
     elif form.validate_on_submit():
         key = services.create_own(current_therapist, _values(form))
         db.session.commit()
-        flash(f"“{form.title.data}” added to your library.", "success")
+        flash("Strategy added to your library.", "success")
         return redirect(counselor_url("library.detail", key=key))
     status = 422 if form.errors else 200
     return render_template("counselor/library/form.html", form=form, entry=None), status

@@ -58,6 +58,13 @@ class Appointment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
+    # The versions of the page's forms that edit the appointment's children, kept apart from
+    # its own version (its details) and from each other: a second tab's save of one part is
+    # refused (models.base.advance_part_version), a save of another part is not held up.
+    check_in_a_version: Mapped[int] = mapped_column(default=0)
+    check_in_b_version: Mapped[int] = mapped_column(default=0)
+    homework_version: Mapped[int] = mapped_column(default=0)
+    flags_version: Mapped[int] = mapped_column(default=0)
 
     couple: Mapped[Couple] = relationship()
     plan: Mapped[SessionPlan | None] = relationship()
@@ -88,6 +95,11 @@ class Appointment(Base):
 
     def present(self, label: str) -> bool:
         return partner_present(self.status, self.attendance, label)
+
+    @staticmethod
+    def check_in_counter(label: str) -> str:
+        """The part counter of partner ``label``'s check-in ("A" or "B")."""
+        return f"check_in_{label.lower()}_version"
 
 
 def partner_present(status: AppointmentStatus, attendance: Attendance | None, label: str) -> bool:
@@ -172,7 +184,9 @@ class HomeworkReview(Base):
     item_index: Mapped[int]
     assignment: Mapped[str] = mapped_column(EncryptedText)  # the text as it was assigned
     partner_label: Mapped[str] = mapped_column(String(1))
-    outcome: Mapped[HomeworkOutcome] = mapped_column(EncryptedEnum(HomeworkOutcome))
+    # None: not recorded, a note kept all the same (typed about homework that was not
+    # discussed, or whose outcome the therapist left open).
+    outcome: Mapped[HomeworkOutcome | None] = mapped_column(EncryptedEnum(HomeworkOutcome))
     note: Mapped[str] = mapped_column(EncryptedText, default="")
 
     appointment: Mapped[Appointment] = relationship(back_populates="homework_reviews")

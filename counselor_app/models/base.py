@@ -4,9 +4,10 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, MetaData
+from sqlalchemy import DateTime, Enum, MetaData, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from counselor_app.encryption import watch_unreadable
@@ -96,3 +97,33 @@ def flush_versioned(session: Session) -> None:
         session.flush()
     except (StaleDataError, IntegrityError) as error:
         raise StaleEdit from error
+
+
+def advance_part_version(
+    session: Session, record: Any, counter: str, expected_version: int | None
+) -> None:
+    """Move on one of ``record``'s part counters: the version of one part of it that a form
+    edits apart from the rest (an appointment's check-ins, its homework review), so saving one
+    part never makes another part's page stale, as one shared version would.
+
+    One conditional UPDATE: a request that moved the counter first, committed or not (the row
+    stays locked until it is), makes this one StaleEdit. ``expected_version`` None moves it
+    unconditionally (a change made elsewhere that open pages must see as newer). The statement
+    is not the ORM's own UPDATE, so the record's own version (version_id_col) stays as it was.
+    """
+    model = type(record)
+    column = getattr(model, counter)
+    statement = update(model).where(model.id == record.id)
+    if expected_version is None:
+        statement = statement.values({counter: column + 1})
+    else:
+        statement = statement.where(column == expected_version).values(
+            {counter: expected_version + 1}
+        )
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise StaleEdit
+    if expected_version is None:
+        session.expire(record, [counter])
+    else:
+        set_committed_value(record, counter, expected_version + 1)

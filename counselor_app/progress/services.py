@@ -42,13 +42,14 @@ def progress_of(couple: Couple) -> Progress:
         lambda: {label: Counter() for label in LABELS}
     )
     for appointment_id, row_id, label, outcome in db.session.execute(
+        # A note kept with its outcome not recorded counts toward no completion rate.
         _of_couple(
             couple,
             HomeworkReview,
             HomeworkReview.id,
             HomeworkReview.partner_label,
             HomeworkReview.outcome,
-        )
+        ).where(HomeworkReview.outcome.is_not(None))
     ):
         if _readable(HomeworkReview.outcome, row_id, outcome):
             homework[appointment_id][label][outcome.value] += 1

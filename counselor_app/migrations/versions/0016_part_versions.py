@@ -1,0 +1,48 @@
+"""part versions on the appointment page; a homework note kept without an outcome
+
+Revision ID: 0016
+Revises: 0012
+Create Date: 2026-12-02
+
+Each form of the appointment page that edits the appointment's children (a partner's
+check-in, the homework review, the flag status) is saved against a version of its own, so a
+second tab's save is refused instead of silently replacing the first. A homework review may
+now hold a note with its outcome not recorded: such a note used to be thrown away.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0016'
+down_revision = '0012'
+branch_labels = None
+depends_on = None
+# Whether upgrading past this revision rewrites stored rows (counselor_app.operations: a backup
+# is made first, automatically).
+rewrites_data = False
+
+COUNTERS = ('check_in_a_version', 'check_in_b_version', 'homework_version', 'flags_version')
+
+
+def upgrade():
+    with op.batch_alter_table('counselor_appointment', schema=None) as batch_op:
+        for name in COUNTERS:
+            batch_op.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default='0'))
+    with op.batch_alter_table('counselor_appointment', schema=None) as batch_op:
+        for name in COUNTERS:
+            batch_op.alter_column(name, server_default=None, existing_type=sa.Integer())
+
+    with op.batch_alter_table('counselor_homework_review', schema=None) as batch_op:
+        batch_op.alter_column('outcome', existing_type=sa.Text(), nullable=True)
+
+
+def downgrade():
+    # The older schema has no review without an outcome: such notes go (back up first).
+    op.execute("DELETE FROM counselor_homework_review WHERE outcome IS NULL")
+    with op.batch_alter_table('counselor_homework_review', schema=None) as batch_op:
+        batch_op.alter_column('outcome', existing_type=sa.Text(), nullable=False)
+
+    with op.batch_alter_table('counselor_appointment', schema=None) as batch_op:
+        for name in COUNTERS:
+            batch_op.drop_column(name)
