@@ -68,7 +68,8 @@ CLEAR = {
     "counselor_issued_document": "id couple_id plan_id kind series number source_digest filename "
     "sha256 size issued_by_id issued_at",
     "counselor_appointment": "id couple_id starts_at duration_minutes status attendance plan_id "
-    "created_at updated_at version",
+    "created_at updated_at version check_in_a_version check_in_b_version homework_version "
+    "flags_version",
     "counselor_check_in": "id couple_id appointment_id partner_label instrument_id "
     "instrument_version answered_at invitation_id",
     "counselor_homework_review": "id appointment_id plan_id item_index partner_label",

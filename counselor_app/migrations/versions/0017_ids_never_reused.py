@@ -1,7 +1,7 @@
 """ids never reused: SQLite tables rebuilt with AUTOINCREMENT
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0016
 Create Date: 2026-12-04
 
 Without AUTOINCREMENT, SQLite gives a new row the table's highest id plus one, so the records
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0017'
-down_revision = '0012'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 # On SQLite every table is rebuilt with its rows: `flask counselor db upgrade` backs the
