@@ -272,8 +272,16 @@ def restore_command(path: Path, yes: bool) -> None:
         backup.restore(path)
     except backup.BackupError as error:
         raise click.ClickException(str(error)) from error
-    _record_restore()
     click.echo(f"Database restored from {path}.")
+    if schema.current() in schema.heads():
+        _record_restore()
+    else:
+        # An older backup's trail has the shape of its own release: the models cannot write
+        # to it until the upgrade brings it forward.
+        click.echo(
+            "The backup is from an earlier release: run `flask counselor db upgrade` "
+            "before starting the app."
+        )
 
 
 def _record_restore() -> None:

@@ -291,7 +291,10 @@ def plan_to_review(appointment: Appointment) -> SessionPlan | None:
         .limit(1)
         .options(selectinload(Appointment.plan.and_(SessionPlan.couple_id == couple_id)))
     )
-    return previous.plan if previous is not None else None
+    if previous is None or previous.plan is None:
+        return None
+    # Checked again: a plan already in the session is not reloaded through the filter above.
+    return previous.plan if previous.plan.couple_id == couple_id else None
 
 
 def homework_items(plan: SessionPlan | None) -> list[HomeworkItem]:

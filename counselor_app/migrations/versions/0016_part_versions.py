@@ -38,8 +38,17 @@ def upgrade():
 
 
 def downgrade():
-    # The older schema has no review without an outcome: such notes go (back up first).
-    op.execute("DELETE FROM counselor_homework_review WHERE outcome IS NULL")
+    # The older schema has no review without an outcome. Deleting such notes would lose what a
+    # therapist wrote, and a downgrade makes no backup: refused while there are any.
+    kept = op.get_bind().scalar(
+        sa.text("SELECT COUNT(*) FROM counselor_homework_review WHERE outcome IS NULL")
+    )
+    if kept:
+        raise RuntimeError(
+            f"{kept} homework note(s) were kept without an outcome, which the older schema "
+            "cannot hold: record their outcomes, or restore the backup made before the "
+            "upgrade, instead of downgrading."
+        )
     with op.batch_alter_table('counselor_homework_review', schema=None) as batch_op:
         batch_op.alter_column('outcome', existing_type=sa.Text(), nullable=False)
 
