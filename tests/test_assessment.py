@@ -350,7 +350,8 @@ def test_a_flag_of_another_couple_is_404_even_for_its_own_therapist(
 
 
 def test_assessment_html_has_unique_ids(app, logged_in, couple_id):
-    seed_intake(app, couple_id, "A", intake=dict(MONEY.a), safety={**SAFE, "saf_fear": "yes"})
+    safety = {**SAFE, "saf_fear": "yes", "saf_notes": "A note to read."}  # alert and notice
+    seed_intake(app, couple_id, "A", intake=dict(MONEY.a), safety=safety)
     seed_intake(app, couple_id, "B", intake=dict(VIGNETTE["enmeshed"].a))
     page = assessment_page(logged_in, couple_id)
     ids = re.findall(r'\sid="([^"]+)"', page)
@@ -358,12 +359,13 @@ def test_assessment_html_has_unique_ids(app, logged_in, couple_id):
     assert not duplicates
 
 
-def test_a_note_on_the_safety_screen_raises_the_alert_and_is_shown(app, logged_in, couple_id):
+def test_a_note_on_the_safety_screen_raises_a_notice_and_is_shown(app, logged_in, couple_id):
     from intake_support import post_step
 
     post_step(logged_in, couple_id, "a", "safety", {**SAFE, "saf_notes": "Pushed me last month"})
     page = assessment_page(logged_in, couple_id)
-    assert "Safety alert: decision needed" in page
+    assert "Read before joint work: note not yet read" in page
+    assert "Safety alert" not in page  # a note is not a positive screen (tests/test_safety.py)
     assert "Pushed me last month" in page
 
 
