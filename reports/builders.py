@@ -80,7 +80,7 @@ def plan_document(plan: SessionPlan, therapist: Therapist, practice: Practice) -
         focus=tuple(
             FocusFlag(
                 title=CHALLENGES[flag.challenge_key][0],
-                severity=flag.severity.value,
+                severity=flag.severity.value + (", borderline" if flag.borderline else ""),
                 partners=flag.partners_label,
                 note=flag.note,
                 evidence=tuple(
@@ -88,6 +88,10 @@ def plan_document(plan: SessionPlan, therapist: Therapist, practice: Practice) -
                 ),
             )
             for flag in focus
+        ),
+        worth_asking=tuple(
+            f"{CHALLENGES[miss.challenge_key][0]}: {miss.title}. {miss.detail}"
+            for miss in report.worth_asking
         ),
         csi=tuple(
             ScoreRow(

@@ -10,11 +10,21 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from counselor_app.extensions import db
-from counselor_app.flags import CHALLENGES, Evaluation, SuggestedFlag, evaluate, evaluate_safety
+from counselor_app.flags import (
+    CHALLENGES,
+    Evaluation,
+    NearMiss,
+    Ruleset,
+    SuggestedFlag,
+    evaluate,
+    evaluate_safety,
+    ruleset_for_intake,
+)
 from counselor_app.instruments import (
     CSI4_ID,
     INTAKE_ID,
@@ -27,7 +37,7 @@ from counselor_app.instruments import (
     missing_required,
     score_csi4,
 )
-from counselor_app.intake.services import responses_of_couple
+from counselor_app.intake.services import intake_version_of, responses_of_couple
 from counselor_app.models import (
     Couple,
     Flag,
@@ -62,8 +72,18 @@ def complete_answers(
 
 
 def evaluate_couple(responses: dict[str, dict[str, Response]]) -> Evaluation:
+    """Flags for the couple, by the rules written for the intake version they answered."""
     intake = complete_answers(responses, INTAKE_ID)
-    return evaluate(intake["A"], intake["B"])
+    instrument = load(INTAKE_ID, intake_version_of(responses))
+    return evaluate(intake["A"], intake["B"], intake=instrument, ruleset=ruleset_for(instrument))
+
+
+def ruleset_for(intake: Instrument) -> Ruleset:
+    """The ruleset for this intake version, with the practice's borderline margins if set
+    (a ruleset without margins, such as v1, keeps flagging exactly as it always did)."""
+    ruleset = ruleset_for_intake(intake.id, intake.version)
+    margins = current_app.config.get("COUNSELOR_BORDERLINE_MARGINS")
+    return ruleset.with_margins(margins) if margins and ruleset.margins else ruleset
 
 
 def rescore(couple: Couple) -> None:
@@ -234,6 +254,9 @@ class Assessment:
     safety_pending: tuple[str, ...]  # partner labels whose safety screen is unanswered
     changes: tuple[AnswerChange, ...]
     intake: Instrument
+    # Rules whose result fell just short of a threshold, for challenges with no flag: shown as
+    # "borderline — worth asking about", never stored as flags.
+    worth_asking: tuple[NearMiss, ...] = ()
 
     @property
     def strengths(self) -> list[DomainComparison]:
@@ -289,8 +312,9 @@ def build_assessment(couple: Couple) -> Assessment:
         safety_notice=notice,
         safety_evidence=_safety_evidence(alert, responses) if alert else (),
         safety_pending=tuple(safety_pending(responses)),
-        intake=load(INTAKE_ID),
+        intake=load(evaluation.intake_id, evaluation.intake_version),
         changes=tuple(_changes(responses)),
+        worth_asking=evaluation.near_misses,
     )
 
 

@@ -86,6 +86,12 @@ class Flag(Base):
     def partners_label(self) -> str:
         return partners_label(self.partners)
 
+    @property
+    def borderline(self) -> bool:
+        """Raised only by results within the borderline margin of a threshold: one answer
+        either way could undo it (hits stored before rules v2 have no such mark)."""
+        return bool(self.hits) and all(hit.get("borderline") for hit in self.hits)
+
 
 def partners_label(partners: str) -> str:
     return "Both partners" if len(partners) == 2 else f"Partner {partners}"
