@@ -93,6 +93,10 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     "COUNSELOR_FHIR_PARTNER_ID_SYSTEM": None,
     # The private calendar feed: how many days ahead it lists upcoming appointments.
     "COUNSELOR_CALENDAR_FEED_DAYS": 180,
+    # Flag rules: how close to a threshold a result counts as borderline, per unit, replacing
+    # the ruleset's own margins, e.g. {"mean": 0.5, "points": 10, "hours": 3}. None: the
+    # ruleset's (rules_v2.toml). Rulesets without margins (v1) are left as they were.
+    "COUNSELOR_BORDERLINE_MARGINS": None,
     # Upgrades (counselor_app.operations): how long a worker trusts its last look at the schema
     # revision and the maintenance flag, and how long a request under way may still run (at
     # least gunicorn's --timeout: 30 in deploy/counselor.service). `flask counselor db upgrade`

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wtforms import RadioField, SelectChoice, SelectField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
 
 from counselor_app.flags import CHALLENGES
 from counselor_app.forms.base import BaseForm, VersionField
@@ -69,13 +69,26 @@ class SafetyDecisionForm(BaseForm):
         "Your decision",
         choices=[SelectChoice(d.value, d.label) for d in SafetyDecision],
         validators=[InputRequired("Choose a decision.")],
+        description="Only the first lets handouts for the couple be made, with the safety plan "
+        "noted below; the others keep them held.",
     )
     note = TextAreaField(
         "Safety plan or reasoning",
-        validators=[
-            DataRequired("Record the plan or reasoning behind the decision."),
-            Length(max=4000),
-        ],
+        validators=[Length(max=4000)],
         render_kw={"rows": 3},
     )
+    version = VersionField()
+
+    def validate_note(self, field: TextAreaField) -> None:
+        """Always a note; for joint work to continue, it is the safety plan, named as such."""
+        if (field.data or "").strip():
+            return
+        if self.decision.data == SafetyDecision.JOINT_WORK_CAN_CONTINUE.value:
+            raise StopValidation("Note the safety plan that lets joint work continue.")
+        raise StopValidation("Record the plan or reasoning behind the decision.")
+
+
+class SafetyNoticeForm(BaseForm):
+    """Marking a partner's private safety note as read: a button, and the notice's version."""
+
     version = VersionField()

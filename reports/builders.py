@@ -7,7 +7,7 @@ import io
 
 import segno
 
-from counselor_app.assessment.services import build_assessment
+from counselor_app.assessment.services import Assessment, build_assessment
 from counselor_app.encryption import UNREADABLE_TEXT, is_unreadable
 from counselor_app.flags import CHALLENGES
 from counselor_app.instruments import CSI4_ID, load
@@ -80,7 +80,6 @@ def plan_document(plan: SessionPlan, therapist: Therapist, practice: Practice) -
     # Only flags still confirmed: one dismissed since the plan was saved is no longer a focus.
     flags = {flag.id: flag for flag in report.flags_with(FlagStatus.CONFIRMED)}
     focus = [flags[flag_id] for flag_id in plan.focus_flag_ids if flag_id in flags]
-    alert = report.safety_alert
     return PlanDocument(
         title=f"Session plan: {couple.display_name}",
         subject=f"Therapist's plan for the session on {plan.session_date.isoformat()}",
@@ -96,12 +95,16 @@ def plan_document(plan: SessionPlan, therapist: Therapist, practice: Practice) -
         focus=tuple(
             FocusFlag(
                 title=CHALLENGES[flag.challenge_key][0],
-                severity=flag.severity.value,
+                severity=flag.severity.value + (", borderline" if flag.borderline else ""),
                 partners=flag.partners_label,
                 note=flag.note,
                 evidence=_evidence(flag.evidence),
             )
             for flag in focus
+        ),
+        worth_asking=tuple(
+            f"{CHALLENGES[miss.challenge_key][0]}: {miss.title}. {miss.detail}"
+            for miss in report.worth_asking
         ),
         csi=tuple(
             ScoreRow(
@@ -122,13 +125,7 @@ def plan_document(plan: SessionPlan, therapist: Therapist, practice: Practice) -
             )
             for c in report.comparisons
         ),
-        safety=None
-        if alert is None
-        else (
-            "open: a partner's safety screen needs your decision before any joint work."
-            if alert.is_open
-            else f"{alert.decision.label}. {alert.decision_note}"
-        ),
+        safety=_safety_line(report),
         interventions=tuple(
             Intervention(s.title, s.minutes, s.therapist_guidance, s.steps)
             for s in _chosen(plan, strategies)
@@ -136,6 +133,22 @@ def plan_document(plan: SessionPlan, therapist: Therapist, practice: Practice) -
         homework=_homework(plan),
         private_notes=plan.private_notes,
     )
+
+
+def _safety_line(report: Assessment) -> str | None:
+    """The therapist's reminder of where safety stands; None when nothing was raised."""
+    alert, notice = report.safety_alert, report.safety_notice
+    lines = []
+    if alert is not None:
+        lines.append(
+            "Safety alert open: a partner's safety screen needs your decision before any joint "
+            "work."
+            if alert.decision is None
+            else f"Safety alert: {alert.decision.label}. {alert.decision_note}"
+        )
+    if notice is not None and notice.is_open:
+        lines.append("Read before joint work: a partner's private safety note is not marked read.")
+    return " ".join(lines) or None
 
 
 def _tracker_label(item: dict, strategies: dict[str, Strategy]) -> str:

@@ -85,6 +85,7 @@ class PlanDocument:
     interventions: tuple[Intervention, ...]
     homework: tuple[str, ...]
     private_notes: str
+    worth_asking: tuple[str, ...] = ()  # borderline results that are not flags
     language: str = LANGUAGE
 
 

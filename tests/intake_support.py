@@ -10,10 +10,10 @@ from flask import Flask
 from counselor_app.assessment.services import rescore
 from counselor_app.extensions import db
 from counselor_app.instruments import CSI4_ID, INTAKE_ID, SAFETY_ID, load
-from counselor_app.intake.services import steps
+from counselor_app.intake.services import intake_version, steps
 from counselor_app.models import Couple, Response, ResponseStatus
 from counselor_app.models.base import utcnow
-from vignettes import NEUTRAL, SAFE
+from vignettes import NEUTRAL, SAFE, on_intake_v2
 
 VERSION = re.compile(r'name="version" type="hidden" value="(\d*)"')
 CSI_SATISFIED = {"csi_1": 4, "csi_2": 4, "csi_3": 4, "csi_4": 4}  # total 16, above 13.5
@@ -59,8 +59,10 @@ def enter_intake_via_web(
     complete: bool = True,
     prefix: str = "",
 ) -> None:
-    answers = {**(intake or NEUTRAL), **(csi or CSI_SATISFIED), **(safety or SAFE)}
-    for step in steps():
+    answers = {**on_intake_v2(intake or NEUTRAL), **(csi or CSI_SATISFIED), **(safety or SAFE)}
+    with client.application.app_context():
+        version = intake_version(couple_id)
+    for step in steps(version):
         values = {item.id: answers[item.id] for item in step.section.items if item.id in answers}
         response = post_step(client, couple_id, label, step.slug, values, prefix=prefix)
         assert response.status_code == 302, (step.slug, response.get_data(as_text=True)[:3000])
@@ -77,22 +79,29 @@ def seed_intake(
     csi: dict[str, Any] | None = None,
     safety: dict[str, Any] | None = None,
     complete: bool = True,
+    intake_version: int = 2,
 ) -> None:
-    """Store a partner's three responses directly, then re-score, as completing would."""
+    """Store a partner's three responses directly, then re-score, as completing would.
+
+    Intake answers written for version 1 are stored on version 2 with the statements v2 added
+    at "Neither agree nor disagree", unless ``intake_version=1`` stores them as a response
+    given before version 2 existed."""
+    if intake_version == 2:
+        intake = on_intake_v2(intake or NEUTRAL)
     with app.app_context():
         couple = db.session.get(Couple, couple_id)
         partner = next(p for p in couple.partners if p.label == label)
-        for instrument_id, answers in (
-            (INTAKE_ID, intake or NEUTRAL),
-            (CSI4_ID, csi or CSI_SATISFIED),
-            (SAFETY_ID, safety or SAFE),
+        for instrument_id, answers, version in (
+            (INTAKE_ID, intake or NEUTRAL, intake_version),
+            (CSI4_ID, csi or CSI_SATISFIED, load(CSI4_ID).version),
+            (SAFETY_ID, safety or SAFE, load(SAFETY_ID).version),
         ):
             db.session.add(
                 Response(
                     couple_id=couple_id,
                     partner_id=partner.id,
                     instrument_id=instrument_id,
-                    instrument_version=load(instrument_id).version,
+                    instrument_version=version,
                     answers=dict(answers),
                     status=ResponseStatus.COMPLETE if complete else ResponseStatus.DRAFT,
                     completed_at=utcnow() if complete else None,

@@ -101,7 +101,11 @@ def _intakes(client: Any, couple_id: int, markers: dict[str, str]) -> None:
             couple_id,
             label,
             intake={**answers, **texts},
-            safety={**SAFE, safety_note: markers[f"answer_{safety_note}"] + label},
+            safety={
+                **SAFE,
+                "saf_fear": "yes",
+                safety_note: markers[f"answer_{safety_note}"] + label,
+            },
         )
 
 
@@ -134,15 +138,22 @@ def _flags(app: Flask, client: Any, couple_id: int, markers: dict[str, str]) -> 
             )
         )
     page = client.get(f"/couples/{couple_id}/assessment").get_data(as_text=True)
-    version = plan_form(page).get("safety-version", "1")
+    fields = plan_form(page)
     _ok(
         client.post_form(
             f"/couples/{couple_id}/safety/decision",
             {
-                "safety-decision": "individual_first",
+                "safety-decision": "joint_ok",
                 "safety-note": markers["safety_decision_note"],
-                "safety-version": version,
+                "safety-version": fields.get("safety-version", "1"),
             },
+        )
+    )
+    # The private notes were read: joint handouts may then be issued.
+    _ok(
+        client.post_form(
+            f"/couples/{couple_id}/safety/notice/acknowledge",
+            {"notice-version": fields.get("notice-version", "1")},
         )
     )
 

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from counselor_app.intake.services import steps
 from intake_support import CSI_SATISFIED
-from vignettes import NEUTRAL, SAFE
+from vignettes import NEUTRAL, SAFE, on_intake_v2
 
 LINK = re.compile(r'id="personal-link"[^>]*value="([^"]+)"')
 HIDDEN_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -113,7 +113,7 @@ class PartnerBrowser:
         send: bool = True,
     ) -> Any:
         """Every page in order, then (``send``) the finish page's Send button."""
-        answers = {**(intake or NEUTRAL), **(csi or CSI_SATISFIED), **(safety or SAFE)}
+        answers = {**on_intake_v2(intake or NEUTRAL), **(csi or CSI_SATISFIED), **(safety or SAFE)}
         for step in steps():
             values = {i.id: answers[i.id] for i in step.section.items if i.id in answers}
             response = self.answer_page(step.slug, values)

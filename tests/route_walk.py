@@ -204,15 +204,17 @@ def build_every_id(
     """A couple of ``therapist`` (signed in on ``client``) with something behind every id.
 
     And behind as many forms as the pages of one couple can show at once (see
-    ``object_pages``): an open safety alert (the safety decision); a suggested flag (confirm,
-    dismiss) and a confirmed one (reset, and the appointment's flag statuses); an earlier held
+    ``object_pages``): an open safety alert (the safety decision) and a private safety note not
+    yet read (marking it read); a suggested flag (confirm, dismiss) and a confirmed one (reset,
+    and the appointment's flag statuses); an earlier held
     appointment with a signed note (an addendum) whose plan set homework (the homework review);
     an upcoming appointment, and partner A's invitation (made on the invitation page) to check
     in for it by personal link, still open (revoke, make again; the slip and the email): its
     link's token too (``link_token``, the partner link's ``<token>``).
     """
     couple_id = add_couple(app, therapist_id, names)
-    seed_intake(app, couple_id, "A", intake=dict(TWO_FLAGS.a), safety={**SAFE, "saf_fear": "yes"})
+    safety = {**SAFE, "saf_fear": "yes", "saf_notes": "Worried about weekends."}
+    seed_intake(app, couple_id, "A", intake=dict(TWO_FLAGS.a), safety=safety)
     seed_intake(app, couple_id, "B", intake=dict(TWO_FLAGS.b))
     plan_id = add_plan(
         app,

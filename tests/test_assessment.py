@@ -101,10 +101,15 @@ def test_both_intakes_through_the_web_raise_transparent_flags(app, logged_in, co
 
 @pytest.mark.parametrize("vignette", VIGNETTES, ids=lambda v: v.name)
 def test_every_vignette_stored_and_rescored_gives_its_flags(app, couple_id, vignette):
-    if vignette.a is not None:
-        seed_intake(app, couple_id, "A", intake=dict(vignette.a), safety=dict(vignette.safety_a))
-    if vignette.b is not None:
-        seed_intake(app, couple_id, "B", intake=dict(vignette.b), safety=dict(vignette.safety_b))
+    # Stored on intake v1, as couples answered before v2: still flagged exactly as by rules v1.
+    for label, answers, safety in (
+        ("A", vignette.a, vignette.safety_a),
+        ("B", vignette.b, vignette.safety_b),
+    ):
+        if answers is not None:
+            seed_intake(
+                app, couple_id, label, intake=dict(answers), safety=dict(safety), intake_version=1
+            )
     found = flags(app, couple_id)
     for key, partners in vignette.must_raise.items():
         assert key in found, key
@@ -298,7 +303,7 @@ def test_export_has_answers_scores_flags_and_decisions(app, logged_in, couple_id
     data = json.loads(response.get_data(as_text=True))
     partner_a, partner_b = data["partners"]
     intake_a = partner_a["responses"]["intake"]
-    assert intake_a["instrument"] == {"id": "intake", "version": 1}
+    assert intake_a["instrument"] == {"id": "intake", "version": 2}
     goals = next(a for a in intake_a["answers"] if a["item_id"] == "bg_goals")
     assert goals["value"] == "Fewer fights"
     assert partner_b["csi4"]["total"] == 8 and partner_b["csi4"]["distressed"] is True
@@ -350,7 +355,8 @@ def test_a_flag_of_another_couple_is_404_even_for_its_own_therapist(
 
 
 def test_assessment_html_has_unique_ids(app, logged_in, couple_id):
-    seed_intake(app, couple_id, "A", intake=dict(MONEY.a), safety={**SAFE, "saf_fear": "yes"})
+    safety = {**SAFE, "saf_fear": "yes", "saf_notes": "A note to read."}  # alert and notice
+    seed_intake(app, couple_id, "A", intake=dict(MONEY.a), safety=safety)
     seed_intake(app, couple_id, "B", intake=dict(VIGNETTE["enmeshed"].a))
     page = assessment_page(logged_in, couple_id)
     ids = re.findall(r'\sid="([^"]+)"', page)
@@ -358,12 +364,13 @@ def test_assessment_html_has_unique_ids(app, logged_in, couple_id):
     assert not duplicates
 
 
-def test_a_note_on_the_safety_screen_raises_the_alert_and_is_shown(app, logged_in, couple_id):
+def test_a_note_on_the_safety_screen_raises_a_notice_and_is_shown(app, logged_in, couple_id):
     from intake_support import post_step
 
     post_step(logged_in, couple_id, "a", "safety", {**SAFE, "saf_notes": "Pushed me last month"})
     page = assessment_page(logged_in, couple_id)
-    assert "Safety alert: decision needed" in page
+    assert "Read before joint work: note not yet read" in page
+    assert "Safety alert" not in page  # a note is not a positive screen (tests/test_safety.py)
     assert "Pushed me last month" in page
 
 

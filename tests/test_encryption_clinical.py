@@ -60,6 +60,7 @@ CLEAR = {
     "counselor_flag": "id couple_id challenge_key origin status strategies ruleset_version "
     "currently_suggested suggested_at decided_at decided_by_id version",
     "counselor_safety_alert": "id couple_id raised_at decision decided_at decided_by_id version",
+    "counselor_safety_notice": "id couple_id raised_at acknowledged_at acknowledged_by_id version",
     "counselor_practice": "id name contact_line crisis_line paper_size version",
     "counselor_strategy_text": "id therapist_id key is_custom title challenges minutes "
     "therapist_guidance client_explanation steps homework reflection_questions updated_at version",

@@ -283,7 +283,7 @@ def test_an_intake_goes_out_as_questionnaire_responses_and_comes_back_identical(
     )
 
     intake_a, csi_a, safety_a = a_out
-    assert intake_a["questionnaire"] == f"{BASE}/Questionnaire/intake|1"
+    assert intake_a["questionnaire"] == f"{BASE}/Questionnaire/intake|2"  # new intakes: v2
     assert csi_a["questionnaire"] == f"{BASE}/Questionnaire/csi4|1"
     assert intake_a["status"] == "completed" and intake_a["authored"].endswith("+00:00")
     contained = {r["id"]: r for r in intake_a["contained"]}

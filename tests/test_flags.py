@@ -1,4 +1,8 @@
-"""The challenge rules and the flag engine, driven by the couple vignettes in vignettes.py."""
+"""The challenge rules and the flag engine, driven by the couple vignettes in vignettes.py.
+
+These pin rules v1 on intake v1: couples whose intake was answered on version 1 are still flagged
+by it, exactly as before. Rules v2 (key items, borderline margins, the new items) are tested in
+test_rules_v2.py."""
 
 from __future__ import annotations
 
@@ -29,12 +33,16 @@ except ModuleNotFoundError:  # pragma: no cover
     from tests.vignettes import NEUTRAL, SAFE, VIGNETTES, Vignette, answers
 
 INTAKE = load("intake", 1)
-RULESET = load_ruleset()
+RULESET = load_ruleset(1)
 BY_NAME = {v.name: v for v in VIGNETTES}
 
 
+def evaluate_v1(answers_a, answers_b):
+    return evaluate(answers_a, answers_b, ruleset=RULESET)
+
+
 def run(vignette: Vignette):
-    return evaluate(vignette.a, vignette.b)
+    return evaluate_v1(vignette.a, vignette.b)
 
 
 def ids(vignettes: tuple[Vignette, ...]) -> list[str]:
@@ -132,8 +140,14 @@ def test_money_flag_evidence_reads_like_the_partners_answers() -> None:
     assert (fair.answer_a, fair.answer_b) == ("Agree", "Strongly disagree")
     assert flag.rule_ids == ("R-FIN-01", "R-FIN-02")  # high (B's answers) before moderate (gap)
     assert flag.severity == "high"
-    assert "A 2.8, B 4.8" in flag.hits[0].detail
-    assert "gap 3 answer steps" in flag.hits[1].detail
+    # Each partner's value against the threshold, in words (exact, not rounded onto a threshold).
+    assert "A: mean concern 2.75 against a threshold of 3.5: 0.75 below" in flag.hits[0].detail
+    assert "B: mean concern 4.75 against a threshold of 3.5: 1.25 above" in flag.hits[0].detail
+    assert (
+        "differ by 3 answer steps against a threshold of 2 answer steps: 1 answer step above"
+        in (flag.hits[1].detail)
+    )
+    assert not any(hit.borderline for hit in flag.hits)  # v1 has no borderline margins
 
 
 def test_hours_evidence_is_labelled_in_hours() -> None:
@@ -199,21 +213,21 @@ def test_sort_order_on_a_busy_couple() -> None:
 # ---------------------------------------------------------------------------- engine behaviour
 def test_pursue_withdraw_is_found_whichever_partner_pursues() -> None:
     vignette = BY_NAME["pursue_withdraw"]
-    swapped = evaluate(vignette.b, vignette.a).flag("mismatched_needs")
+    swapped = evaluate_v1(vignette.b, vignette.a).flag("mismatched_needs")
     assert swapped is not None and swapped.severity == "high"
     assert "B wants more time together, A more time alone" in swapped.hits[0].detail
 
 
 def test_agreeing_with_both_wishes_is_not_pursue_withdraw() -> None:
     both = answers(need_more_together=5, need_more_space=5)
-    flag = evaluate(both, both).flag("mismatched_needs")
+    flag = evaluate_v1(both, both).flag("mismatched_needs")
     assert flag is None or "R-NEED-01" not in flag.rule_ids
 
 
 def test_threshold_boundaries_decide_severity() -> None:
     # R-FIN-02: gap on fin_fair_decisions, low from 2, moderate 3, high 4.
     for gap, severity in ((1, None), (2, "low"), (3, "moderate"), (4, "high")):
-        flag = evaluate(answers(fin_fair_decisions=1 + gap), answers(fin_fair_decisions=1)).flag(
+        flag = evaluate_v1(answers(fin_fair_decisions=1 + gap), answers(fin_fair_decisions=1)).flag(
             "financial_tension"
         )
         hit = next((h for h in flag.hits if h.rule_id == "R-FIN-02"), None) if flag else None
@@ -221,13 +235,13 @@ def test_threshold_boundaries_decide_severity() -> None:
 
 
 def test_no_answers_at_all_gives_no_flags_and_says_so() -> None:
-    evaluation = evaluate(None, {})
+    evaluation = evaluate_v1(None, {})
     assert evaluation.flags == ()
     assert evaluation.notes == ("Neither partner's intake has answers yet: no flags are computed.",)
 
 
 def test_only_partner_b_present_is_named_in_the_note() -> None:
-    evaluation = evaluate(None, answers(com_feel_heard=1, com_misunderstand=5, com_assume=5))
+    evaluation = evaluate_v1(None, answers(com_feel_heard=1, com_misunderstand=5, com_assume=5))
     assert evaluation.notes[0].startswith("Only partner B's intake is complete")
     flag = evaluation.flag("communication_gaps")
     assert flag is not None and flag.partners == ("B",)
@@ -237,7 +251,7 @@ def test_only_partner_b_present_is_named_in_the_note() -> None:
 def test_unanswered_required_items_are_noted() -> None:
     partial = {key: value for key, value in NEUTRAL.items() if not key.startswith("fin_")}
     partial["tog_gratitude"] = 4
-    notes = evaluate(partial, answers(tog_gratitude=4)).notes
+    notes = evaluate_v1(partial, answers(tog_gratitude=4)).notes
     assert notes == (
         "Partner A left 4 required question(s) unanswered; flags that depend on them may be "
         "missing.",
@@ -246,9 +260,9 @@ def test_unanswered_required_items_are_noted() -> None:
 
 def test_answers_outside_the_intake_are_refused() -> None:
     with pytest.raises(AnswerError):
-        evaluate({**NEUTRAL, "fin_bitcoin": 5}, NEUTRAL)
+        evaluate_v1({**NEUTRAL, "fin_bitcoin": 5}, NEUTRAL)
     with pytest.raises(AnswerError):
-        evaluate({**NEUTRAL, "fin_argue": 9}, NEUTRAL)
+        evaluate_v1({**NEUTRAL, "fin_argue": 9}, NEUTRAL)
 
 
 def test_evaluation_records_what_it_used() -> None:

@@ -54,18 +54,43 @@ def neutral() -> dict[str, int | str]:
 
 # ------------------------------------------------------------------------------------ loading
 @pytest.mark.parametrize(
-    ("instrument_id", "count"), [(INTAKE_ID, 74), (CSI4_ID, 4), (SAFETY_ID, 9), (BALANCE_ID, 5)]
+    ("instrument_id", "versions", "count"),
+    [(INTAKE_ID, (1, 2), 80), (CSI4_ID, (1,), 4), (SAFETY_ID, (1,), 9), (BALANCE_ID, (1,), 5)],
 )
-def test_all_four_instruments_load_with_version_one(instrument_id: str, count: int) -> None:
+def test_all_four_instruments_load_at_their_latest_version(
+    instrument_id: str, versions: tuple[int, ...], count: int
+) -> None:
     instrument = load(instrument_id)
-    assert instrument.version == 1
-    assert available()[instrument_id] == (1,)
+    assert available()[instrument_id] == versions
+    assert instrument.version == versions[-1]
     assert len(instrument.items) == count
     assert instrument.source and instrument.licence
 
 
 def test_load_is_cached_and_explicit_version_matches_latest() -> None:
-    assert load(INTAKE_ID) is load(INTAKE_ID, 1)
+    assert load(INTAKE_ID) is load(INTAKE_ID, 2)
+    assert load(INTAKE_ID, 1) is not load(INTAKE_ID, 2)
+
+
+def test_intake_v2_keeps_every_v1_item_and_adds_six_worries_beside_their_neighbours() -> None:
+    v1 = load(INTAKE_ID, 1)
+    assert (len(v1.items), v1.estimated_minutes) == (74, 15)  # still loadable, unchanged
+    old = {item.id: item for item in v1.items}
+    assert all(item == old[item.id] for item in INTAKE.items if item.id in old)
+    added = {item.id: item for item in INTAKE.items if item.id not in old}
+    where = {item.id: s.key for s in INTAKE.sections for item in s.items}
+    assert {item_id: (where[item_id], item.domain) for item_id, item in added.items()} == {
+        "int_want_closer": ("closeness_space", "intimacy"),
+        "priv_reads_messages": ("daily_life", "boundaries"),
+        "priv_tracks_location": ("daily_life", "boundaries"),
+        "fin_hidden_spending": ("pressures", "finances"),
+        "fin_money_unspoken": ("pressures", "finances"),
+        "soc_independence_unvoiced": ("pressures", "societal"),
+    }
+    # Same agreement scale as their neighbours; agreeing is the concern (reverse-scored).
+    scale = INTAKE.item("fin_argue").options
+    assert all(i.kind == "likert" and i.reverse and i.options == scale for i in added.values())
+    assert v1.domains == INTAKE.domains
 
 
 @pytest.mark.parametrize(("instrument_id", "version"), [("nope", None), (INTAKE_ID, 99)])
@@ -243,18 +268,18 @@ def test_missing_required_lists_unanswered_required_items_in_form_order() -> Non
 # ------------------------------------------------------------------------------ intake content
 def test_intake_size_and_shape() -> None:
     kinds = [item.kind for item in INTAKE.items]
-    assert 60 <= len(kinds) <= 75
-    assert kinds.count("likert") == 62
+    assert 60 <= len(kinds) <= 80
+    assert kinds.count("likert") == 68
     assert 2 <= kinds.count("text") <= 4
     assert kinds.count("hours") == 4
-    assert INTAKE.estimated_minutes == 15
+    assert INTAKE.estimated_minutes == 16
 
 
 def test_item_ids_are_unique_and_prefixed_by_area() -> None:
     ids = [item.id for item in INTAKE.items]
     assert len(ids) == len(set(ids))
     prefixes = {"bg", "ind", "tog", "com", "dep", "dist", "idn", "int", "need", "bnd", "qt", "dec"}
-    prefixes |= {"fin", "fam", "soc", "pres", "end"}
+    prefixes |= {"fin", "fam", "soc", "pres", "end", "priv"}
     assert {item_id.split("_")[0] for item_id in ids} == prefixes
 
 

@@ -56,7 +56,7 @@ def test_draft_saves_and_resumes(app, logged_in, couple_id):
     assert len(stored) == 1
     assert stored[0].status == ResponseStatus.DRAFT
     assert stored[0].answers == {"ind_hobbies": 4, "ind_goals": 2}
-    assert (stored[0].instrument_id, stored[0].instrument_version) == ("intake", 1)
+    assert (stored[0].instrument_id, stored[0].instrument_version) == ("intake", 2)  # the latest
     couple_page = logged_in.get(f"/couples/{couple_id}").get_data(as_text=True)
     assert "Continue Avery's intake" in couple_page
     assert "draft, 2 of" in couple_page

@@ -38,7 +38,7 @@ from partner_support import HIDDEN_CSRF, PartnerBrowser, invite
 from route_walk import Practice, collect_forms, form_for, forms_of, routes, snapshot
 from snapshot_support import changes
 from test_access_matrix import APPEND_ONLY, COUPLE_NAMES, admin_forms, rule_of, walk
-from vignettes import NEUTRAL, SAFE
+from vignettes import NEUTRAL, SAFE, on_intake_v2
 
 # The shared fixtures: a seeded practice, standalone or mounted in the reference host.
 standalone, mounted = route_walk.standalone, route_walk.mounted
@@ -283,7 +283,7 @@ def test_a_partners_pages_show_and_change_their_own_answers_only(app, logged_in,
         return {path: names for path, names in found.items() if names}
 
     assert not leaks(partner_pages(avery))  # nothing answered yet: nothing of anyone's
-    answers = {**NEUTRAL, **CSI_SATISFIED, "bg_goals": MARK["a"]}
+    answers = {**on_intake_v2(NEUTRAL), **CSI_SATISFIED, "bg_goals": MARK["a"]}
     answers |= {**SAFE, "saf_notes": MARK["a_safety"]}
     saved = [
         avery.answer_page(

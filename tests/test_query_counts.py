@@ -34,13 +34,14 @@ PAGES = {
 # Statements per page on SQLite; PostgreSQL adds one: the lock that keeps the audit chain in
 # order. Every page also pays 3 for the session user and the audit record.
 # The couple page lists the partners' links; the appointment page and progress read the
-# check-ins partners answered between sessions.
+# check-ins partners answered between sessions; the plans page says whether handouts are held
+# (the safety alert and notice, then the safety answers).
 EXPECTED = {
     "dashboard": 8,
     "couple page": 8,
     "intake page": 7,
     "assessment": 10,
-    "plans": 9,
+    "plans": 11,
     "plan editor": 9,
     "plan page": 12,
     "appointments": 10,

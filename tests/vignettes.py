@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from counselor_app.instruments import load
 
 INTAKE = load("intake", 1)
+INTAKE_V2 = load("intake", 2)
+NEW_IN_V2 = tuple(item.id for item in INTAKE_V2.items if not INTAKE.has_item(item.id))
 
 # Answers that are neither healthy nor a concern: no rule may fire on these.
 NEUTRAL_BACKGROUND: dict[str, int | str] = {
@@ -49,6 +51,14 @@ def answers(**overrides: int | str) -> dict[str, int | str]:
     if unknown:
         raise KeyError(f"not intake items: {unknown}")
     return {**NEUTRAL, **overrides}
+
+
+def on_intake_v2(answers: Mapping[str, int | str]) -> dict[str, int | str]:
+    """The same partner answering intake v2: the statements v2 added at "Neither agree nor
+    disagree", or at the one answer a partner gave every statement (a straight-liner stays one)."""
+    likert = {answers[i.id] for i in INTAKE.items if i.kind == "likert" and i.id in answers}
+    fill = next(iter(likert)) if len(likert) == 1 else 3
+    return {**dict.fromkeys(NEW_IN_V2, fill), **answers}
 
 
 def every_likert(value: int) -> dict[str, int | str]:

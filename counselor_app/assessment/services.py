@@ -10,12 +10,22 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from counselor_app.encryption import UNREADABLE_TEXT, is_unreadable, require_readable, shown
 from counselor_app.extensions import db
-from counselor_app.flags import CHALLENGES, Evaluation, SuggestedFlag, evaluate, evaluate_safety
+from counselor_app.flags import (
+    CHALLENGES,
+    Evaluation,
+    NearMiss,
+    Ruleset,
+    SuggestedFlag,
+    evaluate,
+    evaluate_safety,
+    ruleset_for_intake,
+)
 from counselor_app.instruments import (
     CSI4_ID,
     INTAKE_ID,
@@ -28,7 +38,7 @@ from counselor_app.instruments import (
     missing_required,
     score_csi4,
 )
-from counselor_app.intake.services import responses_of_couple
+from counselor_app.intake.services import intake_version_of, responses_of_couple
 from counselor_app.models import (
     Couple,
     Flag,
@@ -37,6 +47,7 @@ from counselor_app.models import (
     Response,
     SafetyAlert,
     SafetyDecision,
+    SafetyNotice,
     Severity,
     Therapist,
 )
@@ -62,8 +73,18 @@ def complete_answers(
 
 
 def evaluate_couple(responses: dict[str, dict[str, Response]]) -> Evaluation:
+    """Flags for the couple, by the rules written for the intake version they answered."""
     intake = complete_answers(responses, INTAKE_ID)
-    return evaluate(intake["A"], intake["B"])
+    instrument = load(INTAKE_ID, intake_version_of(responses))
+    return evaluate(intake["A"], intake["B"], intake=instrument, ruleset=ruleset_for(instrument))
+
+
+def ruleset_for(intake: Instrument) -> Ruleset:
+    """The ruleset for this intake version, with the practice's borderline margins if set
+    (a ruleset without margins, such as v1, keeps flagging exactly as it always did)."""
+    ruleset = ruleset_for_intake(intake.id, intake.version)
+    margins = current_app.config.get("COUNSELOR_BORDERLINE_MARGINS")
+    return ruleset.with_margins(margins) if margins and ruleset.margins else ruleset
 
 
 def rescore(couple: Couple) -> None:
@@ -132,23 +153,35 @@ def _safety_answers(responses: dict[str, dict[str, Response]]) -> dict[str, dict
 
 
 def _disclosures(answers: dict[str, dict[str, Any] | None]) -> dict[str, list[str]]:
-    """Per partner, the safety items that need the therapist: positive answers and any note."""
-    instrument = load(SAFETY_ID)
-    found = evaluate_safety(answers["A"], answers["B"], instrument=instrument)
-    positive = {
+    """Per partner, the positive safety answers: what raises the alert."""
+    found = evaluate_safety(answers["A"], answers["B"], instrument=load(SAFETY_ID))
+    return {
         "A": list(found.positive_items_a) if found else [],
         "B": list(found.positive_items_b) if found else [],
     }
+
+
+def _written_notes(answers: dict[str, dict[str, Any] | None]) -> dict[str, str]:
+    """Each partner's private note on the safety screen (its free text), where there is one."""
+    text_items = [item.id for item in load(SAFETY_ID).items if item.kind == "text"]
+    notes = {}
     for label in LABELS:
-        for item in instrument.items:
-            if item.kind == "text" and str((answers[label] or {}).get(item.id) or "").strip():
-                positive[label].append(item.id)
-    return positive
+        given = answers[label] or {}
+        text = "\n".join(str(given.get(i) or "").strip() for i in text_items).strip()
+        if text:
+            notes[label] = text
+    return notes
 
 
 def _sync_safety(couple: Couple, responses: dict[str, dict[str, Response]]) -> None:
-    """Raise (or reopen) the alert for any disclosure; an alert, once raised, stays on record."""
-    disclosed = _disclosures(_safety_answers(responses))
+    answers = _safety_answers(responses)
+    _sync_alert(couple, _disclosures(answers))
+    _sync_notice(couple, _written_notes(answers))
+
+
+def _sync_alert(couple: Couple, disclosed: dict[str, list[str]]) -> None:
+    """Raise (or reopen) the alert for any positive answer; an alert, once raised, stays on
+    record."""
     partners = "".join(label for label in LABELS if disclosed[label])
     if not partners:
         return
@@ -170,6 +203,26 @@ def _sync_safety(couple: Couple, responses: dict[str, dict[str, Response]]) -> N
         alert.decided_at = None
         alert.decided_by_id = None
         alert.raised_at = utcnow()
+
+
+def _sync_notice(couple: Couple, written: dict[str, str]) -> None:
+    """Raise the notice for a note; a new or changed note reopens it (the words read were
+    others). A note emptied later stays on the notice, as a retracted answer stays on the alert."""
+    if not written:
+        return
+    notice = safety_notice_of(couple)
+    if notice is None:
+        db.session.add(SafetyNotice(couple_id=couple.id, partners="".join(written), notes=written))
+        return
+    notes = {**notice.notes, **written}
+    if notes == notice.notes:
+        return
+    notice.notes = notes
+    notice.partners = "".join(p for p in LABELS if p in notes or p in notice.partners)
+    if not notice.is_open:
+        notice.acknowledged_at = None
+        notice.acknowledged_by_id = None
+        notice.raised_at = utcnow()
 
 
 # ------------------------------------------------------------------------------ the page
@@ -199,10 +252,14 @@ class Assessment:
     flags: tuple[Flag, ...]
     notes: tuple[str, ...]
     safety_alert: SafetyAlert | None
+    safety_notice: SafetyNotice | None
     safety_evidence: tuple[dict[str, Any], ...]
     safety_pending: tuple[str, ...]  # partner labels whose safety screen is unanswered
     changes: tuple[AnswerChange, ...]
     intake: Instrument
+    # Rules whose result fell just short of a threshold, for challenges with no flag: shown as
+    # "borderline — worth asking about", never stored as flags.
+    worth_asking: tuple[NearMiss, ...] = ()
 
     @property
     def strengths(self) -> list[DomainComparison]:
@@ -248,17 +305,19 @@ def build_assessment(couple: Couple) -> Assessment:
     flags = db.session.scalars(
         select(Flag).where(Flag.couple_id == couple.id).options(selectinload(Flag.decided_by))
     ).all()
-    alert = safety_alert_of(couple)
+    alert, notice = safety_records(couple)
     return Assessment(
         partners=partners,
         comparisons=comparisons if any(scores.values()) else (),
         flags=tuple(sorted(flags, key=_flag_order)),
         notes=evaluation.notes,
         safety_alert=alert,
+        safety_notice=notice,
         safety_evidence=_safety_evidence(alert, responses) if alert else (),
         safety_pending=tuple(safety_pending(responses)),
-        intake=load(INTAKE_ID),
+        intake=load(evaluation.intake_id, evaluation.intake_version),
         changes=tuple(_changes(responses)),
+        worth_asking=evaluation.near_misses,
     )
 
 
@@ -395,6 +454,9 @@ def decide_safety(
     *,
     expected_version: int,
 ) -> None:
+    """Record (or change) the decision; joint work may continue only with the plan noted."""
+    if decision.releases_joint_work and not note.strip():
+        raise DecisionError("Note the safety plan that lets joint work continue.")
     check_version(alert, expected_version)
     alert.decision = decision
     alert.decision_note = note
@@ -415,13 +477,62 @@ def safety_alert_of(couple: Couple) -> SafetyAlert | None:
     return db.session.scalar(select(SafetyAlert).where(SafetyAlert.couple_id == couple.id))
 
 
+def safety_notice_of(couple: Couple) -> SafetyNotice | None:
+    return db.session.scalar(select(SafetyNotice).where(SafetyNotice.couple_id == couple.id))
+
+
+def safety_records(couple: Couple) -> tuple[SafetyAlert | None, SafetyNotice | None]:
+    """The couple's alert and notice, either possibly None, in one statement (pages count)."""
+    alert, notice = db.session.execute(
+        select(SafetyAlert, SafetyNotice)
+        .select_from(Couple)
+        .outerjoin(SafetyAlert, SafetyAlert.couple_id == Couple.id)
+        .outerjoin(SafetyNotice, SafetyNotice.couple_id == Couple.id)
+        .where(Couple.id == couple.id)
+    ).one()
+    return alert, notice
+
+
+def review_pending(couple: Couple) -> bool:
+    """Whether an alert awaits a decision or a note awaits reading: one statement, as the
+    banner on every page of the couple asks."""
+    open_alert = select(SafetyAlert.id).where(
+        SafetyAlert.couple_id == couple.id, SafetyAlert.decision.is_(None)
+    )
+    unread = select(SafetyNotice.id).where(
+        SafetyNotice.couple_id == couple.id, SafetyNotice.acknowledged_at.is_(None)
+    )
+    return bool(db.session.scalar(select(or_(open_alert.exists(), unread.exists()))))
+
+
+def acknowledge_notice(
+    notice: SafetyNotice, therapist: Therapist, *, expected_version: int
+) -> None:
+    """The therapist has read the partner's note: joint work need no longer wait for it."""
+    check_version(notice, expected_version)
+    notice.acknowledged_at = utcnow()
+    notice.acknowledged_by_id = therapist.id
+    flush_versioned(db.session)
+
+
 def handout_blocked(couple: Couple) -> str | None:
-    """Why no joint handout may be produced for this couple now, or None when it may."""
-    alert = safety_alert_of(couple)
-    if alert is not None and alert.is_open:
+    """Why no joint (couple-facing) document may be produced for this couple now, or None.
+
+    Each partner's own progress summary is not joint: it is not held here.
+    """
+    alert, notice = safety_records(couple)
+    if alert is not None and alert.decision is None:
         return (
             "A safety alert is open for this couple. Record your decision on the assessment "
             "page before producing a joint handout."
+        )
+    if alert is not None and alert.decision and not alert.decision.releases_joint_work:
+        return alert.decision.held_reason
+    if notice is not None and notice.is_open:
+        return (
+            f"{notice.partners_label} wrote a private safety note that you have not marked as "
+            "read. Read it on the assessment page (Read before joint work) and mark it read "
+            "before producing a joint handout."
         )
     pending = safety_pending(responses_of_couple(couple))
     if pending:
@@ -435,6 +546,10 @@ def handout_blocked(couple: Couple) -> str | None:
 
 def owned_alert(couple: Couple) -> SafetyAlert:
     return db.first_or_404(select(SafetyAlert).where(SafetyAlert.couple_id == couple.id))
+
+
+def owned_notice(couple: Couple) -> SafetyNotice:
+    return db.first_or_404(select(SafetyNotice).where(SafetyNotice.couple_id == couple.id))
 
 
 # ------------------------------------------------------------------------------ export
@@ -494,7 +609,7 @@ def export_intake(couple: Couple) -> dict[str, Any]:
     """Everything the intake produced for the therapist's records, as plain JSON values."""
     responses = responses_of_couple(couple, with_changes=True)
     assessment = build_assessment(couple)
-    alert = assessment.safety_alert
+    alert, notice = assessment.safety_alert, assessment.safety_notice
     return {
         "format": "counselor_app.intake-export",
         "format_version": 1,
@@ -529,5 +644,16 @@ def export_intake(couple: Couple) -> dict[str, Any]:
             "decision": alert.decision.value if alert.decision else None,
             "decision_note": alert.decision_note,
             "decided_at": alert.decided_at.isoformat() if alert.decided_at else None,
+        },
+        "safety_notice": None
+        if notice is None
+        else {
+            "partners": list(notice.partners),
+            "notes": notice.notes,
+            "raised_at": notice.raised_at.isoformat(),
+            "acknowledged_at": notice.acknowledged_at.isoformat()
+            if notice.acknowledged_at
+            else None,
+            "acknowledged_by": notice.acknowledged_by.name if notice.acknowledged_by else None,
         },
     }

@@ -19,6 +19,7 @@ from counselor_app.forms.assessment import (
     DismissFlagForm,
     ResetFlagForm,
     SafetyDecisionForm,
+    SafetyNoticeForm,
 )
 from counselor_app.instruments import CSI4_ID, load
 from counselor_app.models import Couple, Flag, SafetyDecision, Severity
@@ -27,11 +28,16 @@ from counselor_app.web import counselor_url
 
 bp = Blueprint("assessment", __name__)
 
+NOTICE_CHANGED = (
+    "The note changed after you opened this page, so it is not marked as read. Read it again "
+    "below, then mark it read."
+)
+
 
 def safety_review_pending(couple: Couple) -> bool:
-    """For the banner every page of a couple shows while a safety alert awaits a decision."""
-    alert = services.safety_alert_of(couple)
-    return alert is not None and alert.is_open
+    """For the banner every page of a couple shows while a safety alert awaits a decision or a
+    partner's safety note awaits reading."""
+    return services.review_pending(couple)
 
 
 STALE_MESSAGE = (
@@ -46,6 +52,7 @@ def render_page(
     status: int = 200,
     add_form: AddFlagForm | None = None,
     safety_form: SafetyDecisionForm | None = None,
+    notice_form: SafetyNoticeForm | None = None,
     failed: tuple[int, str, object] | None = None,
 ) -> tuple[str, int]:
     """The assessment page; ``failed`` (flag id, action, form) re-shows a rejected form."""
@@ -66,6 +73,12 @@ def render_page(
         challenges=CHALLENGES,
         add_form=add_form or AddFlagForm(formdata=None, prefix="add"),
         safety_form=safety_form or _safety_form(report.safety_alert),
+        notice_form=notice_form
+        or SafetyNoticeForm(
+            formdata=None,
+            prefix="notice",
+            version=report.safety_notice.version if report.safety_notice else None,
+        ),
         forms_for=forms_for,
         # A flag's forms are made as the page is drawn; the refused one is named for the title.
         refused_flag_form=failed[2] if failed else None,
@@ -223,6 +236,10 @@ def safety_decision() -> Response | tuple[str, int]:
                 form.note.data,
                 expected_version=form.version.data,
             )
+        except services.DecisionError as error:
+            db.session.rollback()
+            form.note.errors.append(str(error))
+            return render_page(couple, status=422, safety_form=form)
         except StaleEdit:
             db.session.rollback()
             form.form_errors.append(STALE_MESSAGE)
@@ -230,5 +247,31 @@ def safety_decision() -> Response | tuple[str, int]:
             return render_page(couple, status=409, safety_form=form)
         db.session.commit()
         flash("Safety decision recorded.", "success")
-        return redirect(counselor_url("couple.assessment.index", couple_id=couple.id) + "#safety")
+        return redirect(
+            counselor_url("couple.assessment.index", couple_id=couple.id) + "#safety-alert"
+        )
     return render_page(couple, status=422, safety_form=form)
+
+
+@bp.route("/safety/notice/acknowledge", methods=["POST"])
+def acknowledge_notice() -> Response | tuple[str, int]:
+    """Mark a partner's private safety note as read: joint work no longer waits for it."""
+    couple = g.couple
+    notice = services.owned_notice(couple)
+    form = SafetyNoticeForm(prefix="notice")
+    if form.validate_on_submit():
+        try:
+            services.acknowledge_notice(
+                notice, current_therapist, expected_version=form.version.data
+            )
+        except StaleEdit:
+            db.session.rollback()
+            form.form_errors.append(NOTICE_CHANGED)
+            form.version.refresh(services.owned_notice(couple).version)
+            return render_page(couple, status=409, notice_form=form)
+        db.session.commit()
+        flash("Safety note marked as read.", "success")
+        return redirect(
+            counselor_url("couple.assessment.index", couple_id=couple.id) + "#safety-notice"
+        )
+    return render_page(couple, status=422, notice_form=form)

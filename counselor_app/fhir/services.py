@@ -42,6 +42,7 @@ from counselor_app.instruments import (
 )
 from counselor_app.instruments import validate_answer as clean_answer
 from counselor_app.instruments.model import MAX_TEXT_LENGTH, AnswerValue, missing_required
+from counselor_app.instruments.registry import INTAKE_ID, latest_version
 from counselor_app.instruments.scoring import healthy_value
 from counselor_app.intake import services as intake
 from counselor_app.models import CheckIn, Couple, Partner, Response, Therapist
@@ -475,7 +476,7 @@ def import_response(
         raise FhirImportError("That partner is not one of this couple's.")
     data = _json_object(resource)
     parsed = _parse(data)
-    instrument = _instrument_of(parsed)
+    instrument = _instrument_of(parsed, couple)
     _check_status(parsed)
     context = _context(instrument, parsed, record_as)
     _check_subject(parsed, partner)
@@ -579,7 +580,16 @@ def _item_name(link_id: object, text: object) -> str:
     return f"{name} (“{text}”)" if isinstance(text, str) and text else name
 
 
-def _instrument_of(parsed: QuestionnaireResponse) -> Instrument:
+def _recorded_version(instrument_id: str, couple: Couple) -> int:
+    """The version answers are stored on now: for the intake questionnaire the one this couple
+    answers (both partners answer one version, so the pair is scored by one ruleset), else the
+    latest."""
+    if instrument_id == INTAKE_ID:
+        return intake.intake_version(couple.id)
+    return latest_version(instrument_id)
+
+
+def _instrument_of(parsed: QuestionnaireResponse, couple: Couple) -> Instrument:
     canonical = parsed.questionnaire
     if not canonical:
         raise FhirImportError(
@@ -594,7 +604,7 @@ def _instrument_of(parsed: QuestionnaireResponse) -> Instrument:
             f"The response answers {url}, which is not one of this app's questionnaires "
             f"({prefix}…). Nothing was imported."
         )
-    current = load(instrument_id)
+    current = load(instrument_id, _recorded_version(instrument_id, couple))
     known = ", ".join(str(v) for v in available()[instrument_id])
     if not version:
         raise FhirImportError(
@@ -802,7 +812,7 @@ def _store_intake(
         )
     # Page by page, as the therapist would type it: every item of the instrument is set, so an
     # answer the file leaves out is cleared, and changes to a completed intake are recorded.
-    for step in intake.steps():
+    for step in intake.steps(intake.intake_version(couple.id)):
         if step.instrument.id != instrument.id:
             continue
         responses = intake.responses_of(partner)
@@ -820,7 +830,10 @@ def _store_intake(
         load(instrument_id).title
         for instrument_id in intake.INSTRUMENT_ORDER
         if instrument_id not in responses
-        or missing_required(load(instrument_id), responses[instrument_id].answers)
+        or missing_required(
+            load(instrument_id, responses[instrument_id].instrument_version),
+            responses[instrument_id].answers,
+        )
     )
     return Imported(
         partner=partner,

@@ -14,13 +14,22 @@ from counselor_app.flags.challenges import (
 from counselor_app.flags.engine import (
     Evaluation,
     Evidence,
+    NearMiss,
+    Reading,
     RuleHit,
     SafetyAlert,
     SuggestedFlag,
     evaluate,
     evaluate_safety,
 )
-from counselor_app.flags.rules import Rule, Ruleset, RulesetError, load_ruleset, parse_ruleset
+from counselor_app.flags.rules import (
+    Rule,
+    Ruleset,
+    RulesetError,
+    load_ruleset,
+    parse_ruleset,
+    ruleset_for_intake,
+)
 
 __all__ = [
     "CHALLENGES",
@@ -28,7 +37,9 @@ __all__ = [
     "STRATEGY_KEYS",
     "Evaluation",
     "Evidence",
+    "NearMiss",
     "Partner",
+    "Reading",
     "Rule",
     "RuleHit",
     "Ruleset",
@@ -40,4 +51,5 @@ __all__ = [
     "evaluate_safety",
     "load_ruleset",
     "parse_ruleset",
+    "ruleset_for_intake",
 ]

@@ -3,6 +3,10 @@
 A rule that names an item the intake does not have, a challenge or strategy nobody knows, or
 thresholds that run the wrong way would silently never fire (or always fire). Validation runs at
 load and reports every problem at once, naming the rule, so the file can be fixed in one pass.
+
+Every ruleset version stays loadable: a stored flag names the rule ids and versions that raised
+it, and a couple whose intake was answered on an older intake version is scored by the ruleset
+written for that version (``ruleset_for_intake``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
+from math import ceil
 from typing import Any, Literal
 
 from counselor_app.flags.challenges import CHALLENGES, SEVERITIES, STRATEGY_KEYS, Severity
@@ -31,6 +36,8 @@ RULE_KINDS: tuple[str, ...] = (
 )
 DYADIC_KINDS = frozenset({"dyadic_gap", "dyadic_both_low", "dyadic_opposite"})
 MEASURES = ("concern_mean", "domain_score")
+# What a rule's number is counted in; a ruleset's borderline margins are given per unit.
+UNITS = ("mean", "points", "hours", "steps")
 
 _RULE_ID = re.compile(r"^R-[A-Z]+-\d{2}$")
 _FILE_NAME = re.compile(r"^rules_v(?P<version>\d+)\.toml$")
@@ -38,9 +45,9 @@ _COMMON = frozenset(
     {"id", "version", "challenge", "kind", "title", "description", "thresholds", "strategies"}
 )
 _EXTRA_FIELDS: dict[str, frozenset[str]] = {
-    "individual": frozenset({"measure", "items", "domain", "min_answered"}),
-    "hours_shortfall": frozenset({"current", "desired"}),
-    "dyadic_gap": frozenset({"domain", "item"}),
+    "individual": frozenset({"measure", "items", "domain", "min_answered", "key_items"}),
+    "hours_shortfall": frozenset({"current", "desired", "unless_other_wants_less"}),
+    "dyadic_gap": frozenset({"domain", "item", "directions_from"}),
     "dyadic_both_low": frozenset({"domain"}),
     "dyadic_opposite": frozenset({"pursue_item", "withdraw_item"}),
 }
@@ -74,6 +81,16 @@ class Rule:
     pursue_item: str | None = None
     withdraw_item: str | None = None
     min_answered: int | None = None
+    # Items specific enough that one answer at the concern end of the scale raises the flag on
+    # its own (at the rule's lowest severity) when the mean or score does not.
+    key_items: tuple[str, ...] = ()
+    # hours_shortfall: not counted when the other partner wants LESS of the same than they have
+    # (one wanting more while the other wants less is mismatched needs, not a shared lack).
+    unless_other_wants_less: bool = False
+    # dyadic_gap on a wish: counted only when the two wishes point different ways from each
+    # partner's answer to this item (one wants more than now, the other no more, or the reverse).
+    directions_from: str | None = None
+    unit: str = "mean"  # what the compared number counts: one of UNITS
     reads: tuple[str, ...] = ()  # every intake item the rule looks at: shown as its evidence
 
     @property
@@ -85,6 +102,11 @@ class Rule:
         """Domain scores are high = healthy, so those rules fire at or BELOW their threshold."""
         return _low_is_worse(self.kind, self.measure)
 
+    @property
+    def lowest(self) -> tuple[Severity, float]:
+        """The least severe level and its threshold: the line between a flag and none."""
+        return self.thresholds[0]
+
 
 @dataclass(frozen=True)
 class Ruleset:
@@ -93,9 +115,33 @@ class Ruleset:
     intake_id: str
     intake_version: int
     rules: tuple[Rule, ...]
+    # unit → how close to a rule's lowest threshold a value counts as borderline; a unit left
+    # out (and every unit of a ruleset without margins, such as v1) has no borderline band.
+    margins: tuple[tuple[str, float], ...] = ()
+    # Individual rules also fire (at their lowest severity) when a partner endorses at least this
+    # share of the rule's statements, and at least `endorsed_min` of them; 0: no such path (v1).
+    endorsed_share: float = 0.0
+    endorsed_min: int = 0
+
+    def endorsed_needed(self, statements: int) -> int:
+        """How many of a rule's statements a partner must endorse to raise it; 0: never."""
+        if not self.endorsed_min:
+            return 0
+        return max(self.endorsed_min, ceil(self.endorsed_share * statements))
 
     def for_challenge(self, key: str) -> tuple[Rule, ...]:
         return tuple(rule for rule in self.rules if rule.challenge == key)
+
+    def margin(self, unit: str) -> float:
+        return dict(self.margins).get(unit, 0.0)
+
+    def with_margins(self, margins: Mapping[str, float]) -> Ruleset:
+        """The same rules with some margins replaced (a practice's configuration)."""
+        problems = _margin_problems(margins)
+        if problems:
+            raise RulesetError(f"borderline margins for {self.id} v{self.version}", problems)
+        merged = {**dict(self.margins), **{unit: float(v) for unit, v in margins.items()}}
+        return replace(self, margins=tuple(sorted(merged.items())))
 
 
 def _low_is_worse(kind: str, measure: str | None) -> bool:
@@ -122,6 +168,16 @@ def _load(version: int) -> Ruleset:
     return parse_ruleset(tomllib.loads(resource.read_text(encoding="utf-8")))
 
 
+def ruleset_for_intake(intake_id: str, intake_version: int) -> Ruleset:
+    """The newest shipped ruleset written for this intake version: answers on an older intake
+    keep being flagged by the rules made for them."""
+    for version in reversed(available_versions()):
+        ruleset = _load(version)
+        if (ruleset.intake_id, ruleset.intake_version) == (intake_id, intake_version):
+            return ruleset
+    raise RulesetError(f"{intake_id} v{intake_version}", ["no ruleset reads this intake version"])
+
+
 def parse_ruleset(data: Mapping[str, Any], intake: Instrument | None = None) -> Ruleset:
     """Validate and build a ruleset; raise RulesetError listing every problem."""
     head = data.get("ruleset", {})
@@ -130,7 +186,10 @@ def parse_ruleset(data: Mapping[str, Any], intake: Instrument | None = None) -> 
     if missing:
         raise RulesetError(name, [f"[ruleset] is missing {', '.join(missing)}"])
     intake = intake or registry.load(head["intake"], head["intake_version"])
-    problems: list[str] = []
+    margins = head.get("margins", {})
+    endorsement = head.get("endorsement", {})
+    problems: list[str] = [f"[ruleset.margins]: {p}" for p in _margin_problems(margins)]
+    problems += [f"[ruleset.endorsement]: {p}" for p in _endorsement_problems(endorsement)]
     rules: list[Rule] = []
     seen: set[str] = set()
     for raw in data.get("rules", []):
@@ -144,7 +203,40 @@ def parse_ruleset(data: Mapping[str, Any], intake: Instrument | None = None) -> 
         problems.append("no rules")
     if problems:
         raise RulesetError(name, problems)
-    return Ruleset(head["id"], head["version"], intake.id, intake.version, tuple(rules))
+    return Ruleset(
+        head["id"],
+        head["version"],
+        intake.id,
+        intake.version,
+        tuple(rules),
+        tuple(sorted((unit, float(value)) for unit, value in margins.items())),
+        float(endorsement.get("share", 0.0)),
+        int(endorsement.get("at_least", 0)),
+    )
+
+
+def _endorsement_problems(endorsement: object) -> list[str]:
+    if not isinstance(endorsement, Mapping):
+        return ["endorsement must be a table such as { share = 0.5, at_least = 2 }"]
+    problems = [f"unknown field {key!r}" for key in endorsement if key not in ("share", "at_least")]
+    share, at_least = endorsement.get("share", 0.5), endorsement.get("at_least", 1)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+        problems.append("share must be a number above 0 and at most 1")
+    if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 1:
+        problems.append("at_least must be a whole number from 1")
+    return problems
+
+
+def _margin_problems(margins: object) -> list[str]:
+    if not isinstance(margins, Mapping):
+        return ["margins must be a table such as { mean = 0.25, points = 5 }"]
+    problems = [f"unknown unit {unit!r}" for unit in margins if unit not in UNITS]
+    bad = [
+        unit
+        for unit, value in margins.items()
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+    ]
+    return problems + [f"margin for {unit} must be a number from 0" for unit in bad]
 
 
 # ---------------------------------------------------------------------------------- validation
@@ -160,6 +252,8 @@ def _rule_problems(raw: Mapping[str, Any], intake: Instrument) -> list[str]:
     if unknown:
         problems.append(f"unknown field(s) {', '.join(unknown)} for kind {kind}")
     problems += _strategy_problems(raw["strategies"])
+    if not isinstance(raw.get("unless_other_wants_less", False), bool):
+        problems.append("unless_other_wants_less must be true or false")
     reference_problems = _reference_problems(raw, intake)
     problems += reference_problems
     if not reference_problems:
@@ -213,7 +307,24 @@ def _reference_problems(raw: Mapping[str, Any], intake: Instrument) -> list[str]
         return ["dyadic_gap needs exactly one of domain or item"]
     else:
         wanted.append(("domain", raw["domain"]) if "domain" in raw else ("gap item", raw["item"]))
-    return [problem for need, name in wanted if (problem := _check_ref(need, name, intake))]
+        if "directions_from" in raw:
+            wanted.append(("hours", raw["directions_from"]))
+    problems = [problem for need, name in wanted if (problem := _check_ref(need, name, intake))]
+    return problems or _key_item_problems(raw, intake)
+
+
+def _key_item_problems(raw: Mapping[str, Any], intake: Instrument) -> list[str]:
+    """A key item must be one the rule already reads: it sharpens the rule, never widens it."""
+    if "key_items" not in raw:
+        return []
+    keys = raw["key_items"]
+    if not isinstance(keys, list) or not keys:
+        return ["key_items must be a non-empty list"]
+    if raw.get("measure") == "domain_score":
+        read = {item.id for item in intake.domain_items(raw["domain"]) if item.kind == "likert"}
+    else:
+        read = set(raw["items"])
+    return [f"key item {key!r} is not one the rule reads" for key in keys if key not in read]
 
 
 def _check_ref(need: str, name: object, intake: Instrument) -> str | None:
@@ -288,14 +399,34 @@ def _build_rule(raw: Mapping[str, Any], intake: Instrument) -> Rule:
         pursue_item=raw.get("pursue_item"),
         withdraw_item=raw.get("withdraw_item"),
         min_answered=raw.get("min_answered"),
+        key_items=tuple(raw.get("key_items", ())),
+        unless_other_wants_less=raw.get("unless_other_wants_less", False),
+        directions_from=raw.get("directions_from"),
+        unit=_unit(raw, intake),
     )
     return _with_reads(rule, intake)
+
+
+def _unit(raw: Mapping[str, Any], intake: Instrument) -> str:
+    kind = raw["kind"]
+    if kind == "hours_shortfall" or (kind == "dyadic_gap" and _is_hours_gap(raw, intake)):
+        return "hours"
+    if kind == "dyadic_opposite" or (kind == "dyadic_gap" and "item" in raw):
+        return "steps"  # whole answers (or differences between answers) on the 1–5 scale
+    return "mean" if raw.get("measure") == "concern_mean" else "points"
 
 
 def _with_reads(rule: Rule, intake: Instrument) -> Rule:
     if rule.domain:
         reads = tuple(item.id for item in intake.domain_items(rule.domain))
     else:
-        named = (rule.item, rule.current, rule.desired, rule.pursue_item, rule.withdraw_item)
+        named = (
+            rule.item,
+            rule.directions_from,
+            rule.current,
+            rule.desired,
+            rule.pursue_item,
+            rule.withdraw_item,
+        )
         reads = rule.items + tuple(name for name in named if name)
     return replace(rule, reads=reads)

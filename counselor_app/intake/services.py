@@ -2,7 +2,8 @@
 
 A partner's intake is three instruments answered in one sitting: the couple intake
 questionnaire, the CSI-4 and the safety screen. Each is stored as its own Response recording the
-instrument id and version it answered.
+instrument id and version it answered. Both partners of a couple answer the same version of the
+intake questionnaire (the one the first of them began), so the pair is scored by one ruleset.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from counselor_app.extensions import db
@@ -25,6 +26,7 @@ from counselor_app.instruments import (
     load,
     missing_required,
 )
+from counselor_app.instruments.registry import latest_version
 from counselor_app.models import (
     Couple,
     Partner,
@@ -90,22 +92,48 @@ class Progress:
         return any(p.answered for p in self.steps)
 
 
+def intake_version(couple_id: int) -> int:
+    """The intake version this couple answers: the one either partner began (the older, should
+    an import ever have mixed them), else the latest. Version 1 answers stay on version 1."""
+    begun = db.session.scalar(
+        select(func.min(Response.instrument_version)).where(
+            Response.couple_id == couple_id, Response.instrument_id == INTAKE_ID
+        )
+    )
+    return begun if begun is not None else latest_version(INTAKE_ID)
+
+
+def intake_version_of(responses: dict[str, dict[str, Response]]) -> int:
+    """``intake_version`` from a couple's responses already loaded (no query)."""
+    begun = [
+        found[INTAKE_ID].instrument_version for found in responses.values() if INTAKE_ID in found
+    ]
+    return min(begun) if begun else latest_version(INTAKE_ID)
+
+
+def _own_version(responses: dict[str, Response]) -> int | None:
+    response = responses.get(INTAKE_ID)
+    return response.instrument_version if response else None
+
+
 @cache
-def steps() -> tuple[Step, ...]:
-    """The pages of the entry form, in order: intake sections, then CSI-4, then safety."""
+def steps(version: int | None = None) -> tuple[Step, ...]:
+    """The pages of the entry form on this intake version (the latest when None), in order:
+    intake sections, then CSI-4, then safety (those two at their latest version)."""
+    instruments = (load(INTAKE_ID, version), load(CSI4_ID), load(SAFETY_ID))
     return tuple(
         Step(slug=section.key, instrument=instrument, section=section)
-        for instrument in (load(instrument_id) for instrument_id in INSTRUMENT_ORDER)
+        for instrument in instruments
         for section in instrument.sections
     )
 
 
-def step_by_slug(slug: str) -> Step | None:
-    return next((step for step in steps() if step.slug == slug), None)
+def step_by_slug(slug: str, version: int | None = None) -> Step | None:
+    return next((step for step in steps(version) if step.slug == slug), None)
 
 
-def neighbours(step: Step) -> tuple[Step | None, Step | None]:
-    ordered = steps()
+def neighbours(step: Step, version: int | None = None) -> tuple[Step | None, Step | None]:
+    ordered = steps(version)
     index = ordered.index(step)
     previous = ordered[index - 1] if index else None
     following = ordered[index + 1] if index + 1 < len(ordered) else None
@@ -140,7 +168,8 @@ def responses_of_couple(
 def progress_by_partner(couple: Couple) -> dict[str, Progress]:
     """Each partner's intake progress (counts only), for the couple page."""
     responses = responses_of_couple(couple)
-    return {label: progress(found) for label, found in responses.items()}
+    version = intake_version_of(responses)
+    return {label: progress(found, version) for label, found in responses.items()}
 
 
 def section_values(response: Response | None, step: Step) -> dict[str, Any]:
@@ -149,17 +178,17 @@ def section_values(response: Response | None, step: Step) -> dict[str, Any]:
     return {item.id: response.answers.get(item.id) for item in step.section.items}
 
 
-def progress(responses: dict[str, Response]) -> Progress:
+def progress(responses: dict[str, Response], version: int | None = None) -> Progress:
+    """Progress page by page, on ``version`` of the intake (None: the version this partner's
+    intake response is on, else the latest)."""
     results = []
-    for step in steps():
+    for step in steps(version or _own_version(responses)):
         answers = responses[step.instrument.id].answers if step.instrument.id in responses else {}
         items = step.section.items
         answered = sum(1 for item in items if answers.get(item.id) not in (None, ""))
         missing = sum(1 for item in items if item.required and answers.get(item.id) in (None, ""))
         results.append(StepProgress(step, answered, missing))
-    complete = all(
-        responses.get(i) is not None and responses[i].is_complete for i in INSTRUMENT_ORDER
-    )
+    complete = is_complete(responses)
     completed = [r.completed_at for r in responses.values() if r.completed_at]
     by_partner = [r.partner_answered_at for r in responses.values() if r.partner_answered_at]
     return Progress(
@@ -168,6 +197,11 @@ def progress(responses: dict[str, Response]) -> Progress:
         max(completed) if complete and completed else None,
         max(by_partner) if by_partner else None,
     )
+
+
+def is_complete(responses: dict[str, Response]) -> bool:
+    """Whether all three of the partner's instruments are marked complete."""
+    return all(responses.get(i) is not None and responses[i].is_complete for i in INSTRUMENT_ORDER)
 
 
 def version_token(responses: dict[str, Response], step: Step) -> int:
@@ -241,10 +275,12 @@ def _record_changes(
         )
 
 
-def missing_for_completion(responses: dict[str, Response]) -> list[tuple[Step, list[str]]]:
+def missing_for_completion(
+    responses: dict[str, Response], version: int | None = None
+) -> list[tuple[Step, list[str]]]:
     """Required items still unanswered, grouped by page, for the review page's links."""
     result = []
-    for step in steps():
+    for step in steps(version or _own_version(responses)):
         response = responses.get(step.instrument.id)
         answers = response.answers if response else {}
         section_ids = {item.id for item in step.section.items}
@@ -266,7 +302,7 @@ class Completion:
 def complete(partner: Partner) -> Completion:
     """Mark the partner's intake complete, unless required answers are still missing."""
     responses = responses_of(partner)
-    missing = missing_for_completion(responses)
+    missing = missing_for_completion(responses, intake_version(partner.couple_id))
     if missing:
         return Completion(missing, newly_complete=False)
     now = utcnow()

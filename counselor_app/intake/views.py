@@ -15,6 +15,7 @@ from counselor_app.forms.base import ActionForm, restore_draft
 from counselor_app.forms.intake import section_form_class
 from counselor_app.intake import services
 from counselor_app.models import Couple, Partner
+from counselor_app.models import Response as ResponseRow
 from counselor_app.models.base import StaleEdit, utcnow
 from counselor_app.web import counselor_url
 
@@ -34,18 +35,25 @@ def _partner(label: str) -> tuple[Couple, Partner]:
     return couple, partner
 
 
-def _step(slug: str) -> services.Step:
-    step = services.step_by_slug(slug)
+def _step(slug: str, version: int) -> services.Step:
+    step = services.step_by_slug(slug, version)
     if step is None:
         abort(404)
     return step
+
+
+def _answers_and_version(partner: Partner) -> tuple[dict[str, ResponseRow], int]:
+    """The partner's responses and the intake version the couple answers, in one query."""
+    everyone = services.responses_of_couple(g.couple)
+    return everyone[partner.label], services.intake_version_of(everyone)
 
 
 @bp.route("/<label>")
 def start(label: str) -> Response:
     """Resume a partner's intake at the first page with required answers still missing."""
     _, partner = _partner(label)
-    progress = services.progress(services.responses_of(partner))
+    responses, version = _answers_and_version(partner)
+    progress = services.progress(responses, version)
     target = next((p.step for p in progress.steps if p.required_missing), None)
     if target is None:
         return redirect(counselor_url("couple.intake.review", couple_id=g.couple.id, label=label))
@@ -62,8 +70,8 @@ def section(label: str, slug: str) -> str | Response | tuple[str | Response, int
     ask for JSON and get the new version back instead of a page.
     """
     couple, partner = _partner(label)
-    step = _step(slug)
-    responses = services.responses_of(partner)
+    responses, version = _answers_and_version(partner)
+    step = _step(slug, version)
     form = section_form_class(step.instrument.id, step.instrument.version, step.section)()
     autosave = request.accept_mimetypes.best == "application/json"
     status = 200
@@ -83,14 +91,14 @@ def section(label: str, slug: str) -> str | Response | tuple[str | Response, int
             form.version.refresh(services.version_token(services.responses_of(partner), step))
             status = 409
         elif autosave:
-            version = services.version_token(services.responses_of(partner), step)
-            return jsonify(saved=True, version=version, at=utcnow().isoformat()), 200
+            token = services.version_token(services.responses_of(partner), step)
+            return jsonify(saved=True, version=token, at=utcnow().isoformat()), 200
         else:
-            return _after_save(couple, partner, step)
+            return _after_save(couple, partner, step, version)
         if autosave:
             return jsonify(saved=False, error=AUTOSAVE_ERRORS[status]), status
-    previous, following = services.neighbours(step)
-    progress = services.progress(responses)
+    previous, following = services.neighbours(step, version)
+    progress = services.progress(responses, version)
     return render_template(
         "counselor/intake/section.html",
         couple=couple,
@@ -131,8 +139,8 @@ def _store(couple: Couple, partner: Partner, step: services.Step, form) -> bool:
     return True
 
 
-def _after_save(couple: Couple, partner: Partner, step: services.Step) -> Response:
-    previous, following = services.neighbours(step)
+def _after_save(couple: Couple, partner: Partner, step: services.Step, version: int) -> Response:
+    previous, following = services.neighbours(step, version)
     destination = {"prev": previous or step, "next": following, "save": step}.get(
         request.form.get("action", "next"), step
     )
@@ -164,14 +172,16 @@ def review(label: str) -> str | Response | tuple[str, int]:
                 signals.send(signals.intake_completed, couple_id=couple.id, partner_id=partner.id)
             flash(f"Partner {partner.label}'s intake is complete.", "success")
             return redirect(counselor_url("couple.detail", couple_id=couple.id))
-    responses = services.responses_of(partner)
+    responses, version = _answers_and_version(partner)
     return render_template(
         "counselor/intake/review.html",
         couple=couple,
         partner=partner,
         form=form,
-        progress=services.progress(responses),
-        missing=missing if missing is not None else services.missing_for_completion(responses),
+        progress=services.progress(responses, version),
+        missing=missing
+        if missing is not None
+        else services.missing_for_completion(responses, version),
         tried=missing is not None,
     ), (422 if missing else 200)
 

@@ -99,7 +99,7 @@ def _check_request(couple: Couple, request: Request) -> None:
     if request.purpose == InvitationPurpose.INTAKE:
         if request.appointment is not None:
             raise InvitationError("An intake is not for an appointment: leave it empty.")
-        if intake.progress(intake.responses_of(request.partner)).complete:
+        if intake.is_complete(intake.responses_of(request.partner)):
             raise InvitationError(
                 f"{request.partner.display_name}'s intake is already complete: there is "
                 "nothing left to answer. Review it from the couple page instead."
@@ -230,7 +230,7 @@ def save_intake_page(
     partner = invitation.partner
     responses = intake.responses_of(partner)
     response = responses.get(step.instrument.id)
-    if intake.progress(responses).complete or (response is not None and response.is_complete):
+    if intake.is_complete(responses) or (response is not None and response.is_complete):
         raise InvitationError("These answers have been sent to your therapist already.")
     # The therapist argument names who changed a *complete* response; refused above, so no
     # change is ever recorded in the inviting therapist's name.

@@ -21,6 +21,7 @@ from counselor_app.models.assessment import (
     FlagStatus,
     SafetyAlert,
     SafetyDecision,
+    SafetyNotice,
     Severity,
 )
 from counselor_app.models.audit import AuditEvent
@@ -76,6 +77,7 @@ __all__ = [
     "ResponseStatus",
     "SafetyAlert",
     "SafetyDecision",
+    "SafetyNotice",
     "SessionNote",
     "SessionPlan",
     "Severity",

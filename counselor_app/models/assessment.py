@@ -86,12 +86,21 @@ class Flag(Base):
     def partners_label(self) -> str:
         return partners_label(self.partners)
 
+    @property
+    def borderline(self) -> bool:
+        """Raised only by results within the borderline margin of a threshold: one answer
+        either way could undo it (hits stored before rules v2 have no such mark)."""
+        return bool(self.hits) and all(hit.get("borderline") for hit in self.hits)
+
 
 def partners_label(partners: str) -> str:
     return "Both partners" if len(partners) == 2 else f"Partner {partners}"
 
 
 class SafetyDecision(enum.StrEnum):
+    """What the therapist decided about joint work after a positive screen. Only the first lets
+    couple-facing (joint) documents be made; the others hold them, and say why."""
+
     JOINT_WORK_CAN_CONTINUE = "joint_ok"
     INDIVIDUAL_SESSIONS_FIRST = "individual_first"
     REFERRED = "referred"
@@ -99,16 +108,37 @@ class SafetyDecision(enum.StrEnum):
     @property
     def label(self) -> str:
         return {
-            "joint_ok": "Assessed: joint work can continue, with a safety plan",
+            "joint_ok": "Joint work may continue, with the safety plan noted",
             "individual_first": "Individual sessions before any joint work",
             "referred": "Referred to specialist support; joint work paused",
+        }[self.value]
+
+    @property
+    def releases_joint_work(self) -> bool:
+        return self is SafetyDecision.JOINT_WORK_CAN_CONTINUE
+
+    @property
+    def held_reason(self) -> str:
+        """Why joint documents are held under this decision, and what would release them."""
+        change = (
+            'change the decision on the assessment page to "joint work may continue" and '
+            "note the safety plan."
+        )
+        return {
+            "joint_ok": "",
+            "individual_first": "Your safety decision is individual sessions before any joint "
+            f"work, so nothing for the couple together is made. Once joint work is safe, {change}",
+            "referred": "Your safety decision is a referral to specialist support with joint "
+            f"work paused, so nothing for the couple together is made. If joint work resumes, "
+            f"{change}",
         }[self.value]
 
 
 class SafetyAlert(Base):
     """A positive safety screen. Therapist-only: never in an export to or a handout for clients.
 
-    While ``decision`` is empty the alert is open, and joint handouts are refused.
+    While ``decision`` is empty the alert is open; joint handouts are refused until the
+    decision is that joint work may continue.
     """
 
     __tablename__ = "counselor_safety_alert"
@@ -137,6 +167,42 @@ class SafetyAlert(Base):
     @property
     def is_open(self) -> bool:
         return self.decision is None
+
+    @property
+    def partners_label(self) -> str:
+        return partners_label(self.partners)
+
+
+class SafetyNotice(Base):
+    """ "Read before joint work": a partner wrote in the safety screen's private note.
+
+    Not a positive screen: no decision is asked for, only that the therapist reads the note and
+    says so. Until then joint handouts are held. ``notes`` keeps each partner's note as last
+    written (a note later emptied stays on record); a changed note reopens the notice, since
+    the acknowledgement was for the words read. Therapist-only, like the alert.
+    """
+
+    __tablename__ = "counselor_safety_notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    couple_id: Mapped[int] = mapped_column(
+        ForeignKey("counselor_couple.id", ondelete="CASCADE"), unique=True
+    )
+    partners: Mapped[str] = mapped_column(EncryptedText)  # who wrote a note: "A", "B", "AB"
+    notes: Mapped[dict[str, str]] = mapped_column(EncryptedJSON, default=dict)
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("counselor_therapist.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    couple: Mapped[Couple] = relationship()
+    acknowledged_by: Mapped[Therapist | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None
 
     @property
     def partners_label(self) -> str:

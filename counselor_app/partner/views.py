@@ -165,8 +165,13 @@ def welcome() -> tuple[str, int]:
 
 
 # ------------------------------------------------------------------------------ the intake
-def _step(slug: str) -> intake.Step:
-    step = intake.step_by_slug(slug)
+def _version(invitation: Invitation) -> int:
+    """The intake version this partner's couple answers (the first partner's, else the latest)."""
+    return intake.intake_version(invitation.couple_id)
+
+
+def _step(slug: str, version: int) -> intake.Step:
+    step = intake.step_by_slug(slug, version)
     if step is None:
         abort(404)
     return step
@@ -176,7 +181,7 @@ def _step(slug: str) -> intake.Step:
 def intake_start() -> Response:
     """The first page still missing answers (or the finish page when none is)."""
     invitation = _require(InvitationPurpose.INTAKE)
-    progress = intake.progress(intake.responses_of(invitation.partner))
+    progress = intake.progress(intake.responses_of(invitation.partner), _version(invitation))
     target = next((p.step for p in progress.steps if p.required_missing), None)
     if target is None:
         return redirect(counselor_url("partner.intake_finish"))
@@ -188,7 +193,8 @@ def intake_page(slug: str) -> Response | tuple[str, int]:
     """One page of the partner's own intake: the same questions, checks and drafts as the
     therapist's page for that partner, worded and laid out for a phone."""
     invitation = _require(InvitationPurpose.INTAKE)
-    step = _step(slug)
+    version = _version(invitation)
+    step = _step(slug, version)
     partner = invitation.partner
     form = section_form_class(step.instrument.id, step.instrument.version, step.section)()
     status = 200
@@ -208,9 +214,9 @@ def intake_page(slug: str) -> Response | tuple[str, int]:
         else:
             outcome = _save_page(invitation, step, form)
             if outcome is None:
-                return _after_save(step)
+                return _after_save(step, version)
             status = outcome
-    steps = intake.steps()
+    steps = intake.steps(version)
     return _page(
         "counselor/partner/intake_page.html",
         status,
@@ -218,7 +224,7 @@ def intake_page(slug: str) -> Response | tuple[str, int]:
         form=form,
         number=steps.index(step) + 1,
         count=len(steps),
-        previous=intake.neighbours(step)[0],
+        previous=intake.neighbours(step, version)[0],
         hidden=hidden,
     )
 
@@ -254,9 +260,9 @@ def _save_page(invitation: Invitation, step: intake.Step, form) -> int | None:
     return None
 
 
-def _after_save(step: intake.Step) -> Response:
+def _after_save(step: intake.Step, version: int) -> Response:
     action = request.form.get("action", "next")
-    previous, following = intake.neighbours(step)
+    previous, following = intake.neighbours(step, version)
     if action == "later":
         return redirect(counselor_url("partner.paused"), code=303)
     if action == "prev" and previous is not None:
@@ -291,13 +297,14 @@ def intake_finish() -> Response | tuple[str, int]:
     else:
         _view(invitation)
     responses = intake.responses_of(invitation.partner)
-    missing = intake.missing_for_completion(responses)
+    version = _version(invitation)
+    missing = intake.missing_for_completion(responses, version)
     return _page(
         "counselor/partner/intake_finish.html",
         422 if missing and request.method == "POST" else 200,
         form=form,
         missing=missing,
-        progress=intake.progress(responses),
+        progress=intake.progress(responses, version),
     )
 
 

@@ -136,6 +136,7 @@ def index() -> str:
         couple=couple,
         plans=services.plans_of(couple),
         documents=services.documents_of(couple),
+        handout_blocked=handout_blocked(couple),
     )
 
 

@@ -199,6 +199,17 @@ class Progress:
     def alerts(self) -> tuple[DivergenceAlert, ...]:
         return tuple(m.divergence for m in self.measures if m.divergence is not None)
 
+    def has_anything_for(self, label: str) -> bool:
+        """Whether partner ``label``'s own summary would say anything: a check-in answered, a
+        session attended or homework looked at together. Without any, it would be empty."""
+        attendance = self.attendance
+        attended = attendance.both + (attendance.only_a if label == "A" else attendance.only_b)
+        return (
+            attended > 0
+            or self.homework[label].total > 0
+            or any(value is not None for m in self.measures for value in m.series[label])
+        )
+
 
 def build_progress(
     points: Sequence[AppointmentPoint],

@@ -13,10 +13,11 @@ from counselor_app.auth.identity import current_therapist
 from counselor_app.extensions import db
 from counselor_app.flags import CHALLENGES
 from counselor_app.forms.base import ActionForm
-from counselor_app.models import DocumentKind
+from counselor_app.models import Couple, DocumentKind
 from counselor_app.plans.services import documents_of, practice, store_issued
 from counselor_app.progress import (
     MeasureProgress,
+    Progress,
     measure_chart,
     measure_table_header,
     measure_table_rows,
@@ -55,11 +56,7 @@ def chart_svg(measure: MeasureProgress, names: Mapping[str, str]) -> str:
     return svg
 
 
-@bp.route("")
-def index() -> str:
-    """Both partners on one chart per measure, changes, divergence, homework, flags, attendance."""
-    couple = g.couple
-    progress = progress_of(couple)
+def _page(couple: Couple, progress: Progress, *, refused: str | None = None) -> tuple[str, int]:
     names = progress.partner_names
     charts = [
         {
@@ -75,19 +72,39 @@ def index() -> str:
         for d in documents_of(couple)
         if d.kind in (DocumentKind.PROGRESS_REPORT, DocumentKind.PROGRESS_SUMMARY)
     ]
-    return render_template(
+    page = render_template(
         "counselor/progress/index.html",
         couple=couple,
         progress=progress,
         charts=charts,
         challenges=CHALLENGES,
         documents=documents,
+        refused=refused,
+    )
+    return page, 409 if refused else 200
+
+
+def nothing_to_summarise(name: str) -> str:
+    return (
+        f"Nothing to summarise for {name} yet: no check-in answered, session attended or "
+        "homework reviewed. A summary can be issued once there is."
     )
 
 
+@bp.route("")
+def index() -> tuple[str, int]:
+    """Both partners on one chart per measure, changes, divergence, homework, flags, attendance."""
+    couple = g.couple
+    return _page(couple, progress_of(couple))
+
+
 @bp.route("/issue/<kind>", methods=["POST"])
-def issue(kind: str) -> Response:
-    """Render and keep the therapist's report, or one partner's own summary, exactly as issued."""
+def issue(kind: str) -> Response | tuple[str, int]:
+    """Render and keep the therapist's report, or one partner's own summary, exactly as issued.
+
+    A partner's summary is theirs alone, not joint material: a safety hold on joint work does
+    not stop it. A partner with nothing to summarise gets none (an empty PDF helps nobody).
+    """
     couple = g.couple
     if kind != "report" and kind not in SUMMARY_FOR:
         abort(404)
@@ -99,6 +116,10 @@ def issue(kind: str) -> Response:
         doc = progress_document(couple, progress, current_therapist, practice())
     else:
         label = SUMMARY_FOR[kind]
+        if not progress.has_anything_for(label):
+            return _page(
+                couple, progress, refused=nothing_to_summarise(progress.partner_names[label])
+            )
         document_kind, series = DocumentKind.PROGRESS_SUMMARY, f"partner-{label}"
         stem = f"progress-summary-{label.lower()}"
         doc = progress_summary_document(couple, progress, label, current_therapist, practice())

@@ -20,7 +20,7 @@ from counselor_app.flags import CHALLENGES
 from counselor_app.intake.services import steps
 from intake_support import CSI_DISTRESSED, CSI_SATISFIED
 from plan_support import pdf_text
-from vignettes import SAFE, VIGNETTES
+from vignettes import SAFE, VIGNETTES, on_intake_v2
 
 from .conftest import add_therapist, sign_in
 from .support import describe, focused
@@ -40,7 +40,7 @@ HOMEWORK = "Plan one evening apart and one together; talk about both."
 
 
 def intake_answers(label: str) -> dict[str, str]:
-    intake = STORY.a if label == "A" else STORY.b
+    intake = on_intake_v2(STORY.a if label == "A" else STORY.b)
     csi = CSI_SATISFIED if label == "A" else CSI_DISTRESSED
     answers = {**intake, **csi, **SAFE, **TYPED[label]}
     return {key: str(value) for key, value in answers.items()}

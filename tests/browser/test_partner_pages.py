@@ -30,7 +30,7 @@ from counselor_app.models.ratelimit import RateLimitCount
 from host_support import PREFIX
 from intake_support import CSI_SATISFIED
 from partner_support import BALANCE_MIDDLE, invite, path_of
-from vignettes import NEUTRAL, SAFE
+from vignettes import NEUTRAL, SAFE, on_intake_v2
 
 from .conftest import add_therapist, mounted_host, sign_in
 from .support import (
@@ -59,7 +59,7 @@ STEPS = steps()
 INTAKE_ANSWERS: dict[str, str] = {
     key: str(value)
     for key, value in {
-        **NEUTRAL,
+        **on_intake_v2(NEUTRAL),
         **CSI_SATISFIED,
         **SAFE,
         "end_anything_else": "Nothing else for now.",

@@ -1,7 +1,7 @@
 """encryption at rest of every clinical value: answers, scores, safety disclosures, pronouns
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02
 
 Revision 0007 encrypted the free text; this one encrypts what is left that speaks of a person:
@@ -22,7 +22,7 @@ from counselor_app.encryption import EXTENSION
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 # Upgrading past it rewrites stored rows (every clinical value is encrypted in place):
@@ -33,6 +33,7 @@ STRING_COLUMNS = {
     ('counselor_partner', 'pronouns'): sa.String(length=40),
     ('counselor_flag', 'partners'): sa.String(length=2),
     ('counselor_safety_alert', 'partners'): sa.String(length=2),
+    ('counselor_safety_notice', 'partners'): sa.String(length=2),
     ('counselor_response_change', 'item_id'): sa.String(length=60),
 }
 JSON_COLUMNS = {

@@ -36,7 +36,7 @@ TABLES = (
     'counselor_appointment', 'counselor_check_in', 'counselor_flag_status_record',
     'counselor_homework_review', 'counselor_session_note', 'counselor_note_addendum',
     'counselor_private_note', 'counselor_audit_event', 'counselor_invitation',
-    'counselor_maintenance',
+    'counselor_maintenance', 'counselor_safety_notice',
 )
 # Where the audit trail names a record of a table: its object types (counselor_app.audit at
 # this revision), and its therapist_id and couple_id columns.
