@@ -49,8 +49,9 @@ def a_whole_couple(app, client, therapist_id: int) -> int:
     base = f"/couples/{couple_id}"
     page = client.get(f"{base}/assessment").get_data(as_text=True)
     decision = {
-        "safety-decision": "individual_first",
-        "safety-note": "Seen alone first.",
+        # The one decision that lets the plan's handout below be issued (issue 17).
+        "safety-decision": "joint_ok",
+        "safety-note": "Seen alone first; a safety plan is in place.",
         "safety-version": plan_form(page).get("safety-version", "1"),
     }
     assert client.post_form(f"{base}/safety/decision", decision).status_code == 302

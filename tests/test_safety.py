@@ -8,18 +8,20 @@ Page-level tests run standalone and mounted in the reference host (tests/host_su
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from appointment_support import Visit, seed_history
 from conftest import PASSWORD, add_couple, base_config, login
 from counselor_app import create_app
 from counselor_app.assessment.services import rescore
 from counselor_app.auth.services import create_therapist
+from counselor_app.encryption import encrypt
 from counselor_app.extensions import db
 from counselor_app.models import (
     AuditEvent,
@@ -272,6 +274,31 @@ def migrating_app(empty_database, tmp_path):
         db.engine.dispose()
 
 
+def couple_at_0012(app: Flask, therapist_id: int, number: int) -> int:
+    """A couple and its partners as revision 0012 stored them (pronouns in clear: 0014
+    encrypts them, so today's models cannot write them there)."""
+    with app.app_context():
+        now = utcnow()
+        couple_id = db.session.execute(
+            text(
+                "INSERT INTO counselor_couple (therapist_id, relationship_stage, "
+                "presenting_concerns, status, created_at, updated_at, version) VALUES "
+                "(:therapist, 'married', :concerns, 'active', :now, :now, 1) RETURNING id"
+            ),
+            {"therapist": therapist_id, "concerns": encrypt(b"").decode("ascii"), "now": now},
+        ).scalar_one()
+        for label in "AB":
+            db.session.execute(
+                text(
+                    "INSERT INTO counselor_partner (couple_id, label, display_name, pronouns) "
+                    "VALUES (:couple, :label, :name, '')"
+                ),
+                {"couple": couple_id, "label": label, "name": f"{label}{number}"},
+            )
+        db.session.commit()
+        return couple_id
+
+
 def test_note_only_alerts_become_notices_and_back(migrating_app):
     """0013: an alert raised by a note alone becomes a notice (read if it was decided); a
     positive answer keeps its alert and decision; the downgrade puts the note back."""
@@ -280,7 +307,7 @@ def test_note_only_alerts_become_notices_and_back(migrating_app):
         upgrade("0012")
         therapist_id = create_therapist("Dana", "dana@example.org", PASSWORD).id
         db.session.commit()
-    couples = [add_couple(app, therapist_id, (f"A{n}", f"B{n}")) for n in range(3)]
+    couples = [couple_at_0012(app, therapist_id, n) for n in range(3)]
     stored = [  # note only, open; note only, decided; a positive answer and a note, decided
         ({**SAFE, "saf_notes": NOTE}, ["saf_notes"], None),
         ({**SAFE, "saf_notes": NOTE}, ["saf_notes"], "individual_first"),
@@ -288,26 +315,39 @@ def test_note_only_alerts_become_notices_and_back(migrating_app):
     ]
     with app.app_context():
         for couple_id, (answers, items, decision) in zip(couples, stored, strict=True):
-            partner = db.session.get(Couple, couple_id).partners[0]
+            partner_id = db.session.scalar(
+                text("SELECT id FROM counselor_partner WHERE couple_id = :c AND label = 'A'"),
+                {"c": couple_id},
+            )
             db.session.add_all(
                 [
                     Response(
                         couple_id=couple_id,
-                        partner_id=partner.id,
+                        partner_id=partner_id,
                         instrument_id="safety",
                         instrument_version=1,
                         answers=answers,
                     ),
-                    SafetyAlert(
-                        couple_id=couple_id,
-                        partners="A",
-                        positive_items={"A": items, "B": []},
-                        decision=decision,
-                        decision_note="Seen." if decision else "",
-                        decided_at=utcnow() if decision else None,
-                        decided_by_id=therapist_id if decision else None,
-                    ),
                 ]
+            )
+            # As revision 0012 stored an alert: items, partners and decision in clear (0014
+            # encrypts them; the models of today write them encrypted).
+            db.session.execute(
+                text(
+                    "INSERT INTO counselor_safety_alert (couple_id, partners, positive_items, "
+                    "raised_at, decision, decision_note, decided_at, decided_by_id, version) "
+                    "VALUES (:couple, 'A', :items, :now, :decision, :note, :decided_at, "
+                    ":decided_by, 1)"
+                ),
+                {
+                    "couple": couple_id,
+                    "items": json.dumps({"A": items, "B": []}),
+                    "now": utcnow(),
+                    "decision": decision,
+                    "note": encrypt(b"Seen." if decision else b"").decode("ascii"),
+                    "decided_at": utcnow() if decision else None,
+                    "decided_by": therapist_id if decision else None,
+                },
             )
         db.session.commit()
 
@@ -323,10 +363,19 @@ def test_note_only_alerts_become_notices_and_back(migrating_app):
         db.session.commit()
 
         downgrade("0012")
-        query = select(SafetyAlert.couple_id, SafetyAlert.positive_items, SafetyAlert.decision)
-        back = db.session.execute(query.order_by(SafetyAlert.couple_id)).all()
+        back = db.session.execute(
+            text(
+                "SELECT couple_id, positive_items, decision FROM counselor_safety_alert "
+                "ORDER BY couple_id"
+            )
+        ).all()
         db.session.commit()
     assert [row.couple_id for row in back] == couples
-    assert [row.positive_items["A"] for row in back] == [items for _, items, _ in stored]
+    # PostgreSQL's json column comes back parsed, SQLite's as text.
+    items_back = [
+        (r.positive_items if isinstance(r.positive_items, dict) else json.loads(r.positive_items))
+        for r in back
+    ]
+    assert [items["A"] for items in items_back] == [i for _, i, _ in stored]
     # A note read is "joint work can continue" to the code before; the others as they were.
     assert [row.decision for row in back] == [None, "joint_ok", "referred"]
