@@ -174,6 +174,9 @@ def from_environment() -> dict[str, Any]:
             # Comma-separated Fernet keys, newest first (see encryption.py).
             settings[name] = [key.strip() for key in keys.split(",") if key.strip()]
             break
+    if keys := os.environ.get("COUNSELOR_AUDIT_KEYS"):
+        # Comma-separated hex keys, newest first (see audit/keys.py).
+        settings["COUNSELOR_AUDIT_KEYS"] = [key.strip() for key in keys.split(",") if key.strip()]
     for name in ENVIRONMENT_SETTINGS:
         if value := os.environ.get(name):
             settings[name] = _typed(name, value)
