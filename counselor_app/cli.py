@@ -312,8 +312,8 @@ def backup_command(path: Path) -> None:
         raise click.ClickException(str(error)) from error
     click.echo(f"Backup written to {path}.")
     click.echo(
-        "The data keys and audit keys are not in it: keep instance/data_keys and "
-        "instance/audit_keys safe separately."
+        "The data keys are not in it: keep instance/data_keys safe separately (and "
+        "instance/audit_keys with it)."
     )
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
-from sqlalchemy import delete, event, insert, select, text, update
+from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.sql import column as sa_column
 from sqlalchemy.sql import table as sa_table
 
@@ -227,9 +227,10 @@ def test_a_change_and_its_row_are_committed_together(
         raise RuntimeError("the audit row cannot be written")
 
     # The audit row cannot be written: the change is not kept either.
+    token = {"csrf_token": client.csrf_token()}  # a page view: recorded, before the patch
     with monkeypatch.context() as patch:
         patch.setattr(audit, "record", unwritable)
-        assert status_of(lambda: client.post_form(close)) == 500
+        assert status_of(lambda: client.post(close, data=token)) == 500
     assert not closed(app, couple_id)
 
     def refuse(conn, cursor, statement, *args):
@@ -277,7 +278,6 @@ def test_one_therapists_chain_lock_never_holds_up_another(app, backend, make_the
     login(client, eli)
     with app.app_context():
         engine = db.engine
-        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     def give_up_soon(dbapi_connection, record):
         # Should Eli's request wait on Dana's lock, it fails rather than hangs the suite.
@@ -286,19 +286,45 @@ def test_one_therapists_chain_lock_never_holds_up_another(app, backend, make_the
 
     engine.dispose()
     event.listen(engine, "connect", give_up_soon)
+    answered = {}
     try:
-        with psycopg.connect(url, autocommit=True) as holder:
-            holder.execute("SELECT pg_advisory_lock(%s, %s)", (audit.CHAIN_LOCKS, dana.id))
-            assert client.get("/").status_code == 200
-            with engine.connect() as other, pytest.raises(Exception, match="lock timeout"):
-                other.execute(
-                    text("SELECT pg_advisory_xact_lock(:space, :chain)"),
-                    {"space": audit.CHAIN_LOCKS, "chain": dana.id},
-                )
+        with app.app_context():
+            # Dana's audited write, not committed yet: it holds whatever her chain's writers wait on.
+            audit.record("view", therapist_id=dana.id)
+            # Eli's request from another thread: an app context (and connection) of its own.
+            eli_asks = threading.Thread(target=lambda: answered.update(page=client.get("/")))
+            eli_asks.start()
+            eli_asks.join(timeout=30)
+            db.session.rollback()
     finally:
         event.remove(engine, "connect", give_up_soon)
         engine.dispose()
+    assert answered["page"].status_code == 200
     assert ("view", "couples", None, None, eli.id) in events(app)
+
+
+def test_on_sqlite_a_writer_that_got_in_between_never_forks_the_chain(app, backend, therapist):
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL: the chain's lock keeps the other writer out (test above)")
+    interleaved = []
+
+    def other_process_first(conn, cursor, statement, *args):
+        # Between our reading the chain's last row and our INSERT, another writer appends.
+        if statement.startswith("INSERT INTO counselor_audit_event") and not interleaved:
+            interleaved.append(statement)
+            with app.app_context():  # a session (and connection) of its own
+                audit.record("view", therapist_id=therapist.id)
+                db.session.commit()
+
+    with app.app_context():
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", other_process_first)
+        try:
+            audit.record("update", therapist_id=therapist.id)
+            db.session.commit()
+        finally:
+            event.remove(engine, "before_cursor_execute", other_process_first)
+        assert audit.verify().ok and audit.verify().checked == 2 and interleaved
 
 
 def test_the_upgrade_rechains_under_the_key_and_the_downgrade_goes_back(empty_database, tmp_path):

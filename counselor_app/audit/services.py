@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, func, insert, select, text
+from sqlalchemy import Select, func, insert, literal, select, text
 
 from counselor_app.audit import keys
 from counselor_app.extensions import db
@@ -29,9 +29,6 @@ GENESIS = "0" * 64
 # With a chain's number, the PostgreSQL advisory lock that serialises the writers of that chain
 # only (two int4 keys: a key space apart from one-bigint locks such as the upgrade's).
 CHAIN_LOCKS = 715_309
-# SQLite: a write that matches nothing but takes the database's write lock, so no other
-# process can add a row between reading the chain's newest row and adding ours.
-SQLITE_WRITE_LOCK = text("UPDATE counselor_audit_event SET chain = chain WHERE 0")
 # What each row's hash covers, besides the previous row's hash.
 CHAINED_FIELDS = (
     "at",
@@ -55,16 +52,14 @@ def signature(secret: bytes, prev_hash: str, fields: dict[str, Any]) -> str:
     return hmac.new(secret, body.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def _lock_chain(chain: int) -> None:
-    """Until the transaction ends, nobody else appends to ``chain`` (PostgreSQL: other chains
-    go on; SQLite serialises every write anyway)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(
-            text("SELECT pg_advisory_xact_lock(:space, :chain)"),
-            {"space": CHAIN_LOCKS, "chain": chain},
-        )
-    else:
-        db.session.execute(SQLITE_WRITE_LOCK)
+def _head(chain: int) -> Select[tuple[str]]:
+    """The hash of ``chain``'s newest row."""
+    return (
+        select(AuditEvent.hash)
+        .where(AuditEvent.chain == chain)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
 
 
 def record(
@@ -87,13 +82,6 @@ def record(
     """
     if chain is None:
         chain = PRACTICE_CHAIN if therapist_id is None else therapist_id
-    _lock_chain(chain)
-    last = db.session.scalar(
-        select(AuditEvent.hash)
-        .where(AuditEvent.chain == chain)
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
-    )
     key_id, secret = keys.in_use().current
     fields = {
         "at": utcnow().replace(microsecond=0),
@@ -107,12 +95,46 @@ def record(
         "chain": chain,
         "key_id": key_id,
     }
-    prev_hash = last or GENESIS
+    if db.session.get_bind().dialect.name == "postgresql":
+        _append_locked(chain, fields, secret)
+    else:
+        _append_if_still_last(chain, fields, secret)
+
+
+def _append_locked(chain: int, fields: dict[str, Any], secret: bytes) -> None:
+    """PostgreSQL: under the chain's own lock, held to the commit, so two writers never chain
+    onto the same row, and writers of other chains never wait."""
+    db.session.execute(
+        text("SELECT pg_advisory_xact_lock(:space, :chain)"), {"space": CHAIN_LOCKS, "chain": chain}
+    )
+    prev_hash = db.session.scalar(_head(chain)) or GENESIS
     db.session.execute(
         insert(AuditEvent).values(
             **fields, prev_hash=prev_hash, hash=signature(secret, prev_hash, fields)
         )
     )
+
+
+def _append_if_still_last(chain: int, fields: dict[str, Any], secret: bytes) -> None:
+    """SQLite: the row goes in only if the chain still ends where it was read, checked by the
+    INSERT itself, which holds the database's write lock (one writer at a time), so two
+    processes never chain onto the same row; the lock is held no longer than the INSERT and
+    the commit. When another process got in between, read again: the failed INSERT took the
+    write lock, so the second try succeeds."""
+    for _ in range(2):
+        prev_hash = db.session.scalar(_head(chain)) or GENESIS
+        values = {**fields, "prev_hash": prev_hash, "hash": signature(secret, prev_hash, fields)}
+        columns = [AuditEvent.__table__.c[name] for name in values]
+        still_last = func.coalesce(_head(chain).scalar_subquery(), GENESIS) == prev_hash
+        appended = db.session.execute(
+            insert(AuditEvent).from_select(
+                list(values),
+                select(*(literal(values[c.name], c.type) for c in columns)).where(still_last),
+            )
+        )
+        if appended.rowcount:  # type: ignore[attr-defined]
+            return
+    raise RuntimeError("The audit row could not be appended to its chain.")
 
 
 # Who did it, for a command run on the server: nobody signed in, so no therapist id.
