@@ -17,6 +17,7 @@ from flask_sqlalchemy import SQLAlchemy
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from counselor_app import config, errors
+from counselor_app.audit.keys import ensure_audit_keys
 from counselor_app.config import ConfigurationError
 from counselor_app.encryption import DataKeysError, ensure_data_keys
 from counselor_app.extensions import EXTENSION_KEY, Counselor, csrf, login_manager, own_db
@@ -34,10 +35,11 @@ def create_app(
 ) -> Flask:
     """Build the standalone application; ``test_config`` overrides every other setting.
 
-    The instance folder (config.py, secret_key, data_keys): ``instance_path`` when given, else
-    ``COUNSELOR_INSTANCE_PATH`` from the environment, else Flask's default (``instance/`` in
-    a checkout, ``<venv>/var/counselor_app-instance`` installed). Raises ConfigurationError
-    (printed as one line by ``flask``) when the app must not start as configured.
+    The instance folder (config.py, secret_key, data_keys, audit_keys): ``instance_path`` when
+    given, else ``COUNSELOR_INSTANCE_PATH`` from the environment, else Flask's default
+    (``instance/`` in a checkout, ``<venv>/var/counselor_app-instance`` installed). Raises
+    ConfigurationError (printed as one line by ``flask``) when the app must not start as
+    configured.
     """
     app = Flask(
         __name__,
@@ -115,6 +117,7 @@ def init_app(
         config.scope_sqlite_pragmas(counselor.db.engine)
         # Checked against the stored ciphertext: never a new key beside data it cannot open.
         ensure_data_keys(app, counselor.db.engine)
+    ensure_audit_keys(app)
     app.register_blueprint(mount.build(counselor), url_prefix=counselor.url_prefix)
     if counselor.standalone_sign_in:
         ratelimit.limit_sign_in(app, counselor.limiter, f"{counselor.name}.{ratelimit.SIGN_IN}")

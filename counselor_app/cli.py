@@ -9,6 +9,7 @@ is in the audit trail, as the operator's (audit.record_operator).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from counselor_app import backup, config, demo, encryption, operations, schema
 from counselor_app.admin import services as accounts
+from counselor_app.audit import keys as audit_keys
 from counselor_app.audit import services as audit
 from counselor_app.auth import services
 from counselor_app.extensions import db
@@ -166,19 +168,79 @@ def setup_command() -> None:
         click.echo("Database is up to date; therapist accounts already exist.")
 
 
-audit_cli = AppGroup("audit", help="Check the audit trail.")
+audit_cli = AppGroup("audit", help="Check the audit trail, anchor it, rotate its key.")
 
 
 @audit_cli.command("verify")
-def audit_verify_command() -> None:
-    """Check the hash chain: an edited or deleted row makes this fail (exit status 1)."""
-    result = audit.verify()
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="An anchor made earlier by `audit anchor`: also fail if a chain lost its newest rows.",
+)
+def audit_verify_command(anchor_file: Path | None) -> None:
+    """Check every chain of the audit trail: an edited or deleted row, or (with --anchor) rows
+    deleted from a chain's end, make this fail (exit status 1)."""
+    anchor = _read_anchor(anchor_file) if anchor_file else None
+    result = audit.verify(anchor)
     if result.ok:
-        click.echo(f"Audit trail intact: {result.checked} events checked.")
+        anchored = f"; {result.anchored} chain ends match the anchor" if anchor else ""
+        click.echo(
+            f"Audit trail intact: {result.checked} events checked in {result.chains} "
+            f"chains{anchored}."
+        )
         return
+    for problem in result.breaks:
+        click.echo(f"Broken: {problem}.", err=True)
     raise click.ClickException(
-        f"Audit trail broken at event {result.broken_at}: {result.reason} "
-        f"({result.checked} events before it are intact)."
+        f"Audit trail broken in {len(result.breaks)} chain(s) ({result.checked} events intact)."
+    )
+
+
+def _read_anchor(path: Path) -> dict:
+    try:
+        return audit.read_anchor(path.read_text(encoding="utf-8"))
+    except audit.AnchorError as error:
+        raise click.ClickException(f"{path}: {error}") from error
+
+
+@audit_cli.command("anchor")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the anchor to this file instead of standard output.",
+)
+def audit_anchor_command(output: Path | None) -> None:
+    """Print every chain's newest event (id and hash) as JSON, to keep where the database
+    cannot rewrite it (an external log, another machine); `audit verify --anchor` later shows
+    any newest rows deleted since."""
+    text = json.dumps(audit.anchor(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Anchor written to {output}.", err=True)
+
+
+@audit_cli.command("rotate-key")
+def audit_rotate_key_command() -> None:
+    """Sign new audit rows with a new key; the old keys stay in the file, after it, to verify
+    the rows they signed. Run it with the app stopped (running workers hold the old key)."""
+    if audit_keys.configured_in_settings(current_app):
+        raise click.ClickException(
+            "The audit keys come from the COUNSELOR_AUDIT_KEYS setting: put a new key (64 hex "
+            "digits) first in it, keep the old ones after it, and restart (see the README)."
+        )
+    path = audit_keys.keys_path(current_app)
+    old_keys = path.read_text().split()
+    new_keys = [audit_keys.new_key(), *old_keys]
+    encryption.write_keys(path, new_keys)
+    audit_keys.use_keys(current_app, new_keys)
+    sealed = audit.seal_chains()
+    db.session.commit()
+    click.echo(
+        f"New audit key {audit_keys.in_use().current[0]} written first in {path}; {sealed} "
+        "chains go on under it. Keep the file with the data keys, apart from the backups."
     )
 
 
@@ -249,7 +311,10 @@ def backup_command(path: Path) -> None:
     except backup.BackupError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Backup written to {path}.")
-    click.echo("The data keys are not in it: keep instance/data_keys safe separately.")
+    click.echo(
+        "The data keys are not in it: keep instance/data_keys safe separately (and "
+        "instance/audit_keys with it)."
+    )
 
 
 @click.command("restore")

@@ -185,6 +185,9 @@ def from_environment() -> dict[str, Any]:
             # Comma-separated Fernet keys, newest first (see encryption.py).
             settings[name] = [key.strip() for key in keys.split(",") if key.strip()]
             break
+    if keys := os.environ.get("COUNSELOR_AUDIT_KEYS"):
+        # Comma-separated hex keys, newest first (see audit/keys.py).
+        settings["COUNSELOR_AUDIT_KEYS"] = [key.strip() for key in keys.split(",") if key.strip()]
     for name in ENVIRONMENT_SETTINGS:
         if value := os.environ.get(name):
             settings[name] = _typed(name, value)
@@ -239,12 +242,18 @@ def write_once(path: Path, content: str) -> None:
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole under a name of its own, then linked into place: a worker that finds the
+    # file never reads it half written.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
+        os.link(partial, path)
     except FileExistsError:
-        return
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content)
+        pass  # another worker's file came first: theirs is the one every worker reads
+    finally:
+        partial.unlink()
 
 
 def load(app: Flask, test_config: dict[str, Any] | None) -> None:

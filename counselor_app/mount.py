@@ -27,7 +27,7 @@ from counselor_app.admin.views import bp as admin_bp
 from counselor_app.appointments.views import bp as appointments_bp
 from counselor_app.assessment.views import bp as assessment_bp
 from counselor_app.assessment.views import safety_review_pending
-from counselor_app.audit.views import audit_request
+from counselor_app.audit.views import audit_request, forget_request, watch_commits
 from counselor_app.auth.identity import current_therapist, host_user_signed_in
 from counselor_app.auth.views import bp as auth_bp
 from counselor_app.auth.views import enforce_session_limits
@@ -125,6 +125,9 @@ def build(counselor: Counselor) -> Blueprint:
         parent.register_blueprint(child)
     parent.before_request(require_therapist)
     parent.before_request(check_csrf)
+    # Last: only a request let through (signed in, its token checked) may change anything.
+    parent.before_request(watch_commits)
+    parent.teardown_request(forget_request)
     # Flask runs after_request hooks last-registered first: the audit trail's commit goes last,
     # so the hooks before it read the signed-in therapist before the commit expires it.
     parent.after_request(audit_request)

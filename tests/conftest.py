@@ -28,6 +28,8 @@ BACKENDS = ("sqlite", "postgresql")
 PASSWORD = "a calm harbour at dawn"
 # A fixed key, so the template database and every per-test copy read each other's ciphertext.
 DATA_KEY = "Q291bnNlbG9yQXBwVGVzdEtleU5vdEZvclByb2R1Y3Q="
+# The audit chain's key, fixed likewise: no test writes an audit_keys file into the checkout.
+AUDIT_KEY = "a0d17c4e" * 8
 # scrypt at a small cost: the suite signs in thousands of times, and scrypt's full cost (about
 # 0.1 s a hash or check here) is what production keeps (tests/test_auth.py checks the default).
 FAST_PASSWORD_HASH = "scrypt:1024:8:1"
@@ -62,6 +64,7 @@ def base_config(url: str, instance: Path) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": url,
         "COUNSELOR_COUPLES_PER_PAGE": 20,
         "COUNSELOR_DATA_KEYS": [DATA_KEY],
+        "COUNSELOR_AUDIT_KEYS": [AUDIT_KEY],
         "COUNSELOR_PASSWORD_HASH": FAST_PASSWORD_HASH,
     }
 

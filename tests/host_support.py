@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade as host_upgrade
 
-from conftest import FAST_PASSWORD_HASH, build_template, fresh_database
+from conftest import AUDIT_KEY, FAST_PASSWORD_HASH, build_template, fresh_database
 from counselor_app import schema
 from examples.host_app.host_app import create_app as create_host_app
 from examples.host_app.host_app import db as host_db
@@ -59,6 +59,7 @@ def host_config(url: str, instance: Path) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": url,
         "INSTANCE_PATH": str(instance),
         "COUNSELOR_DATA_KEYS": [DATA_KEY],
+        "COUNSELOR_AUDIT_KEYS": [AUDIT_KEY],
         "COUNSELOR_PASSWORD_HASH": FAST_PASSWORD_HASH,
         "HOST_PASSWORD_HASH": FAST_PASSWORD_HASH,
     }

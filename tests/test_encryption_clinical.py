@@ -82,7 +82,7 @@ CLEAR = {
     "created_by_id created_at expires_at emailed_at opened_at started_at completed_at "
     "revoked_at version",
     "counselor_audit_event": "id at therapist_id action object_type object_id couple_id endpoint "
-    "address prev_hash hash",
+    "address chain key_id prev_hash hash",
     "counselor_maintenance": "id reason raised_by raised_at",
     "counselor_rate_limit": "key count expires_at",
 }

@@ -148,7 +148,12 @@ def test_counselor_instance_path_holds_config_and_keys(tmp_path, clean_env):
     assert app.config["SECRET_KEY"] == "kept-secret-key"
     token = app.extensions[EXTENSION].encrypt(b"x")
     assert Fernet(DATA_KEY).decrypt(token) == b"x"  # the key read from the instance folder
-    assert sorted(p.name for p in instance.iterdir()) == ["config.py", "data_keys", "secret_key"]
+    assert sorted(p.name for p in instance.iterdir()) == [
+        "audit_keys",  # made at first start, beside the data keys
+        "config.py",
+        "data_keys",
+        "secret_key",
+    ]
     # Nothing written beside the package (where an installed wheel's instance folder would be).
     after = sorted(default_instance.rglob("*")) if default_instance.exists() else []
     assert after == before

@@ -83,13 +83,14 @@ def test_the_revisions_that_rewrite_data_are_marked():
     """A revision that rewrites stored rows says so (``rewrites_data = True``), so the upgrade
     backs up first: the encryption (0007), the table prefix (0008, a copy on SQLite), the
     check-ins given their couple (0010), note-only safety alerts made notices (0013), every
-    clinical value encrypted (0014) and the tables rebuilt with AUTOINCREMENT on SQLite (0017)."""
+    clinical value encrypted (0014), the audit trail re-signed per chain (0015) and the tables
+    rebuilt with AUTOINCREMENT on SQLite (0017)."""
     marked = {
         script.revision
         for script in schema._scripts().walk_revisions()
         if getattr(script.module, "rewrites_data", False)
     }
-    assert marked == {"0007", "0008", "0010", "0013", "0014", "0017"}
+    assert marked == {"0007", "0008", "0010", "0013", "0014", "0015", "0017"}
 
 
 @pytest.mark.parametrize("revision", ["0099", "0011"], ids=["newer", "older"])
@@ -309,7 +310,15 @@ def test_upgrading_from_before_the_encryption_backs_up_once(empty_database, tmp_
     app = app_on(empty_database(), tmp_path / "instance")
     with app.app_context():
         schema.upgrade("0006")
-        assert operations.rewriting_revisions() == ["0007", "0008", "0010", "0013", "0014", "0017"]
+        assert operations.rewriting_revisions() == [
+            "0007",
+            "0008",
+            "0010",
+            "0013",
+            "0014",
+            "0015",
+            "0017",
+        ]
     made: list[Path] = []
     monkeypatch.setattr(backup, "backup", made.append)
     result = run(app, "upgrade")

@@ -1,8 +1,10 @@
-"""Recording every access to and change of client data, from one request hook."""
+"""Recording every access to and change of client data, from the request hooks."""
 
 from __future__ import annotations
 
 from flask import g, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from counselor_app.audit import services
@@ -85,17 +87,72 @@ def nothing_done() -> None:
     g.nothing_done = True
 
 
+def _audited(endpoint: str) -> bool:
+    return (
+        endpoint not in NOT_HERE
+        and endpoint.split(".")[0] in AUDITED_BLUEPRINTS
+        and bool(current_therapist)
+    )
+
+
+def watch_commits() -> None:
+    """Before a request that may change client data: its audit row is written as part of the
+    commit that changes it (see record_in_commit), so a change is never kept without its row
+    and a change rolled back (a conflict, a refused constraint) leaves none.
+
+    A listener on this request's session only, removed when the request ends (stop_watching):
+    a host's own sessions and pages are never watched."""
+    if request.method in READS or not _audited(local_endpoint()):
+        return
+    session = db.session()
+    event.listen(session, "before_commit", record_in_commit)
+    event.listen(session, "after_commit", _committed)
+    g.audit_watched = session
+
+
+def record_in_commit(session: Session) -> None:
+    """The request's audit row, into the transaction being committed (once per request)."""
+    if not g.get("audit_committed") and not g.get("nothing_done"):
+        _record_request()
+
+
+def _committed(session: Session) -> None:
+    g.audit_committed = True
+
+
+def stop_watching() -> None:
+    session = g.pop("audit_watched", None)
+    if session is not None:
+        event.remove(session, "before_commit", record_in_commit)
+        event.remove(session, "after_commit", _committed)
+
+
+def forget_request(error: BaseException | None) -> None:
+    """When the request ends, however it ends: nothing of it is left for the next request
+    (a test may run several in one app context, which g belongs to)."""
+    stop_watching()
+    g.pop("audit_committed", None)
+
+
 def audit_request(response: Response) -> Response:
-    """After every successful request of a signed-in therapist to this package's pages."""
-    endpoint = local_endpoint()
+    """After every successful request of a signed-in therapist to this package's pages: a
+    read (or a request that committed nothing) is recorded here, in a transaction of its own;
+    a change was recorded with its commit."""
+    stop_watching()
     if (
-        response.status_code >= 400
+        g.pop("audit_committed", False)  # recorded with the change it made
+        or response.status_code >= 400
         or g.get("nothing_done")  # a refused change that still answers with a redirect
-        or endpoint in NOT_HERE
-        or endpoint.split(".")[0] not in AUDITED_BLUEPRINTS
-        or not current_therapist
+        or not _audited(local_endpoint())
     ):
         return response
+    _record_request()
+    db.session.commit()
+    return response
+
+
+def _record_request() -> None:
+    endpoint = local_endpoint()
     # The couple's id is taken off the URL by its parent blueprint (see couples.views).
     args = {**(request.view_args or {}), "couple_id": g.get("couple_id")}
     area = endpoint.split(".")[-2] if endpoint.startswith("couple.") else endpoint.split(".")[0]
@@ -112,8 +169,7 @@ def audit_request(response: Response) -> Response:
         endpoint=endpoint,
         address=request.remote_addr or "",
     )
-    db.session.commit()
-    return response
 
 
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 AUDITED_BLUEPRINTS = frozenset({"couples", "couple", "library", "admin", "calendars"})

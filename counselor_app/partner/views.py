@@ -111,7 +111,8 @@ def private_pages(response: Response) -> Response:
 
 
 def _record(action: str, invitation: Invitation) -> None:
-    """The audit trail, ids only: which invitation, which couple, from where."""
+    """The audit trail, ids only: which invitation, which couple, from where; on the chain of
+    the couple's therapist (no therapist did it, but it is their couple's record)."""
     audit.record(
         action,
         therapist_id=None,
@@ -120,6 +121,7 @@ def _record(action: str, invitation: Invitation) -> None:
         couple_id=invitation.couple_id,
         endpoint=local_endpoint() or "partner_link",
         address=request.remote_addr or "",
+        chain=invitation.couple.therapist_id,
     )
 
 

@@ -27,6 +27,8 @@ from counselor_app.schema import upgrade
 PASSWORD = "benchmark practice passphrase"
 # A fixed key, so gunicorn workers started later read what this process wrote.
 DATA_KEYS = "QmVuY2htYXJrUHJhY3RpY2VLZXlOb3RGb3JSZWFsVXM="
+# And one audit key, so they sign their audit rows as this process does (audit verify).
+AUDIT_KEYS = "62656e63686d61726b2061756469742b6b6579206e6f7420666f72207265616c"
 PAGES = {
     "login (signed out)": "/login",
     "dashboard": "/",
@@ -58,6 +60,7 @@ def settings(url: str, data_keys: str = DATA_KEYS) -> dict[str, object]:
         "SECRET_KEY": "bench",
         "SQLALCHEMY_DATABASE_URI": url,
         "COUNSELOR_DATA_KEYS": data_keys.split(","),
+        "COUNSELOR_AUDIT_KEYS": [AUDIT_KEYS],
     }
 
 

@@ -36,7 +36,7 @@ from cryptography.fernet import Fernet  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 import pgcluster  # noqa: E402
-from bench_pages import throwaway_app  # noqa: E402
+from bench_pages import AUDIT_KEYS, throwaway_app  # noqa: E402
 from counselor_app import demo  # noqa: E402
 from counselor_app.extensions import db  # noqa: E402
 from counselor_app.models import Appointment, Couple, SessionPlan, Therapist  # noqa: E402
@@ -56,11 +56,13 @@ RESULT_PREFIX = "WRK-RESULT"
 # audited): what signing in, the session and the page frame cost before any page's own work.
 SIGNED_IN_FLOOR = "/account/password"
 
-# wrk's Lua side. One Lua state per wrk thread: each rotates through the pages on its own, counts
-# what is not a 2xx (a 302 to /login means the cookie no longer signs in: an error here), and
-# done() adds the threads' counts (setup() kept a handle on each thread) and prints one line.
+# wrk's Lua side. One Lua state per wrk thread: each rotates through the pages (and the signed-in
+# sessions, when there are several) on its own, counts what is not a 2xx (a 302 to /login means
+# the cookie no longer signs in: an error here), and done() adds the threads' counts (setup()
+# kept a handle on each thread) and prints one line.
 WRK_SCRIPT = """
 local paths = {%(paths)s}
+local cookies = {%(cookies)s}
 local threads = {}
 local counter = 0
 non2xx = 0
@@ -70,12 +72,12 @@ function setup(thread)
 end
 
 function init(args)
-  wrk.headers["Cookie"] = "%(cookie)s"
   wrk.headers["User-Agent"] = "%(agent)s"
 end
 
 function request()
   counter = counter + 1
+  wrk.headers["Cookie"] = cookies[(counter %% #cookies) + 1]
   return wrk.format("GET", paths[(counter %% #paths) + 1])
 end
 
@@ -152,6 +154,7 @@ def serve(
         **os.environ,
         "DATABASE_URL": database_url,
         "COUNSELOR_DATA_KEYS": data_keys,
+        "COUNSELOR_AUDIT_KEYS": AUDIT_KEYS,
         "SECRET_KEY": SECRET_KEY,
     }
     with tempfile.TemporaryDirectory(prefix="counselor-gunicorn-") as folder:
@@ -283,9 +286,10 @@ def http_page_times(
 
 
 def load(
-    base_url: str, cookie: str, urls: list[str], connections: int, seconds: int
+    base_url: str, cookie: str | list[str], urls: list[str], connections: int, seconds: int
 ) -> dict[str, float]:
-    """Drive ``urls`` in turn with wrk for ``seconds``: requests/s, latency and errors.
+    """Drive ``urls`` in turn with wrk for ``seconds``: requests/s, latency and errors. A list
+    of cookies: the requests go to each signed-in session in turn (several therapists).
 
     ``errors`` counts every response that is not a 2xx (a redirect to the sign-in page included)
     and every socket error (connect, read, write, timeout).
@@ -295,7 +299,7 @@ def load(
         raise RuntimeError("wrk is missing: apt-get install -y wrk")
     script = WRK_SCRIPT % {
         "paths": ", ".join(f'"{url}"' for url in urls),
-        "cookie": cookie,
+        "cookies": ", ".join(f'"{c}"' for c in ([cookie] if isinstance(cookie, str) else cookie)),
         "agent": USER_AGENT,
         "prefix": RESULT_PREFIX,
     }

@@ -7,6 +7,8 @@ Measures, on SQLite and on a throwaway PostgreSQL cluster:
   statements each page sends;
 - on PostgreSQL, the large practice served by gunicorn: the pages over HTTP one at a time, then
   throughput under load with wrk at 16 and 64 connections beside /healthz (bench_pages, load);
+- on both databases, the dashboard through gunicorn with 16 connections spread over 8
+  therapists, each audited on their own chain (therapists_load);
 - PDFs: warm renders beside plain WeasyPrint, re-downloads, the progress report, a batch of 100
   handouts with a process pool, and a worker's memory over 1,000 renders (pdfs).
 """
@@ -33,6 +35,7 @@ import load  # noqa: E402
 import pdfs  # noqa: E402
 import psycopg  # noqa: E402
 import pypdf  # noqa: E402
+import therapists_load  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from weasyprint import CSS, HTML  # noqa: E402
 
@@ -324,6 +327,7 @@ def main() -> None:
             )
     finally:
         cluster.stop()
+    therapists_load.bench_both(quick, runs=3, backends=("sqlite", "postgresql"))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """part versions on the appointment page; a homework note kept without an outcome
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-02
 
 Each form of the appointment page that edits the appointment's children (a partner's
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 # Whether upgrading past this revision rewrites stored rows (counselor_app.operations: a backup
