@@ -90,8 +90,10 @@ def init_app(
     blueprint's name (``COUNSELOR_BLUEPRINT_NAME``, else "counselor").
     """
     from counselor_app import cli, mount, ratelimit
+    from counselor_app.flags.rules import check_margins_setting
 
     config.apply_defaults(app)
+    check_margins_setting(app.config["COUNSELOR_BORDERLINE_MARGINS"])
     if identity is None and getattr(app, "login_manager", None) not in (None, login_manager):
         raise RuntimeError(
             "This app has a Flask-Login LoginManager of its own: pass identity= to "
@@ -117,7 +119,7 @@ def init_app(
         config.scope_sqlite_pragmas(counselor.db.engine)
         # Checked against the stored ciphertext: never a new key beside data it cannot open.
         ensure_data_keys(app, counselor.db.engine)
-    ensure_audit_keys(app)
+        ensure_audit_keys(app, counselor.db.engine)
     app.register_blueprint(mount.build(counselor), url_prefix=counselor.url_prefix)
     if counselor.standalone_sign_in:
         ratelimit.limit_sign_in(app, counselor.limiter, f"{counselor.name}.{ratelimit.SIGN_IN}")

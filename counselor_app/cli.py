@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -225,19 +226,29 @@ def audit_anchor_command(output: Path | None) -> None:
 @audit_cli.command("rotate-key")
 def audit_rotate_key_command() -> None:
     """Sign new audit rows with a new key; the old keys stay in the file, after it, to verify
-    the rows they signed. Run it with the app stopped (running workers hold the old key)."""
+    the rows they signed. Running workers read the new file at their next audited request:
+    meanwhile the maintenance flag is up (they answer 503), so none signs a row under the old
+    key after the chains were sealed under the new one."""
     if audit_keys.configured_in_settings(current_app):
         raise click.ClickException(
             "The audit keys come from the COUNSELOR_AUDIT_KEYS setting: put a new key (64 hex "
             "digits) first in it, keep the old ones after it, and restart (see the README)."
         )
-    path = audit_keys.keys_path(current_app)
-    old_keys = path.read_text().split()
-    new_keys = [audit_keys.new_key(), *old_keys]
-    encryption.write_keys(path, new_keys)
-    audit_keys.use_keys(current_app, new_keys)
-    sealed = audit.seal_chains()
-    db.session.commit()
+    try:
+        operations.raise_flag("audit key rotation")
+    except operations.UpgradeError as error:
+        raise click.ClickException(str(error)) from error
+    try:
+        wait = operations.upgrade_wait()
+        click.echo(f"Maintenance flag raised: every worker answers 503. Waiting {wait:g} s.")
+        time.sleep(wait)
+        path = audit_keys.keys_path(current_app)
+        encryption.write_keys(path, [audit_keys.new_key(), *path.read_text().split()])
+        audit_keys.use_key_file(current_app)
+        sealed = audit.seal_chains()
+        db.session.commit()
+    finally:
+        operations.lower_flag()
     click.echo(
         f"New audit key {audit_keys.in_use().current[0]} written first in {path}; {sealed} "
         "chains go on under it. Keep the file with the data keys, apart from the backups."

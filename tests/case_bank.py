@@ -29,7 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from counselor_app.flags import CHALLENGES, Evaluation, Ruleset, evaluate, load_ruleset
+from counselor_app.flags import (
+    CHALLENGES,
+    Evaluation,
+    Ruleset,
+    SuggestedFlag,
+    evaluate,
+    load_ruleset,
+)
+from counselor_app.flags.engine import Reading
 from counselor_app.instruments import Instrument, Item, load
 
 CASES_DIR = Path(__file__).parent / "cases"
@@ -287,17 +295,25 @@ def score_style(cases: Iterable[Case], style: str, ruleset: Ruleset) -> StyleSco
 
 
 def on_threshold(case: Case, style: str, ruleset: Ruleset) -> list[str]:
-    """Expected flags raised only by numbers landing exactly on a rule's threshold: one answer
-    a step milder and the therapist would not see them. Returned as readable lines."""
-    lines = []
-    for flag in run(case, style, ruleset).flags:
-        if flag.challenge_key not in case.expected:
-            continue
-        met = [reading for hit in flag.hits for reading in hit.readings if reading.met]
-        if met and all(r.beyond == 0 and not r.key_items for r in met):
-            details = " | ".join(hit.detail for hit in flag.hits)
-            lines.append(f"{case.id} ({style}): {flag.challenge_key}: {details}")
-    return lines
+    """Expected flags raised only by numbers landing exactly on a rule's threshold, with no
+    strongly endorsed key item and no endorsement count behind them: one answer a step milder
+    and the therapist would not see them. Returned as readable lines."""
+    return [line for flag in run(case, style, ruleset).flags if (line := _exact(case, style, flag))]
+
+
+def _exact(case: Case, style: str, flag: SuggestedFlag) -> str | None:
+    """The flag as a line when it is expected and rests only on exact thresholds, else None."""
+    if flag.challenge_key not in case.expected:
+        return None
+    met = [reading for hit in flag.hits for reading in hit.readings if reading.met]
+    if met and all(_only_exactly_at_threshold(r) for r in met):
+        details = " | ".join(hit.detail for hit in flag.hits)
+        return f"{case.id} ({style}): {flag.challenge_key}: {details}"
+    return None
+
+
+def _only_exactly_at_threshold(reading: Reading) -> bool:
+    return reading.beyond == 0 and not reading.key_items and not reading.broadly_endorsed
 
 
 # --------------------------------------------------------------------------------------- table

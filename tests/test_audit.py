@@ -9,14 +9,15 @@ import json
 import secrets
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.sql import column as sa_column
 from sqlalchemy.sql import table as sa_table
 
-from conftest import Client, base_config, login
-from counselor_app import create_app
+from conftest import AUDIT_KEY, Client, base_config, login
+from counselor_app import create_app, operations
 from counselor_app.audit import keys
 from counselor_app.audit import services as audit
 from counselor_app.extensions import db
@@ -167,14 +168,32 @@ def test_a_deleted_row_is_reported_and_deleted_newest_rows_against_the_anchor(
 def own_keys_app(app, tmp_path):
     """The test's database, served by an app whose instance folder (its audit_keys) is the
     test's own: a test that rewrites the key file rewrites no one else's."""
-    settings = base_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path)
-    del settings["COUNSELOR_AUDIT_KEYS"]  # from its instance folder's file, as in production
-    own = create_app(settings, instance_path=str(tmp_path / "instance"))
+    yield app_on_key_file(app, tmp_path / "instance", [AUDIT_KEY])
+
+
+def app_on_key_file(app, instance, file_keys):
+    """An app on ``app``'s database whose audit keys come from ``instance``'s audit_keys (as
+    in production), holding ``file_keys`` (none: no file)."""
+    settings = base_config(app.config["SQLALCHEMY_DATABASE_URI"], instance)
+    del settings["COUNSELOR_AUDIT_KEYS"]
+    settings["COUNSELOR_UPGRADE_DRAIN_SECONDS"] = 0  # rotate-key's wait for the workers
+    if file_keys:
+        instance.mkdir(parents=True, exist_ok=True)
+        (instance / keys.AUDIT_KEYS_FILE).write_text("".join(f"{k}\n" for k in file_keys))
+    own = create_app(settings, instance_path=str(instance))
     own.test_client_class = Client
-    yield own
-    with own.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return own
+
+
+def test_no_new_audit_key_beside_a_trail_signed_under_another(app, logged_in, tmp_path):
+    """A lost key file (or a server started on another instance folder) is refused at start,
+    rather than a new key made and every later row reported as a break."""
+    logged_in.get("/")  # a row on the trail, signed under the suite's key
+    with pytest.raises(keys.AuditKeysError, match="put back the audit_keys file"):
+        app_on_key_file(app, tmp_path / "lost", [])
+    assert not (tmp_path / "lost" / keys.AUDIT_KEYS_FILE).exists()
+    with pytest.raises(keys.AuditKeysError, match="did not sign it"):
+        app_on_key_file(app, tmp_path / "other", [keys.new_key()])
 
 
 def test_a_rotated_key_still_verifies_old_rows_and_a_missing_key_is_named(own_keys_app, therapist):
@@ -183,11 +202,16 @@ def test_a_rotated_key_still_verifies_old_rows_and_a_missing_key_is_named(own_ke
     login(client, therapist)
     client.get("/")
     old_id = keys.in_use(own).current[0]
+    # Another worker, started before the rotation on the same instance folder.
+    worker = app_on_key_file(own, Path(own.instance_path), [])
     result = cli(own, "rotate-key")
     assert result.exit_code == 0, result.output
+    with own.app_context():
+        assert operations.raised_flag() is None  # up during the rotation only
     key_file = keys.keys_path(own).read_text().split()
     assert len(key_file) == 2 and keys.key_id_of(bytes.fromhex(key_file[1])) == old_id
     new_id = keys.in_use(own).current[0]
+    assert keys.in_use(worker).current[0] == new_id  # read again at its next audited write
     client.get("/couples/new")
     with own.app_context():
         signed = db.session.execute(select(AuditEvent.action, AuditEvent.key_id)).all()

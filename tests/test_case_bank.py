@@ -6,7 +6,11 @@ Pure Python, no database: see tests/case_bank.py for how cases become answers.
 
 from __future__ import annotations
 
+import tomllib
+from importlib.resources import files
+
 from counselor_app.flags import CHALLENGES, evaluate, evaluate_safety, load_ruleset
+from counselor_app.flags.rules import Ruleset, parse_ruleset
 from counselor_app.instruments import SAFETY_ID, Item, load
 
 try:  # tests/ is a plain folder (prepend import mode) or a package, depending on the runner
@@ -15,6 +19,18 @@ except ModuleNotFoundError:  # pragma: no cover
     from tests import case_bank as bank
 
 RULESET = load_ruleset()
+
+
+def _with_line_on_agree() -> Ruleset:
+    """The newest rules with R-FAM-02's line put on "Agree" (4), where v1 had it."""
+    data = tomllib.loads((files("counselor_app.flags") / "rules_v2.toml").read_text())
+    for rule in data["rules"]:
+        if rule["id"] == "R-FAM-02":
+            rule["thresholds"] = {"moderate": 4, "high": 5}
+    return parse_ruleset(data)
+
+
+LINE_ON_AGREE = _with_line_on_agree()
 INTAKE = load(RULESET.intake_id, RULESET.intake_version)
 CASES = bank.load_cases()
 SAFETY_CASES = bank.load_safety_cases()
@@ -69,3 +85,32 @@ def _clear_answer(item: Item) -> str:
     """The one answer to a screen question that is not positive."""
     (answer,) = [str(option.value) for option in item.options if not option.positive]
     return answer
+
+
+def test_the_exact_threshold_check_reports_a_flag_resting_only_on_a_threshold() -> None:
+    # "Agree" (not strongly) that the partner sides with their family, under rules whose
+    # R-FAM-02 has its line on 4 (as v1 had): exactly on it, and no key item or endorsement
+    # count backs it.
+    lone = bank.Case(
+        id="lone_agree",
+        file="(test)",
+        story="",
+        source="",
+        expected=frozenset({"family_social_expectations"}),
+        must_not=frozenset(),
+        background={},
+        a=bank.PartnerStory(agree=("fam_partner_sides",)),
+        b=bank.PartnerStory(),
+    )
+    (line,) = bank.on_threshold(lone, "moderate", LINE_ON_AGREE)
+    assert line.startswith("lone_agree (moderate): family_social_expectations:")
+    assert "mean concern 4 against a threshold of 4: exactly at it" in line
+    # Backed by the endorsement count (two of four family statements endorsed, mean 3.5 exactly
+    # on R-FAM-01's threshold): not reported.
+    backed = bank.Case(
+        **{
+            **lone.__dict__,
+            "a": bank.PartnerStory(agree=("fam_partner_sides", "fam_friends_pressure")),
+        }
+    )
+    assert bank.on_threshold(backed, "moderate", LINE_ON_AGREE) == []

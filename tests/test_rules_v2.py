@@ -103,7 +103,7 @@ def test_one_strongly_endorsed_key_item_raises_its_flag_at_the_lowest_severity()
         assert (flag.severity, flag.partners, flag.borderline) == ("low", ("A",), False)
         hit, mine = reading(flag, rule_id, "A")
         assert (mine.value, mine.level, mine.key_items) == (2.75, None, (item_id,))
-        assert "A: mean concern 2.75 against a threshold of 3.4: 0.65 below" in hit.detail
+        assert "A: mean concern 2.75 against a threshold of 3.5: 0.75 below" in hit.detail
         wording = INTAKE_V2.item(item_id).text
         assert f"raised at low severity by one strongly endorsed item: “{wording}”" in hit.detail
     # "Agree" on its own is no lead; and strong answers from someone who gave every statement
@@ -126,13 +126,13 @@ def test_a_partner_endorsing_half_of_a_rules_statements_raises_it() -> None:
 # ------------------------------------------------------------------------------- borderline
 def test_borderline_results_say_value_threshold_and_margin() -> None:
     neutral = on_intake_v2(NEUTRAL)
-    # One strong, non-key answer among neutral ones: 3.5 against 3.4 is a flag, borderline.
+    # One strong, non-key answer among neutral ones: 3.5 against 3.5 is a flag, borderline.
     flagged = evaluate({**neutral, "com_assume": 5}, neutral).flag("communication_gaps")
     assert flagged is not None and flagged.borderline and flagged.severity == "low"
     hit, mine = reading(flagged, "R-COM-01", "A")
-    assert hit.borderline and (mine.value, mine.threshold, mine.margin) == (3.5, 3.4, 0.25)
+    assert hit.borderline and (mine.value, mine.threshold, mine.margin) == (3.5, 3.5, 0.25)
     assert (
-        "A: mean concern 3.5 against a threshold of 3.4: 0.1 above, borderline "
+        "A: mean concern 3.5 against a threshold of 3.5: exactly at it, borderline "
         "(within the margin of 0.25)"
     ) in hit.detail
     # One step milder: no flag, but listed as worth asking about, in words.
@@ -141,14 +141,32 @@ def test_borderline_results_say_value_threshold_and_margin() -> None:
     (miss,) = [m for m in milder.near_misses if m.challenge_key == "communication_gaps"]
     assert (miss.rule_id, miss.partners) == ("R-COM-01", ("A",))
     assert (
-        "A: mean concern 3.25 against a threshold of 3.4: 0.15 below, within the margin of "
+        "A: mean concern 3.25 against a threshold of 3.5: 0.25 below, within the margin of "
         "0.25: worth asking about"
     ) in miss.detail
-    assert "B: mean concern 3 against a threshold of 3.4: 0.4 below, not raised" in miss.detail
-    # The margin is data, and a practice may narrow (or widen) it.
+    assert "B: mean concern 3 against a threshold of 3.5: 0.5 below, not raised" in miss.detail
+    # The margin is data, and a practice may narrow it, or switch the band off (0).
     narrow = RULES_V2.with_margins({"mean": 0.05})
     assert not evaluate({**neutral, "com_assume": 4}, neutral, ruleset=narrow).near_misses
-    assert not evaluate({**neutral, "com_assume": 5}, neutral, ruleset=narrow).flags[0].borderline
+    off = RULES_V2.with_margins({"mean": 0})
+    assert not evaluate({**neutral, "com_assume": 5}, neutral, ruleset=off).flags[0].borderline
+    # Whatever the margin, a flag that one answer step milder would undo is borderline: 3.67
+    # of three answers is 0.17 past 3.5, one step from 3.33.
+    three = evaluate({**neutral, "dep_uneasy_apart": 5}, neutral, ruleset=narrow)
+    flag = three.flag("codependency_fear")
+    assert flag is not None and flag.borderline
+    hit, mine = reading(flag, "R-DEP-01", "A")
+    assert (mine.value, mine.step) == (3.666667, 0.333333)
+    assert (
+        "A: mean concern 3.67 against a threshold of 3.5: 0.17 above, borderline (one answer "
+        "step milder on one of the 3 statements answered would undo it)"
+    ) in hit.detail
+    # A one-statement rule's line sits half a step below "Agree": "Strongly agree" is not
+    # borderline (one step milder still meets it); "Agree", half a step past, is.
+    for answer, borderline in ((5, False), (4, True)):
+        sides = evaluate({**neutral, "fam_partner_sides": answer}, neutral)
+        _, mine = reading(sides.flag("family_social_expectations"), "R-FAM-02", "A")
+        assert (mine.value, mine.threshold, mine.borderline) == (answer, 3.5, borderline)
     with pytest.raises(RulesetError, match="unknown unit 'furlongs'"):
         RULES_V2.with_margins({"furlongs": 1})
     # Rules v1 keeps no margins: the same answers are in or out, as they always were.
@@ -308,11 +326,11 @@ def test_the_assessment_page_shows_borderline_flags_and_results_worth_asking_abo
     card = page[page.index("Communication gaps") : page.index("</article>", page.index("R-COM-01"))]
     assert ">Borderline</span>" in card and "within the margin of a threshold" in card
     assert "R-COM-01 v2" in card and "(low, borderline)" in card
-    assert "0.1 above, borderline (within the margin of 0.25)" in card
+    assert "exactly at it, borderline (within the margin of 0.25)" in card
     worth = page[page.index('id="worth-asking"') :]
     assert "Borderline — worth asking about (1)" in worth
     assert re.search(r"Boundary strain</strong> \(Partner A\):\s+<span[^>]*>R-BND-01 v2", worth)
-    assert "3.25 against a threshold of 3.4: 0.15 below" in worth
+    assert "3.25 against a threshold of 3.5: 0.25 below" in worth
     # A practice's own margin replaces the ruleset's.
     app.config["COUNSELOR_BORDERLINE_MARGINS"] = {"mean": 0.1}
     with app.test_request_context():
@@ -346,3 +364,44 @@ def test_fhir_import_keeps_a_couple_on_the_intake_version_it_began(app, therapis
             )
         ).all()
     assert stored == [1, 1]
+
+
+def test_half_the_statements_endorsed_counts_only_with_at_least_neutral_concern() -> None:
+    # Agree, Agree, Strongly disagree, Strongly disagree with four money worries: mean 2.5.
+    split = ordinary(fin_argue=4, fin_open=2, fin_fair_decisions=5, fin_own_money=5)
+    flags = evaluate(split, ordinary())
+    assert flags.flag("financial_tension") is None
+    assert RULES_V2.endorsed_min_mean == 3.0
+
+
+def test_monitoring_strongly_endorsed_adds_a_therapist_note_and_no_joint_exercise() -> None:
+    note = (
+        "Partner A strongly agreed that their messages are read or their whereabouts tracked: "
+        "ask about it on their own before joint work (possible coercive control)."
+    )
+    for item_id in ("priv_reads_messages", "priv_tracks_location"):
+        evaluation = evaluate(ordinary(**{item_id: 5}), ordinary())
+        assert note in evaluation.notes, item_id
+        assert evaluation.flag("boundary_strain").strategies == ()
+    assert not any(
+        "coercive" in n for n in evaluate(ordinary(priv_reads_messages=4), ordinary()).notes
+    )
+    by_id = {rule.id: rule for rule in RULES_V2.rules}
+    assert by_id["R-BND-02"].strategies == () and by_id["R-FIN-03"].strategies == (
+        "professional_support",
+    )
+    for rule_id in ("R-BND-02", "R-FIN-03"):
+        assert "on their own first" in by_id[rule_id].description
+        assert "coercive control" in by_id[rule_id].description
+
+
+@pytest.mark.parametrize(
+    "margins", [[0.25], {"mean": -1}, {"furlongs": 1}, {"mean": "wide"}, "0.25"]
+)
+def test_a_bad_borderline_margins_setting_stops_the_app_from_starting(tmp_path, margins) -> None:
+    from counselor_app import ConfigurationError, create_app
+
+    settings = {"TESTING": True, "COUNSELOR_BORDERLINE_MARGINS": margins}
+    with pytest.raises(ConfigurationError, match=r"^COUNSELOR_BORDERLINE_MARGINS: ") as raised:
+        create_app(settings, instance_path=str(tmp_path))
+    assert "\n" not in raised.value.message

@@ -214,6 +214,7 @@ def _sync_notice(couple: Couple, written: dict[str, str]) -> None:
     if notice is None:
         db.session.add(SafetyNotice(couple_id=couple.id, partners="".join(written), notes=written))
         return
+    require_readable(notice.notes, notice.partners)  # never merged into a note that reads empty
     notes = {**notice.notes, **written}
     if notes == notice.notes:
         return
@@ -648,8 +649,8 @@ def export_intake(couple: Couple) -> dict[str, Any]:
         "safety_notice": None
         if notice is None
         else {
-            "partners": list(notice.partners),
-            "notes": notice.notes,
+            "partners": shown(notice.partners, list),
+            "notes": shown(notice.notes),
             "raised_at": notice.raised_at.isoformat(),
             "acknowledged_at": notice.acknowledged_at.isoformat()
             if notice.acknowledged_at

@@ -111,13 +111,17 @@ def watch_commits() -> None:
 
 
 def record_in_commit(session: Session) -> None:
-    """The request's audit row, into the transaction being committed (once per request)."""
+    """The request's audit row, into the transaction being committed (once per request). A
+    savepoint's release is not the commit: the outer transaction could still roll back."""
+    if session.in_nested_transaction():
+        return
     if not g.get("audit_committed") and not g.get("nothing_done"):
         _record_request()
 
 
 def _committed(session: Session) -> None:
-    g.audit_committed = True
+    if not session.in_nested_transaction():
+        g.audit_committed = True
 
 
 def stop_watching() -> None:

@@ -32,6 +32,10 @@ PARTNERS: tuple[Partner, ...] = ("A", "B")
 STRAIGHT_LINE_MIN_ITEMS = 10
 # How the number a rule compares is described, per unit (see rules.UNITS).
 UNIT_WORDS = {"mean": "", "points": "point", "hours": "hour", "steps": "answer step"}
+# Statements that can signal coercive control (monitoring). A partner who strongly agrees with one
+# gets a therapist-only note: ask them on their own before any joint work. Notes are shown on
+# the assessment page and in the therapist's export, never in anything the couple receives.
+MONITORING_ITEMS = ("priv_reads_messages", "priv_tracks_location")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,10 @@ class Reading:
     endorsed: int = 0
     answered: int = 0
     endorsed_needed: int = 0
+    # A mean's: how far one answer step on one answered statement moves it (1/n answered), so
+    # that a flag one click milder would undo counts as borderline whatever the margin; 0 where
+    # not counted (other units, rulesets without margins).
+    step: float = 0.0
 
     @property
     def broadly_endorsed(self) -> bool:
@@ -69,17 +77,21 @@ class Reading:
 
     @property
     def borderline(self) -> bool:
-        """Over the line by no more than the margin, with nothing else behind it."""
+        """On the line or over it by no more than the margin, or by less than one answer step
+        (one click milder would undo it), with nothing else behind it: 3.5 against 3.5 is
+        borderline, and so is 3.67 (three answers) against 3.5."""
         return (
             self.level is not None
             and not (self.key_items or self.broadly_endorsed)
             and self.margin > 0
-            and self.beyond <= self.margin
+            and (self.beyond <= self.margin or self.beyond < self.step)
         )
 
     @property
     def near_miss(self) -> bool:
-        """Short of the line by no more than the margin: not a flag, but worth asking about."""
+        """Short of the line by no more than the margin: not a flag, but worth asking about.
+        (Not widened by the answer step: every neutral answer to a one- or two-statement rule
+        would be listed.)"""
         return not self.met and -self.margin <= self.beyond < 0
 
 
@@ -272,13 +284,23 @@ def _with_items(rule: Rule, reading: Reading, view: _PartnerView, context: _Cont
         for item_id in statements
         if item_id in view.answers
     }
+    # Endorsing some statements while firmly rejecting the rest (Agree, Agree, Strongly
+    # disagree, Strongly disagree) is no overall concern: the count only counts when the
+    # partner's mean concern on the rule's statements is at least neutral.
+    leaning = bool(concern) and sum(concern.values()) / len(concern) >= _min_mean_step(context)
     return replace(
         reading,
         key_items=tuple(i for i in rule.key_items if concern.get(i) == 2),
         endorsed=sum(1 for step in concern.values() if step >= 1),
         answered=len(concern),
-        endorsed_needed=context.ruleset.endorsed_needed(len(statements)),
+        endorsed_needed=context.ruleset.endorsed_needed(len(statements)) if leaning else 0,
     )
+
+
+def _min_mean_step(context: _Context) -> float:
+    """The ruleset's least mean concern for the endorsement count, as steps from the middle of
+    the 1–5 scale (3.0, neutral, is 0)."""
+    return context.ruleset.endorsed_min_mean - 3.0
 
 
 def _statements(rule: Rule, intake: Instrument) -> tuple[str, ...]:
@@ -309,6 +331,9 @@ def _per_partner(
             reading = _reading(rule, partner, value, context)
             if rule.kind == "individual":
                 reading = _with_items(rule, reading, view, context)
+            if rule.measure == "concern_mean" and reading.margin > 0:
+                answered = sum(1 for item_id in rule.items if item_id in view.answers)
+                reading = replace(reading, step=round(1 / answered, 6))
             readings.append(reading)
     return tuple(readings)
 
@@ -508,11 +533,10 @@ def _reading_words(rule: Rule, reading: Reading, context: _Context) -> str:
         f"{_measure_words(rule, reading, context)} against a threshold of "
         f"{_amount(reading.threshold, rule.unit)}: {where}"
     )
-    margin = _amount(reading.margin, rule.unit)
     if reading.borderline:
-        words += f", borderline (within the margin of {margin})"
+        words += f", borderline ({_band_words(rule, reading)})"
     elif reading.near_miss:
-        words += f", within the margin of {margin}: worth asking about"
+        words += f", {_band_words(rule, reading)}: worth asking about"
     elif not reading.met:
         words += ", not raised"
     raised = reading.level is not None
@@ -522,6 +546,15 @@ def _reading_words(rule: Rule, reading: Reading, context: _Context) -> str:
         also = raised or reading.broadly_endorsed
         words += "; " + _key_item_words(rule, reading, context, also=also)
     return words
+
+
+def _band_words(rule: Rule, reading: Reading) -> str:
+    """Why a result counts as borderline: within the margin, or one answer step from none."""
+    if abs(reading.beyond) <= reading.margin:
+        return f"within the margin of {_amount(reading.margin, rule.unit)}"
+    answered = round(1 / reading.step)
+    where = "that statement" if answered == 1 else f"one of the {answered} statements answered"
+    return f"one answer step milder on {where} would undo it"
 
 
 def _amount(value: float, unit: str) -> str:
@@ -629,7 +662,22 @@ def _notes(views: Views, intake: Instrument) -> tuple[str, ...]:
                 f"Partner {partner} gave the same answer to every statement; their scores may "
                 "reflect a way of answering rather than the relationship."
             )
+        if _monitored(intake, view):
+            notes.append(
+                f"Partner {partner} strongly agreed that their messages are read or their "
+                "whereabouts tracked: ask about it on their own before joint work (possible "
+                "coercive control)."
+            )
     return tuple(notes)
+
+
+def _monitored(intake: Instrument, view: _PartnerView) -> bool:
+    """Strongly agreed with a monitoring statement (straight-lined or not: safety comes first)."""
+    return any(
+        _concern_step(intake.item(item_id), view.answers[item_id]) == 2
+        for item_id in MONITORING_ITEMS
+        if intake.has_item(item_id) and item_id in view.answers
+    )
 
 
 def _straight_lined(intake: Instrument, answers: Mapping[str, AnswerValue]) -> bool:

@@ -20,6 +20,7 @@ from importlib import resources
 from math import ceil
 from typing import Any, Literal
 
+from counselor_app.config import ConfigurationError
 from counselor_app.flags.challenges import CHALLENGES, SEVERITIES, STRATEGY_KEYS, Severity
 from counselor_app.instruments import registry
 from counselor_app.instruments.model import Instrument
@@ -122,6 +123,9 @@ class Ruleset:
     # share of the rule's statements, and at least `endorsed_min` of them; 0: no such path (v1).
     endorsed_share: float = 0.0
     endorsed_min: int = 0
+    # ... and only while the partner's mean concern on the rule's statements is at least this
+    # (1–5; 3.0 is neutral): agreeing with two worries and firmly rejecting two is no concern.
+    endorsed_min_mean: float = 3.0
 
     def endorsed_needed(self, statements: int) -> int:
         """How many of a rule's statements a partner must endorse to raise it; 0: never."""
@@ -212,19 +216,42 @@ def parse_ruleset(data: Mapping[str, Any], intake: Instrument | None = None) -> 
         tuple(sorted((unit, float(value)) for unit, value in margins.items())),
         float(endorsement.get("share", 0.0)),
         int(endorsement.get("at_least", 0)),
+        float(endorsement.get("min_mean", 3.0)),
     )
 
 
 def _endorsement_problems(endorsement: object) -> list[str]:
     if not isinstance(endorsement, Mapping):
         return ["endorsement must be a table such as { share = 0.5, at_least = 2 }"]
-    problems = [f"unknown field {key!r}" for key in endorsement if key not in ("share", "at_least")]
+    known = ("share", "at_least", "min_mean")
+    problems = [f"unknown field {key!r}" for key in endorsement if key not in known]
     share, at_least = endorsement.get("share", 0.5), endorsement.get("at_least", 1)
+    min_mean = endorsement.get("min_mean", 3.0)
+    if (
+        isinstance(min_mean, bool)
+        or not isinstance(min_mean, int | float)
+        or not 1 <= min_mean <= 5
+    ):
+        problems.append("min_mean must be a number from 1 to 5")
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
         problems.append("share must be a number above 0 and at most 1")
     if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 1:
         problems.append("at_least must be a whole number from 1")
     return problems
+
+
+def check_margins_setting(value: object, name: str = "COUNSELOR_BORDERLINE_MARGINS") -> None:
+    """Refuse a practice's borderline margins that could not be applied, once at start (else
+    every rescore would fail). None or an empty mapping: the ruleset's own margins."""
+    if value is None:
+        return
+    problems = _margin_problems(value)
+    if problems:
+        units = ", ".join(UNITS)
+        raise ConfigurationError(
+            f"{name}: {'; '.join(problems)} (a mapping of {units} to numbers from 0, "
+            'e.g. {"mean": 0.25, "points": 5})'
+        )
 
 
 def _margin_problems(margins: object) -> list[str]:
@@ -279,8 +306,10 @@ def _identity_problems(raw: Mapping[str, Any]) -> list[str]:
 
 
 def _strategy_problems(strategies: object) -> list[str]:
-    if not isinstance(strategies, list) or not strategies:
-        return ["strategies must be a non-empty list"]
+    # May be empty: a rule whose concern must first be explored with each partner alone
+    # (monitoring, hidden money) suggests no joint exercise.
+    if not isinstance(strategies, list):
+        return ["strategies must be a list"]
     unknown = [key for key in strategies if key not in STRATEGY_KEYS]
     return [f"unknown strategy key {key!r}" for key in unknown]
 

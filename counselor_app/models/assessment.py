@@ -189,7 +189,7 @@ class SafetyNotice(Base):
         ForeignKey("counselor_couple.id", ondelete="CASCADE"), unique=True
     )
     partners: Mapped[str] = mapped_column(EncryptedText)  # who wrote a note: "A", "B", "AB"
-    notes: Mapped[dict[str, str]] = mapped_column(EncryptedJSON, default=dict)
+    notes: Mapped[dict[str, str]] = mapped_column(EncryptedJSON(dict), default=dict)
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("counselor_therapist.id"))
