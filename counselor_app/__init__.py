@@ -90,10 +90,12 @@ def init_app(
     blueprint's name (``COUNSELOR_BLUEPRINT_NAME``, else "counselor").
     """
     from counselor_app import cli, mount, ratelimit
-    from counselor_app.flags.rules import check_margins_setting
+    from counselor_app.flags.rules import margins_setting_problem
 
     config.apply_defaults(app)
-    check_margins_setting(app.config["COUNSELOR_BORDERLINE_MARGINS"])
+    # The flag rules import nothing of the app (a domain package): its refusal is said here.
+    if problem := margins_setting_problem(app.config["COUNSELOR_BORDERLINE_MARGINS"]):
+        raise ConfigurationError(problem)
     if identity is None and getattr(app, "login_manager", None) not in (None, login_manager):
         raise RuntimeError(
             "This app has a Flask-Login LoginManager of its own: pass identity= to "
@@ -117,9 +119,14 @@ def init_app(
     errors.redact_partner_links()
     with app.app_context():
         config.scope_sqlite_pragmas(counselor.db.engine)
-        # Checked against the stored ciphertext: never a new key beside data it cannot open.
-        ensure_data_keys(app, counselor.db.engine)
-        ensure_audit_keys(app, counselor.db.engine)
+        try:
+            # Checked against the stored ciphertext and trail: never a new key beside data or
+            # a trail it cannot open.
+            ensure_data_keys(app, counselor.db.engine)
+            ensure_audit_keys(app, counselor.db.engine)
+        except ConfigurationError:
+            counselor.db.engine.dispose()  # a refused start leaves no connection open
+            raise
     app.register_blueprint(mount.build(counselor), url_prefix=counselor.url_prefix)
     if counselor.standalone_sign_in:
         ratelimit.limit_sign_in(app, counselor.limiter, f"{counselor.name}.{ratelimit.SIGN_IN}")

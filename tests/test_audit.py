@@ -168,7 +168,11 @@ def test_a_deleted_row_is_reported_and_deleted_newest_rows_against_the_anchor(
 def own_keys_app(app, tmp_path):
     """The test's database, served by an app whose instance folder (its audit_keys) is the
     test's own: a test that rewrites the key file rewrites no one else's."""
-    yield app_on_key_file(app, tmp_path / "instance", [AUDIT_KEY])
+    own = app_on_key_file(app, tmp_path / "instance", [AUDIT_KEY])
+    yield own
+    with own.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 def app_on_key_file(app, instance, file_keys):
@@ -212,6 +216,8 @@ def test_a_rotated_key_still_verifies_old_rows_and_a_missing_key_is_named(own_ke
     assert len(key_file) == 2 and keys.key_id_of(bytes.fromhex(key_file[1])) == old_id
     new_id = keys.in_use(own).current[0]
     assert keys.in_use(worker).current[0] == new_id  # read again at its next audited write
+    with worker.app_context():
+        db.engine.dispose()
     client.get("/couples/new")
     with own.app_context():
         signed = db.session.execute(select(AuditEvent.action, AuditEvent.key_id)).all()

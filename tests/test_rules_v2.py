@@ -331,13 +331,17 @@ def test_the_assessment_page_shows_borderline_flags_and_results_worth_asking_abo
     assert "Borderline — worth asking about (1)" in worth
     assert re.search(r"Boundary strain</strong> \(Partner A\):\s+<span[^>]*>R-BND-01 v2", worth)
     assert "3.25 against a threshold of 3.5: 0.25 below" in worth
-    # A practice's own margin replaces the ruleset's.
+    # A practice's own margin replaces the ruleset's (put back after: the site may be shared).
+    previous = app.config.get("COUNSELOR_BORDERLINE_MARGINS")
     app.config["COUNSELOR_BORDERLINE_MARGINS"] = {"mean": 0.1}
-    with app.test_request_context():
-        assert ruleset_for(INTAKE_V2).margin("mean") == 0.1
-        assert ruleset_for(INTAKE_V1) is RULES_V1  # v1 has no margins to replace
-    page = client.get(f"{prefix}/couples/{couple_id}/assessment").get_data(as_text=True)
-    assert 'id="worth-asking"' not in page
+    try:
+        with app.test_request_context():
+            assert ruleset_for(INTAKE_V2).margin("mean") == 0.1
+            assert ruleset_for(INTAKE_V1) is RULES_V1  # v1 has no margins to replace
+        page = client.get(f"{prefix}/couples/{couple_id}/assessment").get_data(as_text=True)
+        assert 'id="worth-asking"' not in page
+    finally:
+        app.config["COUNSELOR_BORDERLINE_MARGINS"] = previous
 
 
 def test_fhir_import_keeps_a_couple_on_the_intake_version_it_began(app, therapist, client):

@@ -20,7 +20,6 @@ from importlib import resources
 from math import ceil
 from typing import Any, Literal
 
-from counselor_app.config import ConfigurationError
 from counselor_app.flags.challenges import CHALLENGES, SEVERITIES, STRATEGY_KEYS, Severity
 from counselor_app.instruments import registry
 from counselor_app.instruments.model import Instrument
@@ -240,18 +239,20 @@ def _endorsement_problems(endorsement: object) -> list[str]:
     return problems
 
 
-def check_margins_setting(value: object, name: str = "COUNSELOR_BORDERLINE_MARGINS") -> None:
-    """Refuse a practice's borderline margins that could not be applied, once at start (else
-    every rescore would fail). None or an empty mapping: the ruleset's own margins."""
+def margins_setting_problem(value: object, name: str = "COUNSELOR_BORDERLINE_MARGINS") -> str:
+    """Why a practice's borderline margins could not be applied ("" when they can): checked
+    once at start, else every rescore would fail. None or an empty mapping: the ruleset's own
+    margins."""
     if value is None:
-        return
+        return ""
     problems = _margin_problems(value)
-    if problems:
-        units = ", ".join(UNITS)
-        raise ConfigurationError(
-            f"{name}: {'; '.join(problems)} (a mapping of {units} to numbers from 0, "
-            'e.g. {"mean": 0.25, "points": 5})'
-        )
+    if not problems:
+        return ""
+    units = ", ".join(UNITS)
+    return (
+        f"{name}: {'; '.join(problems)} (a mapping of {units} to numbers from 0, "
+        'e.g. {"mean": 0.25, "points": 5})'
+    )
 
 
 def _margin_problems(margins: object) -> list[str]:
