@@ -166,10 +166,11 @@ def test_a_new_instance_gets_its_own_private_key(app, tmp_path):
     assert key != DATA_KEY
     Fernet(key)  # a valid key
     # Starting again keeps the same key rather than making another.
-    create_app(settings, instance_path=str(instance))
+    again = create_app(settings, instance_path=str(instance))
     assert key_file.read_text().split() == [key]
-    with fresh.app_context():
-        db.engine.dispose()
+    for started in (fresh, again):
+        with started.app_context():
+            db.engine.dispose()
 
 
 OLD_ROWS = (
